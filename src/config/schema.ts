@@ -1,0 +1,143 @@
+import { isAbsolute } from "node:path";
+import { z } from "zod";
+
+/**
+ * The configuration schema. It is the single source of the config types: everything else
+ * imports `Config`, `Plan`, `Repository` from here.
+ */
+
+const absolutePath = z
+  .string()
+  .min(1, "must not be empty")
+  .refine((p) => isAbsolute(p), { message: "must be an absolute path" });
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "may contain only letters, digits, '_', '.', '-'");
+
+const commandArgv = z.array(z.string()).min(1, "must name a command");
+
+const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not a valid variable name"), z.string());
+
+export const retentionSchema = z.strictObject({
+  keep_last: z.int().nonnegative().optional(),
+  keep_hourly: z.int().nonnegative().optional(),
+  keep_daily: z.int().nonnegative().optional(),
+  keep_weekly: z.int().nonnegative().optional(),
+  keep_monthly: z.int().nonnegative().optional(),
+  keep_yearly: z.int().nonnegative().optional(),
+  keep_within: z.string().regex(/^(\d+[yMwdhm])+$/, "must look like 30d, 1y6m, 12h").optional(),
+  /** Filesystem snapshots kept on the source after the backup (0 = delete right away). */
+  local_snapshots: z.int().nonnegative().default(0),
+  /** Run restic prune after forget (default true). */
+  prune: z.boolean().default(true),
+});
+
+const repositoryBase = {
+  env: envMap.optional(),
+  /** A file of KEY=VALUE lines added to the engine's environment (secrets allowed). */
+  env_file: absolutePath.optional(),
+};
+
+const resticRepository = z.strictObject({
+  engine: z.literal("restic"),
+  url: z.string().min(1, "must not be empty"),
+  password_file: absolutePath.optional(),
+  password_command: commandArgv.optional(),
+  init: z.boolean().default(false),
+  /** restic's cache directory; default <state_dir>/cache/restic. */
+  cache_dir: absolutePath.optional(),
+  ...repositoryBase,
+});
+
+const kopiaRepository = z.strictObject({
+  engine: z.literal("kopia"),
+  /** kopia repository config file (created by `kopia repository connect/create`). */
+  config_file: absolutePath,
+  password_file: absolutePath.optional(),
+  password_command: commandArgv.optional(),
+  ...repositoryBase,
+});
+
+const btrfsRepository = z.strictObject({
+  engine: z.literal("btrfs"),
+  path: absolutePath,
+  ssh: z.string().min(1).optional(),
+  ...repositoryBase,
+});
+
+const zfsRepository = z.strictObject({
+  engine: z.literal("zfs"),
+  dataset: z.string().regex(/^[A-Za-z0-9][\w.:-]*(\/[\w.:-]+)*$/, "must be a dataset name like pool/backup"),
+  ssh: z.string().min(1).optional(),
+  ...repositoryBase,
+});
+
+export const repositorySchema = z
+  .discriminatedUnion("engine", [resticRepository, kopiaRepository, btrfsRepository, zfsRepository])
+  .superRefine((repo, ctx) => {
+    if ((repo.engine === "restic" || repo.engine === "kopia") && repo.password_file && repo.password_command) {
+      ctx.addIssue({ code: "custom", path: ["password_command"], message: "set either password_file or password_command, not both" });
+    }
+    if (repo.engine === "restic" && !repo.password_file && !repo.password_command && !repo.env?.["RESTIC_PASSWORD"] && !repo.env_file) {
+      ctx.addIssue({ code: "custom", path: ["password_file"], message: "a restic repository needs password_file or password_command" });
+    }
+  });
+
+export const planSchema = z.strictObject({
+  sources: z.array(absolutePath).default([]),
+  repositories: z.array(name).min(1, "must name at least one repository"),
+  snapshot: z.enum(["auto", "btrfs", "zfs", "none"]).default("auto"),
+  /** Where btrfs snapshots are created; must be on the source's filesystem. Default: <mount>/.snapback */
+  snapshot_dir: absolutePath.optional(),
+  tags: z.array(z.string().regex(/^[^,\s]+$/, "must not contain commas or spaces")).default([]),
+  exclude: z.array(z.string().min(1)).default([]),
+  exclude_if_present: z.array(z.string().min(1)).default([]),
+  exclude_caches: z.boolean().default(false),
+  one_file_system: z.boolean().default(false),
+  schedule: z.string().min(1).optional(),
+  /** Host name recorded with the backup (default: this machine's). */
+  host: z.string().min(1).optional(),
+  /** ZFS: also snapshot and mount child datasets of each source. */
+  recursive: z.boolean().default(true),
+  zfs_datasets: z.enum(["property", "all"]).optional(),
+  retention: retentionSchema.optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    state_dir: absolutePath.default("/var/lib/snapback"),
+    repositories: z.record(name, repositorySchema).default({}),
+    plans: z.record(name, planSchema).default({}),
+  })
+  .superRefine((config, ctx) => {
+    for (const [planName, plan] of Object.entries(config.plans)) {
+      plan.repositories.forEach((repo, i) => {
+        if (!(repo in config.repositories)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["plans", planName, "repositories", i],
+            message: `unknown repository "${repo}" (defined: ${Object.keys(config.repositories).join(", ") || "none"})`,
+          });
+        }
+      });
+      if (plan.sources.length === 0 && plan.zfs_datasets === undefined) {
+        ctx.addIssue({ code: "custom", path: ["plans", planName, "sources"], message: "is required (at least one absolute path)" });
+      }
+      const seen = new Set<string>();
+      plan.sources.forEach((s, i) => {
+        const norm = s.replace(/\/+$/, "") || "/";
+        if (seen.has(norm)) ctx.addIssue({ code: "custom", path: ["plans", planName, "sources", i], message: `lists ${s} twice` });
+        seen.add(norm);
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type Plan = z.infer<typeof planSchema>;
+export type Repository = z.infer<typeof repositorySchema>;
+export type ResticRepository = z.infer<typeof resticRepository>;
+export type Retention = z.infer<typeof retentionSchema>;
+
+/** Keys whose values are secrets wherever they appear. */
+export const SECRET_KEYS = ["password", "env", "env_file_values"] as const;

@@ -1,0 +1,3 @@
+export { run, which, commandLine, type RunOptions, type RunResult } from "./spawn.js";
+export { ProcessError } from "./error.js";
+export { terminate } from "./terminate.js";

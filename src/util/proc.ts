@@ -1,0 +1,30 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * Identifies a process by pid and kernel start time, so a recycled pid is not mistaken for
+ * the run that wrote a lock or journal.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: string;
+}
+
+export function selfIdentity(): ProcessIdentity {
+  return { pid: process.pid, startTime: startTimeOf(process.pid) ?? "" };
+}
+
+export function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22 (starttime); the command name (field 2) may contain spaces and parentheses.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAlive(id: ProcessIdentity): boolean {
+  const now = startTimeOf(id.pid);
+  return now !== undefined && (id.startTime === "" || now === id.startTime);
+}
