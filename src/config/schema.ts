@@ -13,11 +13,38 @@ const absolutePath = z
 
 const name = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "may contain only letters, digits, '_', '.', '-'");
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    "may contain only letters, digits, '_', '.', '-' and must start with a letter or digit",
+  );
 
 const commandArgv = z.array(z.string()).min(1, "must name a command");
 
-const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not a valid variable name"), z.string());
+const envMap = z.record(
+  z
+    .string()
+    .regex(
+      /^[A-Za-z_][A-Za-z0-9_]*$/,
+      "must be an environment variable name (letters, digits, '_')",
+    ),
+  z.string(),
+);
+
+/**
+ * A restic repository string: a backend prefix (sftp:, rest:, s3:, ...) or a local path, which
+ * must be absolute: a relative one would depend on the directory snapback happens to run in.
+ */
+const resticUrl = z
+  .string()
+  .min(1, "must not be empty")
+  .refine(
+    (u) =>
+      isAbsolute(u.replace(/^local:/, "")) || /^(sftp|rest|s3|b2|azure|gs|swift|rclone):/.test(u),
+    {
+      message:
+        "must be an absolute path or a restic repository string such as sftp:user@host:/path",
+    },
+  );
 
 export const retentionSchema = z.strictObject({
   keep_last: z.int().nonnegative().optional(),
@@ -26,7 +53,10 @@ export const retentionSchema = z.strictObject({
   keep_weekly: z.int().nonnegative().optional(),
   keep_monthly: z.int().nonnegative().optional(),
   keep_yearly: z.int().nonnegative().optional(),
-  keep_within: z.string().regex(/^(\d+[yMwdhm])+$/, "must look like 30d, 1y6m, 12h").optional(),
+  keep_within: z
+    .string()
+    .regex(/^(\d+[yMwdhm])+$/, "must look like 30d, 1y6m, 12h")
+    .optional(),
   /** Filesystem snapshots kept on the source after the backup (0 = delete right away). */
   local_snapshots: z.int().nonnegative().default(0),
   /** Run restic prune after forget (default true). */
@@ -41,7 +71,7 @@ const repositoryBase = {
 
 const resticRepository = z.strictObject({
   engine: z.literal("restic"),
-  url: z.string().min(1, "must not be empty"),
+  url: resticUrl,
   password_file: absolutePath.optional(),
   password_command: commandArgv.optional(),
   init: z.boolean().default(false),
@@ -68,7 +98,9 @@ const btrfsRepository = z.strictObject({
 
 const zfsRepository = z.strictObject({
   engine: z.literal("zfs"),
-  dataset: z.string().regex(/^[A-Za-z0-9][\w.:-]*(\/[\w.:-]+)*$/, "must be a dataset name like pool/backup"),
+  dataset: z
+    .string()
+    .regex(/^[A-Za-z0-9][\w.:-]*(\/[\w.:-]+)*$/, "must be a dataset name like pool/backup"),
   ssh: z.string().min(1).optional(),
   ...repositoryBase,
 });
@@ -76,11 +108,33 @@ const zfsRepository = z.strictObject({
 export const repositorySchema = z
   .discriminatedUnion("engine", [resticRepository, kopiaRepository, btrfsRepository, zfsRepository])
   .superRefine((repo, ctx) => {
-    if ((repo.engine === "restic" || repo.engine === "kopia") && repo.password_file && repo.password_command) {
-      ctx.addIssue({ code: "custom", path: ["password_command"], message: "set either password_file or password_command, not both" });
+    if (
+      (repo.engine === "restic" || repo.engine === "kopia") &&
+      repo.password_file &&
+      repo.password_command
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["password_command"],
+        message: "set either password_file or password_command, not both",
+      });
     }
-    if (repo.engine === "restic" && !repo.password_file && !repo.password_command && !repo.env?.["RESTIC_PASSWORD"] && !repo.env_file) {
-      ctx.addIssue({ code: "custom", path: ["password_file"], message: "a restic repository needs password_file or password_command" });
+    const envPassword = ["RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND"].some(
+      (k) => repo.env?.[k] !== undefined,
+    );
+    // env_file may carry RESTIC_PASSWORD; it is only read when a command runs.
+    if (
+      repo.engine === "restic" &&
+      !repo.password_file &&
+      !repo.password_command &&
+      !envPassword &&
+      !repo.env_file
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: "a restic repository needs a password: set password_file or password_command",
+      });
     }
   });
 
@@ -113,7 +167,7 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     for (const [planName, plan] of Object.entries(config.plans)) {
       plan.repositories.forEach((repo, i) => {
-        if (!(repo in config.repositories)) {
+        if (!Object.hasOwn(config.repositories, repo)) {
           ctx.addIssue({
             code: "custom",
             path: ["plans", planName, "repositories", i],
@@ -122,13 +176,34 @@ export const configSchema = z
         }
       });
       if (plan.sources.length === 0 && plan.zfs_datasets === undefined) {
-        ctx.addIssue({ code: "custom", path: ["plans", planName, "sources"], message: "is required (at least one absolute path)" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["plans", planName, "sources"],
+          message: "must list at least one absolute path",
+        });
       }
-      const seen = new Set<string>();
+      const seen = new Map<string, number>();
       plan.sources.forEach((s, i) => {
         const norm = s.replace(/\/+$/, "") || "/";
-        if (seen.has(norm)) ctx.addIssue({ code: "custom", path: ["plans", planName, "sources", i], message: `lists ${s} twice` });
-        seen.add(norm);
+        const first = seen.get(norm);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["plans", planName, "sources", i],
+            message: `repeats sources[${first}] (${s})`,
+          });
+        } else seen.set(norm, i);
+      });
+      const seenRepos = new Map<string, number>();
+      plan.repositories.forEach((r, i) => {
+        const first = seenRepos.get(r);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["plans", planName, "repositories", i],
+            message: `repeats repositories[${first}] (${r})`,
+          });
+        } else seenRepos.set(r, i);
       });
     }
   });

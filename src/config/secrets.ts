@@ -13,7 +13,10 @@ export interface RepositorySecrets {
   env: Record<string, string>;
 }
 
-export async function resolveSecrets(repoName: string, repo: Repository): Promise<RepositorySecrets> {
+export async function resolveSecrets(
+  repoName: string,
+  repo: Repository,
+): Promise<RepositorySecrets> {
   const env: Record<string, string> = {};
   if (repo.env_file) Object.assign(env, await readEnvFile(repoName, repo.env_file));
   Object.assign(env, repo.env ?? {});
@@ -32,7 +35,9 @@ async function checkPrivate(key: string, path: string): Promise<void> {
     mode = (await stat(path)).mode;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${key}: ${path} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`);
+    throw new UsageError(
+      `${key}: ${path} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`,
+    );
   }
   if ((mode & 0o044) !== 0) {
     throw new UsageError(
@@ -45,8 +50,8 @@ async function checkPrivate(key: string, path: string): Promise<void> {
 async function readSecretFile(key: string, path: string): Promise<string> {
   await checkPrivate(key, path);
   const text = await readFile(path, "utf8");
-  const first = text.split("\n")[0] ?? "";
-  if (!first) throw new UsageError(`${key}: ${path} is empty`);
+  const first = firstLine(text);
+  if (!first) throw new UsageError(`${key}: ${path} is empty (the password is its first line)`);
   return first;
 }
 
@@ -66,20 +71,37 @@ async function readEnvFile(repoName: string, path: string): Promise<Record<strin
 }
 
 async function runPasswordCommand(repoName: string, argv: readonly string[]): Promise<string> {
-  const [file, ...args] = argv;
+  const [file = "", ...args] = argv;
   const key = `repositories.${repoName}.password_command`;
+  let stdout: string;
   try {
-    const r = await run(file ?? "", args);
-    const pw = r.stdout.split("\n")[0] ?? "";
-    if (!pw) throw new UsageError(`${key}: the command printed no password`);
-    return pw;
+    stdout = (await run(file, args)).stdout;
   } catch (e) {
-    if (e instanceof ProcessError) {
-      // The command's stdout may hold a partial secret: report only its status and stderr.
-      throw new UsageError(`${key}: ${file ?? ""} failed (${e.spawnCode ?? `exit ${e.exitCode_}`})`);
-    }
-    throw e;
+    if (!(e instanceof ProcessError)) throw e;
+    // Never e.message or e.stdout: stdout may hold (part of) the secret. stderr is shown with
+    // anything that also appeared on stdout masked.
+    const how =
+      e.spawnCode === "ENOENT"
+        ? "was not found"
+        : e.spawnCode !== undefined
+          ? `could not start (${e.spawnCode})`
+          : e.signal
+            ? `was killed by ${e.signal}`
+            : `exited with code ${e.exitCode_}`;
+    const stderr = redactText(
+      e.stderrTail(3),
+      e.stdout.split("\n").map((l) => l.trim()),
+    );
+    throw new UsageError(`${key}: ${file} ${how}${stderr ? `: ${stderr}` : ""}`);
   }
+  const pw = firstLine(stdout);
+  if (!pw) throw new UsageError(`${key}: ${file} printed no password`);
+  return pw;
+}
+
+/** The first line without its line ending; a password never ends in CR or LF. */
+function firstLine(text: string): string {
+  return (text.split("\n")[0] ?? "").replace(/\r$/, "");
 }
 
 /** Replaces every known secret value in `text` with "***". */

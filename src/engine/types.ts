@@ -63,3 +63,32 @@ export interface EngineSnapshot {
   tags: string[];
   host: string;
 }
+
+/** What a run needs of one configured repository, whatever its engine. */
+export interface RepositoryEngine {
+  readonly repoName: string;
+  readonly engine: Repository["engine"];
+  /** Opens the repository (creating it when the config says `init = true`); throws a clear error otherwise. */
+  prepare(signal: AbortSignal): Promise<void>;
+  /** Directories the engine writes during a backup; they stay live and writable in the view. */
+  writableDirs(): string[];
+  /** The command a backup would run, for --dry-run (no secrets). */
+  describeBackup(req: Pick<ViewBackupRequest, "planName" | "plan" | "paths" | "extraExcludes" | "host">): string;
+  backup(req: ViewBackupRequest): Promise<BackupSummary>;
+  snapshots(plan?: string): Promise<EngineSnapshot[]>;
+  restore(req: RestoreRequest): Promise<void>;
+  /** Values that must never appear in output (password, env values). */
+  secretValues(): string[];
+}
+
+export interface RestoreRequest {
+  plan: string;
+  snapshot: string;
+  target: string;
+  paths: string[];
+  overwrite: boolean;
+  signal: AbortSignal;
+}
+
+/** A backup request as the run makes it; the engine adds its repository and secrets. */
+export type ViewBackupRequest = Omit<BackupRequest, "repoName" | "repo" | "secrets">;

@@ -1,0 +1,81 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../errors.js";
+
+/** Options every command accepts, before or after the command name. */
+export interface GlobalOptions {
+  config: string | undefined;
+  json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+}
+
+const globalOptionSpec = {
+  config: { type: "string" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean", short: "v" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export interface ParsedCommand<T extends OptionSpec> {
+  global: GlobalOptions;
+  values: { [K in keyof T]?: T[K] extends { type: "string"; multiple: true } ? string[] : T[K] extends { type: "string" } ? string : boolean };
+  positionals: string[];
+  help: boolean;
+}
+
+/** Splits argv into the command name and the rest, skipping global options before it. */
+export function splitCommand(argv: string[]): { command: string | undefined; rest: string[] } {
+  const rest = [...argv];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] ?? "";
+    if (a === "--config") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-")) continue;
+    rest.splice(i, 1);
+    return { command: a, rest };
+  }
+  return { command: undefined, rest };
+}
+
+export function parseCommand<T extends OptionSpec>(command: string, argv: string[], options: T): ParsedCommand<T> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...globalOptionSpec, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.replace(/\. To specify.*$/s, "") : String(e);
+    throw new UsageError(`${command}: ${msg}`, { hint: `see: snapback ${command} --help` });
+  }
+  const v = parsed.values as Record<string, unknown>;
+  if (v["verbose"] && v["quiet"]) throw new UsageError("--verbose and --quiet exclude each other");
+  return {
+    global: {
+      config: v["config"] as string | undefined,
+      json: v["json"] === true,
+      verbose: v["verbose"] === true,
+      quiet: v["quiet"] === true,
+    },
+    values: v as ParsedCommand<T>["values"],
+    positionals: parsed.positionals,
+    help: v["help"] === true,
+  };
+}
+
+/** "90s", "5m", "2h", "1h30m" → milliseconds. */
+export function parseDuration(text: string, what: string): number {
+  const re = /(\d+)(ms|s|m|h|d)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of text.matchAll(re)) {
+    const n = Number(m[1]);
+    const unit = m[2];
+    total += n * (unit === "ms" ? 1 : unit === "s" ? 1e3 : unit === "m" ? 6e4 : unit === "h" ? 36e5 : 864e5);
+    consumed += m[0].length;
+  }
+  if (consumed !== text.length || consumed === 0) throw new UsageError(`${what}: "${text}" is not a duration (like 30s, 5m, 1h)`);
+  return total;
+}

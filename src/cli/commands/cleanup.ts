@@ -1,0 +1,35 @@
+import { log } from "../../log.js";
+import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
+import { parseCommand } from "../args.js";
+import type { Command } from "../command.js";
+
+export const cleanupCommand: Command = {
+  name: "cleanup",
+  summary: "remove what interrupted runs left behind (snapshots, clones, journals, stale locks)",
+  usage: "snapback cleanup [--dry-run]",
+  async run(argv, io) {
+    const { global, values, help } = parseCommand("cleanup", argv, { "dry-run": { type: "boolean" } });
+    if (help) {
+      io.print(this.usage);
+      return 0;
+    }
+    const { config } = await io.load(global);
+    const dryRun = values["dry-run"] === true;
+    const report = await reclaimOrphans(config.state_dir, dryRun);
+    const failed = report.filter((r) => r.error);
+    if (global.json) {
+      io.printJson({
+        dry_run: dryRun,
+        removed: report.filter((r) => !r.error).map((r) => ({ run_id: r.runId, plan: r.plan, ...r.entry })),
+        failed: failed.map((r) => ({ run_id: r.runId, plan: r.plan, ...r.entry, error: r.error })),
+      });
+    } else {
+      for (const r of report) {
+        if (r.error) log.error(`could not remove ${describeEntry(r.entry)} (run ${r.runId}): ${r.error}`);
+        else io.print(`${dryRun ? "would remove" : "removed"} ${describeEntry(r.entry)} (plan ${r.plan}, run ${r.runId})`);
+      }
+      if (report.length === 0) io.print("nothing to clean up");
+    }
+    return failed.length > 0 ? 1 : 0;
+  },
+};

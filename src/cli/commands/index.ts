@@ -1,0 +1,20 @@
+import type { Command } from "../command.js";
+import { backupCommand } from "./backup.js";
+import { cleanupCommand } from "./cleanup.js";
+import { configCommand } from "./config.js";
+import { demoCommand } from "./demo.js";
+import { doctorCommand } from "./doctor.js";
+import { restoreCommand } from "./restore.js";
+import { snapshotsCommand } from "./snapshots.js";
+import { statusCommand } from "./status.js";
+
+export const commands: Command[] = [
+  backupCommand,
+  snapshotsCommand,
+  restoreCommand,
+  cleanupCommand,
+  statusCommand,
+  doctorCommand,
+  configCommand,
+  demoCommand,
+];

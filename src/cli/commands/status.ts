@@ -1,0 +1,39 @@
+import { openHistory } from "../../history/index.js";
+import { parseCommand } from "../args.js";
+import type { Command } from "../command.js";
+
+export const statusCommand: Command = {
+  name: "status",
+  summary: "runs in progress and the latest result of every plan",
+  usage: "snapback status",
+  async run(argv, io) {
+    const { global, help } = parseCommand("status", argv, {});
+    if (help) {
+      io.print(this.usage);
+      return 0;
+    }
+    const { config } = await io.load(global);
+    const history = openHistory(config.state_dir);
+    try {
+      const running = history.runsInProgress();
+      const latest = history.latestPerPlan();
+      const plans = Object.keys(config.plans).map((plan) => ({
+        plan,
+        running: running.find((r) => r.plan === plan) ?? null,
+        latest: latest.find((r) => r.plan === plan) ?? null,
+      }));
+      if (global.json) {
+        io.printJson({ plans });
+        return 0;
+      }
+      for (const p of plans) {
+        const last = p.latest;
+        const lastText = last ? `${last.status} at ${last.endedAt ?? last.startedAt}${last.error ? ` (${last.error})` : ""}` : "never run";
+        io.print(`${p.plan}: ${p.running ? `RUNNING since ${p.running.startedAt} (pid ${p.running.pid}); ` : ""}last: ${lastText}`);
+      }
+      return 0;
+    } finally {
+      history.close();
+    }
+  },
+};

@@ -1,0 +1,156 @@
+import { UsageError } from "../../errors.js";
+import type { BackupProgress, BackupRequest, BackupSummary } from "../types.js";
+import { runRestic } from "./command.js";
+import { ResticError } from "./errors.js";
+import { parseBackupLine, type StatusMessage, type SummaryMessage } from "./messages.js";
+import { listTargetSnapshots, planTag } from "./snapshots.js";
+
+export interface BackupOptions {
+  /** RESTIC_CACHE_DIR (the request's env may still move it into the view). */
+  cacheDir: string;
+  resticPath?: string;
+  killGraceMs?: number;
+  /** Status lines per second restic prints (RESTIC_PROGRESS_FPS). */
+  progressFps?: number;
+}
+
+/** Messages kept for the summary; every error still counts and reaches onWarning. */
+const MAX_KEPT_ERRORS = 1000;
+
+/**
+ * The argv of `restic backup` for a request. Only the original paths are given, so restic
+ * records them and finds the parent snapshot by host and paths; nothing secret is here.
+ */
+export function backupArgs(req: BackupRequest): string[] {
+  const { plan } = req;
+  const args = ["backup", "--json", `--host=${req.host}`];
+  for (const tag of plan.tags) args.push(`--tag=${tag}`);
+  args.push(`--tag=${planTag(req.planName)}`);
+  // "--flag=value": a pattern starting with "-" must not be read as a flag.
+  for (const p of [...plan.exclude, ...req.extraExcludes]) args.push(`--exclude=${p}`);
+  for (const f of plan.exclude_if_present) args.push(`--exclude-if-present=${f}`);
+  if (plan.exclude_caches) args.push("--exclude-caches");
+  if (plan.one_file_system) args.push("--one-file-system");
+  args.push("--", ...req.paths);
+  return args;
+}
+
+/**
+ * Runs one backup inside the request's view. Exit 0 is success, exit 3 a saved snapshot
+ * with unreadable files (errorCount > 0); anything else throws a classified ResticError.
+ */
+export async function backup(req: BackupRequest, options: BackupOptions): Promise<BackupSummary> {
+  if (req.paths.length === 0) {
+    throw new UsageError(`plan "${req.planName}": nothing to back up (no source paths)`);
+  }
+  let summary: SummaryMessage | undefined;
+  let lastStatus: StatusMessage | undefined;
+  let errorCount = 0;
+  const errors: string[] = [];
+
+  const onLine = (line: string): void => {
+    const msg = parseBackupLine(line);
+    if (!msg) return;
+    switch (msg.type) {
+      case "status":
+        lastStatus = msg;
+        req.onProgress(toProgress(req.repoName, msg));
+        return;
+      case "summary":
+        summary = msg;
+        return;
+      case "error": {
+        errorCount++;
+        const text = msg.item ? `${msg.item}: ${msg.message}` : msg.message;
+        if (errors.length < MAX_KEPT_ERRORS) errors.push(text);
+        req.onWarning(text);
+        return;
+      }
+      default:
+        // verbose_status, exit_error (classified from stderr on failure), plain log lines.
+        return;
+    }
+  };
+
+  const result = await runRestic(req, backupArgs(req), {
+    action: "backup",
+    resticPath: options.resticPath ?? "restic",
+    cacheDir: options.cacheDir,
+    env: req.env,
+    signal: req.signal,
+    killGraceMs: options.killGraceMs ?? 120_000,
+    progressFps: options.progressFps ?? 2,
+    okExitCodes: [0, 3],
+    wrap: req.wrap,
+    // 0.14 prints error messages on stderr, newer versions too: read both streams.
+    onStdoutLine: onLine,
+    onStderrLine: onLine,
+  });
+
+  const found = summary;
+  if (found?.snapshotId === undefined) {
+    throw new ResticError(
+      "other",
+      req.repoName,
+      `restic backup for repository "${req.repoName}" exited ${result.exitCode ?? "?"} without reporting a snapshot`,
+      { stderrTail: result.stderr.trim().split("\n").slice(-10).join("\n") },
+    );
+  }
+  if (result.exitCode === 3) errorCount = Math.max(errorCount, lastStatus?.errorCount ?? 0, 1);
+  return {
+    snapshotId: await fullSnapshotId(req, found.snapshotId, options),
+    filesNew: found.filesNew,
+    filesChanged: found.filesChanged,
+    filesUnmodified: found.filesUnmodified,
+    dirsNew: found.dirsNew,
+    dirsChanged: found.dirsChanged,
+    dirsUnmodified: found.dirsUnmodified,
+    dataBlobs: found.dataBlobs,
+    treeBlobs: found.treeBlobs,
+    dataAdded: found.dataAdded,
+    totalFilesProcessed: found.totalFilesProcessed,
+    totalBytesProcessed: found.totalBytesProcessed,
+    durationS: found.totalDuration,
+    errorCount,
+    errors,
+  };
+}
+
+function toProgress(repository: string, s: StatusMessage): BackupProgress {
+  return {
+    repository,
+    percent: Math.min(100, Math.max(0, s.percentDone * 100)),
+    filesDone: s.filesDone,
+    totalFiles: s.totalFiles,
+    bytesDone: s.bytesDone,
+    totalBytes: s.totalBytes,
+    secondsElapsed: s.secondsElapsed,
+    secondsRemaining: s.secondsRemaining,
+    currentFiles: s.currentFiles,
+  };
+}
+
+/**
+ * restic 0.14 reports the 8-character short id; the history and `snapshots` use full ids.
+ * The snapshot exists either way, so a failed lookup keeps the short id instead of failing.
+ * It runs outside the view, so without the view's environment.
+ */
+async function fullSnapshotId(
+  req: BackupRequest,
+  id: string,
+  options: BackupOptions,
+): Promise<string> {
+  if (id.length === 64) return id;
+  try {
+    const found = await listTargetSnapshots(req, {
+      ids: [id],
+      noLock: true,
+      cacheDir: options.cacheDir,
+      ...(options.resticPath === undefined ? {} : { resticPath: options.resticPath }),
+    });
+    return found.find((s) => s.id.startsWith(id))?.id ?? id;
+  } catch {
+    req.onWarning(`repository "${req.repoName}": could not look up the full id of snapshot ${id}`);
+    return id;
+  }
+}

@@ -1,0 +1,114 @@
+import type { Readable } from "node:stream";
+import type { Repository, ResticRepository } from "../../config/schema.js";
+import type { RepositorySecrets } from "../../config/secrets.js";
+import { UsageError } from "../../errors.js";
+import { ProcessError, run, type RunResult } from "../../exec/index.js";
+import type { CommandWrapper } from "../types.js";
+import { probeRestic, type ResticBinary } from "./binary.js";
+import { displayUrl, resticEnv, secretValues } from "./env.js";
+import { classifyFailure, ResticError } from "./errors.js";
+
+/** One repository as the config names it, with its resolved secrets. */
+export interface ResticTarget {
+  repoName: string;
+  repo: Repository;
+  secrets: RepositorySecrets;
+}
+
+/** Options every restic command accepts. */
+export interface ResticOptions {
+  /** The restic binary (default: restic on PATH). */
+  resticPath?: string;
+  /** RESTIC_CACHE_DIR; falls back to the repository's cache_dir. */
+  cacheDir?: string;
+  /** Added to the environment last (TMPDIR, RESTIC_CACHE_DIR inside a view). */
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+  /** How long restic gets after SIGINT to remove its lock before SIGKILL. */
+  killGraceMs?: number;
+  /** Sees every argv before it runs (verbose logs, tests). Never holds a secret. */
+  onCommand?: (file: string, args: readonly string[]) => void;
+}
+
+export interface ResticRunOptions extends ResticOptions {
+  /** For messages: "backup", "restore", … */
+  action: string;
+  okExitCodes?: readonly number[];
+  progressFps?: number;
+  wrap?: CommandWrapper;
+  onStdoutLine?: (line: string) => void;
+  onStderrLine?: (line: string) => void;
+  stdin?: Readable;
+}
+
+/** restic needs time after SIGINT to remove its lock from a remote repository. */
+export const DEFAULT_KILL_GRACE_MS = 120_000;
+
+export function resticRepository(target: ResticTarget): ResticRepository {
+  if (target.repo.engine !== "restic") {
+    throw new UsageError(
+      `repository "${target.repoName}" uses engine "${target.repo.engine}", not restic`,
+    );
+  }
+  return target.repo;
+}
+
+/**
+ * Runs restic against one repository: repository and password through the environment,
+ * SIGINT on abort (SIGTERM would leave a stale lock), failures classified. Returns the
+ * result of an accepted exit code; throws ResticError otherwise.
+ */
+export async function runRestic(
+  target: ResticTarget,
+  args: readonly string[],
+  options: ResticRunOptions,
+): Promise<RunResult & { binary: ResticBinary }> {
+  const repo = resticRepository(target);
+  const binary = await probeRestic(options.resticPath);
+  const env = resticEnv({
+    url: repo.url,
+    secrets: target.secrets,
+    binary,
+    cacheDir: options.cacheDir ?? repo.cache_dir,
+    progressFps: options.progressFps,
+    extra: options.env,
+  });
+  const argv = options.wrap
+    ? options.wrap(binary.path, [...args])
+    : { file: binary.path, args: [...args] };
+  options.onCommand?.(argv.file, argv.args);
+  let result: RunResult;
+  try {
+    result = await run(argv.file, argv.args, {
+      env,
+      reject: false,
+      killSignal: "SIGINT",
+      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onStdoutLine ? { onStdoutLine: options.onStdoutLine } : {}),
+      ...(options.onStderrLine ? { onStderrLine: options.onStderrLine } : {}),
+      ...(options.stdin ? { stdin: options.stdin } : {}),
+    });
+  } catch (e) {
+    if (e instanceof ProcessError && e.spawnCode !== undefined) {
+      const kind = e.spawnCode === "ENOENT" ? "not-found-binary" : "other";
+      const what = kind === "other" ? `could not start (${e.spawnCode})` : "program not found";
+      throw new ResticError(kind, target.repoName, `${argv.file}: ${what}`, { cause: e });
+    }
+    throw e;
+  }
+  const ok = result.exitCode !== null && (options.okExitCodes ?? [0]).includes(result.exitCode);
+  if (!ok) {
+    throw classifyFailure({
+      repoName: target.repoName,
+      url: displayUrl(repo.url),
+      action: options.action,
+      secrets: secretValues(repo.url, target.secrets),
+      exitCode: result.exitCode,
+      signal: result.signal,
+      aborted: result.aborted,
+      stderr: result.stderr,
+    });
+  }
+  return { ...result, binary };
+}

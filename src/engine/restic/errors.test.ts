@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { classifyFailure, failureKind } from "./errors.js";
+
+const base = { exitCode: 1, signal: null, aborted: false } as const;
+
+describe("failureKind", () => {
+  it("trusts the exit codes of restic >= 0.17", () => {
+    expect(failureKind({ ...base, exitCode: 10, stderr: "" })).toBe("repo-missing");
+    expect(failureKind({ ...base, exitCode: 11, stderr: "" })).toBe("locked");
+    expect(failureKind({ ...base, exitCode: 12, stderr: "" })).toBe("wrong-password");
+    expect(failureKind({ ...base, exitCode: 130, stderr: "" })).toBe("killed");
+  });
+
+  it("reads restic 0.14's stderr (exit 1 for everything)", () => {
+    const kind = (stderr: string): string => failureKind({ ...base, stderr });
+    expect(kind("Fatal: wrong password or no key found\n")).toBe("wrong-password");
+    expect(
+      kind(
+        "Fatal: unable to open config file: stat /srv/r/config: no such file or directory\nIs there a repository at the following location?\n/srv/r\n",
+      ),
+    ).toBe("repo-missing");
+    expect(
+      kind(
+        'Fatal: unable to open config file: client.Head: Head "http://127.0.0.1:1/config": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?\nrest:http://127.0.0.1:1/\n',
+      ),
+    ).toBe("unreachable");
+    expect(
+      kind(
+        "subprocess ssh: ssh: connect to host 127.0.0.1 port 22: Connection refused\nFatal: unable to open repository at sftp:foo@127.0.0.1:/x: unable to start the sftp session, error: read |0: file already closed\n",
+      ),
+    ).toBe("unreachable");
+    expect(kind("Fatal: ... dial tcp: lookup nas.invalid: no such host")).toBe("unreachable");
+    expect(
+      kind(
+        "Fatal: unable to create lock in backend: repository is already locked exclusively by PID 42 on nas by root (UID 0, GID 0)\nlock was created at 2024-01-01 10:00:00 (1m ago)\n",
+      ),
+    ).toBe("locked");
+    expect(
+      kind("Fatal: unable to save snapshot: write /srv/r/data/x: no space left on device"),
+    ).toBe("disk-full");
+    expect(kind("Fatal: something else entirely")).toBe("other");
+  });
+
+  it("calls an aborted or signalled run killed whatever it printed", () => {
+    expect(failureKind({ ...base, aborted: true, stderr: "wrong password" })).toBe("killed");
+    expect(failureKind({ ...base, exitCode: null, signal: "SIGKILL", stderr: "" })).toBe("killed");
+  });
+});
+
+describe("classifyFailure", () => {
+  const input = {
+    repoName: "offsite",
+    url: "rest:https://nas/",
+    action: "backup",
+    ...base,
+    secrets: ["hunter22", "s3cr3t-key"],
+  };
+
+  it("names the repository by its config name", () => {
+    const e = classifyFailure({ ...input, stderr: "Fatal: wrong password or no key found\n" });
+    expect(e.kind).toBe("wrong-password");
+    expect(e.message).toBe('repository "offsite": wrong password');
+    expect(e.exitCode).toBe(2);
+    expect(e.repository).toBe("offsite");
+  });
+
+  it("maps locked to exit 4 and keeps the reason", () => {
+    const e = classifyFailure({
+      ...input,
+      stderr:
+        "Fatal: unable to create lock in backend: repository is already locked by PID 42 on nas\n",
+    });
+    expect(e.kind).toBe("locked");
+    expect(e.exitCode).toBe(4);
+    expect(e.message).toContain('repository "offsite" is locked');
+    expect(e.message).toContain("PID 42");
+  });
+
+  it("prefers 0.17's exit_error message and redacts secrets from message and tail", () => {
+    const e = classifyFailure({
+      ...input,
+      exitCode: 1,
+      stderr:
+        'some noise with hunter22\n{"message_type":"exit_error","code":1,"message":"Fatal: s3 key s3cr3t-key rejected"}\n',
+    });
+    expect(e.kind).toBe("other");
+    expect(e.message).toBe(
+      'restic backup for repository "offsite" failed (exit 1): Fatal: s3 key *** rejected',
+    );
+    expect(e.stderrTail).not.toContain("hunter22");
+    expect(e.stderrTail).not.toContain("s3cr3t-key");
+  });
+
+  it("tells the user how to create a missing repository", () => {
+    const e = classifyFailure({ ...input, exitCode: 10, stderr: "" });
+    expect(e.message).toBe(
+      'repository "offsite" does not exist at rest:https://nas/ (set init = true to create it)',
+    );
+  });
+});

@@ -1,0 +1,217 @@
+import { redactText } from "../../config/secrets.js";
+import { SnapbackError } from "../../errors.js";
+import { parseBackupLine, stripEscapes } from "./messages.js";
+
+export type ResticErrorKind =
+  | "wrong-password"
+  | "repo-missing"
+  | "unreachable"
+  | "locked"
+  | "disk-full"
+  | "not-found-binary"
+  | "killed"
+  | "other";
+
+/** Exit status of snapback for each kind (see the contract: 2 bad input, 4 locked, 130). */
+const EXIT_CODES: Record<ResticErrorKind, number> = {
+  "wrong-password": 2,
+  "repo-missing": 2,
+  unreachable: 2,
+  locked: 4,
+  "disk-full": 1,
+  "not-found-binary": 1,
+  killed: 130,
+  other: 1,
+};
+
+/** A restic command failed; `kind` says why, the message names the repository by its config name. */
+export class ResticError extends SnapbackError {
+  readonly kind: ResticErrorKind;
+  /** The repository's name in the config, when the command had one. */
+  readonly repository: string | undefined;
+  /** The last lines restic printed on stderr, secrets redacted. */
+  readonly stderrTail: string;
+
+  constructor(
+    kind: ResticErrorKind,
+    repository: string | undefined,
+    message: string,
+    options: { hint?: string; stderrTail?: string; cause?: unknown } = {},
+  ) {
+    super(message, {
+      exitCode: EXIT_CODES[kind],
+      ...(options.hint === undefined ? {} : { hint: options.hint }),
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
+    this.kind = kind;
+    this.repository = repository;
+    this.stderrTail = options.stderrTail ?? "";
+  }
+}
+
+/**
+ * Why a restic command failed. restic >= 0.17 says it with exit codes (10 no repository,
+ * 11 lock failed, 12 wrong password since 0.17.1); 0.14 exits 1 for all of them, so its
+ * stderr text decides. Network errors come before "no repository": 0.14 prints
+ * "Is there a repository at the following location?" after a refused connection too.
+ */
+export function failureKind(input: {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  aborted: boolean;
+  stderr: string;
+}): ResticErrorKind {
+  const { exitCode, stderr } = input;
+  if (input.aborted || input.signal !== null || exitCode === 130) return "killed";
+  if (exitCode === 12) return "wrong-password";
+  if (exitCode === 11) return "locked";
+  if (exitCode === 10) return "repo-missing";
+  const text = stderr.toLowerCase();
+  if (/wrong password|no key found|ciphertext verification failed/.test(text))
+    return "wrong-password";
+  if (/already locked|unable to create lock|failed to lock|repository is locked/.test(text)) {
+    return "locked";
+  }
+  if (/no space left on device|disk quota exceeded|not enough space/.test(text)) return "disk-full";
+  if (UNREACHABLE.test(text)) return "unreachable";
+  if (
+    /is there a repository at the following location\?|repository does not exist|unable to open config file.*(no such file|not found|does not exist)|specified bucket does not exist|nosuchbucket/.test(
+      text,
+    )
+  ) {
+    return "repo-missing";
+  }
+  return "other";
+}
+
+const UNREACHABLE = new RegExp(
+  [
+    "connection refused",
+    "no such host",
+    "server misbehaving",
+    "temporary failure in name resolution",
+    "network is unreachable",
+    "no route to host",
+    "host is down",
+    "i/o timeout",
+    "connection timed out",
+    "connection reset",
+    "context deadline exceeded",
+    "tls handshake",
+    "x509: ",
+    "ssh: connect to host",
+    "ssh: could not resolve",
+    "unable to start the sftp session",
+    "permission denied \\(publickey",
+    "host key verification failed",
+    "dial tcp",
+  ].join("|"),
+);
+
+export interface FailureInput {
+  repoName: string;
+  /** Already stripped of credentials (displayUrl). */
+  url: string;
+  /** The restic command, e.g. "backup", for messages. */
+  action: string;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  aborted: boolean;
+  stderr: string;
+  secrets: readonly string[];
+  cause?: unknown;
+}
+
+/** Turns a failed restic run into a ResticError with a message a user can act on. */
+export function classifyFailure(input: FailureInput): ResticError {
+  const kind = failureKind(input);
+  const stderr = redactText(stripEscapes(input.stderr), input.secrets);
+  const tail = stderrTail(stderr);
+  const detail = mainLine(stderr);
+  const name = `repository "${input.repoName}"`;
+  const opts = { stderrTail: tail, cause: input.cause };
+  const key = `repositories.${input.repoName}`;
+  switch (kind) {
+    case "wrong-password":
+      return new ResticError(kind, input.repoName, `${name}: wrong password`, {
+        ...opts,
+        hint: `check ${key}.password_file / password_command`,
+      });
+    case "repo-missing":
+      return new ResticError(kind, input.repoName, repoMissingMessage(input.repoName, input.url), {
+        ...opts,
+      });
+    case "unreachable":
+      return new ResticError(
+        kind,
+        input.repoName,
+        `${name} at ${input.url} is unreachable${detail ? `: ${detail}` : ""}`,
+        opts,
+      );
+    case "locked":
+      return new ResticError(
+        kind,
+        input.repoName,
+        `${name} is locked by another restic process${detail ? `: ${detail}` : ""}`,
+        {
+          ...opts,
+          hint: `wait for it to finish; if none is running, remove the stale lock with "restic unlock" on ${input.url}`,
+        },
+      );
+    case "disk-full":
+      return new ResticError(
+        kind,
+        input.repoName,
+        `restic ${input.action} for ${name} ran out of disk space${detail ? `: ${detail}` : ""}`,
+        opts,
+      );
+    case "killed":
+      return new ResticError(
+        kind,
+        input.repoName,
+        `restic ${input.action} for ${name} was interrupted`,
+        opts,
+      );
+    default: {
+      const how = input.exitCode === null ? "failed" : `failed (exit ${input.exitCode})`;
+      return new ResticError(
+        "other",
+        input.repoName,
+        `restic ${input.action} for ${name} ${how}${detail ? `: ${detail}` : ""}`,
+        opts,
+      );
+    }
+  }
+}
+
+export function repoMissingMessage(repoName: string, url: string): string {
+  return `repository "${repoName}" does not exist at ${url} (set init = true to create it)`;
+}
+
+function stderrTail(stderr: string, lines = 10): string {
+  return stderr
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
+    .slice(-lines)
+    .join("\n");
+}
+
+/**
+ * The one line that says what went wrong: restic 0.17+'s exit_error message, else the last
+ * "Fatal:" line, else the last plain line.
+ */
+function mainLine(stderr: string): string {
+  let exitError: string | undefined;
+  let fatal: string | undefined;
+  let last: string | undefined;
+  for (const line of stderr.split("\n")) {
+    const msg = parseBackupLine(line);
+    if (msg?.type === "exit_error" && msg.message) exitError = msg.message;
+    if (msg?.type !== "log") continue;
+    if (/^Fatal:/.test(msg.line)) fatal = msg.line.replace(/^Fatal:\s*/, "");
+    else if (!/^(Is there a repository|signal interrupt|Warning:)/i.test(msg.line)) last = msg.line;
+  }
+  const line = exitError ?? fatal ?? last ?? "";
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}

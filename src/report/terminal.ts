@@ -1,0 +1,89 @@
+import { redact } from "../log.js";
+import type { RunEvent } from "../run/events.js";
+import { formatBytes, formatDuration } from "./format.js";
+
+/**
+ * Renders run events for people: a live progress line per repository on a TTY, and plain
+ * lines at most every `plainEveryMs` otherwise (logs, journald). Results go to stdout,
+ * everything transient to stderr.
+ */
+export class TerminalReporter {
+  private lastPlain = 0;
+  private liveLine = false;
+
+  constructor(
+    private readonly out: (line: string) => void,
+    private readonly err: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+    private readonly quiet = false,
+    private readonly plainEveryMs = 10_000,
+  ) {}
+
+  handle = (event: RunEvent): void => {
+    switch (event.type) {
+      case "start":
+        this.note(`backup ${event.plan}: ${event.sources.join(", ")} → ${event.repositories.join(", ")} (run ${event.run_id})`);
+        break;
+      case "reclaimed":
+        this.note(`reclaimed leftover of run ${event.run_id}: ${event.what}`);
+        break;
+      case "snapshots": {
+        const parts = event.groups.filter((g) => g.kind !== "none").map((g) => `${g.kind} ${g.sources.join(", ")}${g.atomic && g.sources.length > 1 ? " (atomic)" : ""}`);
+        if (parts.length) this.note(`snapshots taken: ${parts.join("; ")}; skew ${event.skew_ms.toFixed(1)} ms`);
+        break;
+      }
+      case "backup_start":
+        this.note(`${event.repository}: backing up`);
+        break;
+      case "progress":
+        this.progress(event);
+        break;
+      case "warning":
+        this.clearLive();
+        this.err.write(`warning: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`);
+        break;
+      case "error":
+        this.clearLive();
+        this.err.write(`error: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`);
+        break;
+      case "summary":
+        this.clearLive();
+        this.out(
+          `${event.plan} → ${event.repository}: snapshot ${event.snapshot_id.slice(0, 8)}: files ${event.files_new} new, ${event.files_changed} changed, ${event.files_unmodified} unmodified; ${formatBytes(event.data_added)} added in ${formatDuration(event.duration_s)}${event.error_count ? `; ${event.error_count} files unreadable` : ""}`,
+        );
+        break;
+      case "result":
+        this.clearLive();
+        this.out(`${event.plan}: ${event.status}${event.error ? ` (${redact(event.error)})` : ""}${event.snapshot_skew_ms !== null ? `, snapshot skew ${event.snapshot_skew_ms.toFixed(1)} ms` : ""}`);
+        break;
+    }
+  };
+
+  private note(line: string): void {
+    if (this.quiet) return;
+    this.clearLive();
+    this.err.write(`${line}\n`);
+  }
+
+  private progress(e: Extract<RunEvent, { type: "progress" }>): void {
+    if (this.quiet) return;
+    const eta = e.seconds_remaining !== null ? ` ETA ${formatDuration(e.seconds_remaining)}` : "";
+    const text = `${e.repository}: ${(e.percent_done * 100).toFixed(1)}% ${e.files_done}/${e.total_files} files ${formatBytes(e.bytes_done)}/${formatBytes(e.total_bytes)}${eta}`;
+    if (this.err.isTTY) {
+      const width = (this.err.columns ?? 80) - 1;
+      this.err.write(`\r\x1b[K${text.slice(0, width)}`);
+      this.liveLine = true;
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastPlain < this.plainEveryMs) return;
+    this.lastPlain = now;
+    this.err.write(`${text}\n`);
+  }
+
+  private clearLive(): void {
+    if (this.liveLine) {
+      this.err.write("\r\x1b[K");
+      this.liveLine = false;
+    }
+  }
+}

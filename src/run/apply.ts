@@ -1,0 +1,236 @@
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
+import { errorMessage, SnapbackError } from "../errors.js";
+import type { TakeContext, TakenSnapshot } from "../snapshot/types.js";
+import { viewWrapper, directWrapper } from "../view/wrapper.js";
+import { DeferStack } from "./defer.js";
+import type { EventSink, ResultEvent, RunStatus, SummaryEvent } from "./events.js";
+import { Journal } from "./journal.js";
+import { FileLock, lockDir } from "./lock.js";
+import type { RunPlan } from "./plan.js";
+
+export interface ApplyContext {
+  engines: RepositoryEngine[];
+  emit: EventSink;
+  /** Aborted on SIGINT/SIGTERM: the engine gets SIGINT, then everything unwinds. */
+  signal: AbortSignal;
+}
+
+/** The exit code that goes with a finished plan (see errors.ts EXIT). */
+export interface AppliedRun {
+  result: ResultEvent;
+  exitCode: number;
+}
+
+/**
+ * Carries out a RunPlan: lock, journal, snapshots back to back, the engine in the view for
+ * every repository, then unwinds everything in reverse whatever happened.
+ */
+export async function applyRun(p: RunPlan, ctx: ApplyContext): Promise<AppliedRun> {
+  const started = performance.now();
+  const warnings = [...p.warnings];
+  const failed: Record<string, string> = {};
+  const failedCodes: number[] = [];
+  const summaries: SummaryEvent[] = [];
+  let skewMs: number | null = null;
+  let fatal: string | undefined;
+  const taken: TakenSnapshot[] = [];
+  const warn = (message: string, repository?: string): void => {
+    warnings.push(repository ? `${repository}: ${message}` : message);
+    ctx.emit({ type: "warning", plan: p.planName, ...(repository ? { repository } : {}), message });
+  };
+
+  ctx.emit({ type: "start", plan: p.planName, run_id: p.runId, sources: p.sources.map((s) => s.path), repositories: p.repositories });
+  for (const s of p.notPointInTime) warn(`${s} is not on a snapshot-capable filesystem: backed up live, not point-in-time`);
+  for (const w of p.warnings) ctx.emit({ type: "warning", plan: p.planName, message: w });
+
+  await using lock = await FileLock.acquire(lockDir(p.stateDir), `plan-${p.planName}`, `plan "${p.planName}"`, (owner) =>
+    warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
+  );
+  void lock;
+  const journal = await Journal.create(p.stateDir, p.runId, p.planName);
+  let unwindFailed = false;
+  {
+    await using stack = new DeferStack((what, e) => {
+      unwindFailed = true;
+      warn(`cleanup: ${what} failed: ${errorMessage(e)} (the next run or 'snapback cleanup' retries)`);
+    });
+    const takeCtx: TakeContext = { plan: p.planName, runId: p.runId, journal };
+
+    try {
+      const tmpEntry = { provider: "fs", type: "dir", id: p.tmpDir };
+      await journal.add(tmpEntry);
+      await mkdir(p.tmpDir, { recursive: true, mode: 0o700 });
+      stack.defer(`removing ${p.tmpDir}`, async () => {
+        await rm(p.tmpDir, { recursive: true, force: true });
+        await journal.done(tmpEntry);
+      });
+
+      // Open every repository before touching the filesystem: a wrong password or an
+      // unreachable host should cost nothing. A failing repository does not stop the others.
+      const ready: RepositoryEngine[] = [];
+      for (const engine of ctx.engines) {
+        throwIfAborted(ctx.signal);
+        try {
+          await engine.prepare(ctx.signal);
+          for (const dir of engine.writableDirs()) await mkdir(dir, { recursive: true, mode: 0o700 });
+          ready.push(engine);
+        } catch (e) {
+          if (ctx.signal.aborted) throw e;
+          recordFailure(engine.repoName, e);
+        }
+      }
+      if (ready.length === 0) throw new SnapbackError("no repository could be opened");
+
+      // All snapshots back to back: nothing slow between the first and the last.
+      const snapStart = performance.now();
+      for (const g of p.groups) {
+        const t = await g.provider.take(g.snapshot, takeCtx);
+        taken.push(t);
+        stack.defer(`removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`, () => g.provider.release(t, takeCtx));
+      }
+      const instants = taken.filter((t) => t.plan.kind !== "none").map((t) => t.takenAtMs);
+      skewMs = instants.length > 0 ? Math.max(...instants) - Math.min(...instants) : null;
+      for (const t of taken) for (const w of t.warnings) if (t.plan.kind !== "none") warn(w);
+      ctx.emit({
+        type: "snapshots",
+        plan: p.planName,
+        skew_ms: skewMs ?? 0,
+        took_ms: round(performance.now() - snapStart),
+        groups: taken.map((t) => ({ kind: t.plan.kind, sources: t.plan.sources, atomic: t.plan.atomic, names: t.names })),
+      });
+      throwIfAborted(ctx.signal);
+
+      const binds = taken.flatMap((t) => t.binds).sort((a, b) => depth(a.to) - depth(b.to));
+      const writable = unique([p.tmpDir, ...ready.flatMap((e) => e.writableDirs())]);
+      const wrap = binds.length > 0 ? viewWrapper({ binds, writable }) : directWrapper;
+
+      for (const engine of ready) {
+        throwIfAborted(ctx.signal);
+        ctx.emit({ type: "backup_start", plan: p.planName, repository: engine.repoName });
+        try {
+          const summary = await engine.backup({
+            planName: p.planName,
+            plan: p.plan,
+            paths: p.sources.map((s) => s.path),
+            extraExcludes: p.internalExcludes,
+            host: p.host,
+            wrap,
+            env: { TMPDIR: p.tmpDir },
+            signal: ctx.signal,
+            onProgress: (pr) =>
+              ctx.emit({
+                type: "progress",
+                plan: p.planName,
+                repository: engine.repoName,
+                percent_done: pr.percent,
+                files_done: pr.filesDone,
+                total_files: pr.totalFiles,
+                bytes_done: pr.bytesDone,
+                total_bytes: pr.totalBytes,
+                seconds_elapsed: pr.secondsElapsed,
+                seconds_remaining: pr.secondsRemaining ?? null,
+              }),
+            onWarning: (m) => warn(m, engine.repoName),
+          });
+          const event = summaryEvent(p.planName, engine.repoName, summary);
+          summaries.push(event);
+          ctx.emit(event);
+        } catch (e) {
+          if (ctx.signal.aborted) throw e;
+          recordFailure(engine.repoName, e);
+        }
+      }
+    } catch (e) {
+      if (!ctx.signal.aborted) fatal = errorMessage(e);
+    }
+  }
+  if (!unwindFailed) await journal.remove();
+
+  const status: RunStatus = ctx.signal.aborted
+    ? "interrupted"
+    : fatal !== undefined || Object.keys(failed).length > 0
+      ? "failed"
+      : summaries.some((s) => s.error_count > 0)
+        ? "partial"
+        : "success";
+  const result: ResultEvent = {
+    type: "result",
+    plan: p.planName,
+    run_id: p.runId,
+    status,
+    snapshot_ids: Object.fromEntries(summaries.map((s) => [s.repository, s.snapshot_id])),
+    snapshot_skew_ms: skewMs,
+    atomic_groups: taken.filter((t) => t.plan.kind !== "none").map((t) => ({ kind: t.plan.kind, sources: t.plan.sources })),
+    nested: taken.flatMap((t) => t.plan.nested),
+    not_point_in_time: p.notPointInTime,
+    warnings,
+    failed_repositories: failed,
+    ...(fatal === undefined ? {} : { error: fatal }),
+    duration_s: round((performance.now() - started) / 1000),
+  };
+  ctx.emit(result);
+  return { result, exitCode: exitCodeFor(status, failedCodes) };
+
+  function recordFailure(repo: string, e: unknown): void {
+    failed[repo] = errorMessage(e);
+    failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
+    ctx.emit({ type: "error", plan: p.planName, repository: repo, message: errorMessage(e) });
+  }
+}
+
+function exitCodeFor(status: RunStatus, failedCodes: number[]): number {
+  switch (status) {
+    case "success":
+      return 0;
+    case "partial":
+      return 3;
+    case "interrupted":
+      return 130;
+    case "failed":
+      // A repository that failed for a config reason (wrong password, missing) or a lock keeps
+      // its own code; anything else is a plain failure.
+      if (failedCodes.length > 0 && failedCodes.every((c) => c === failedCodes[0])) return failedCodes[0] ?? 1;
+      return 1;
+  }
+}
+
+function summaryEvent(plan: string, repository: string, s: BackupSummary): SummaryEvent {
+  return {
+    type: "summary",
+    plan,
+    repository,
+    snapshot_id: s.snapshotId,
+    files_new: s.filesNew,
+    files_changed: s.filesChanged,
+    files_unmodified: s.filesUnmodified,
+    dirs_new: s.dirsNew,
+    dirs_changed: s.dirsChanged,
+    dirs_unmodified: s.dirsUnmodified,
+    data_blobs: s.dataBlobs,
+    data_added: s.dataAdded,
+    total_files_processed: s.totalFilesProcessed,
+    total_bytes_processed: s.totalBytesProcessed,
+    error_count: s.errorCount,
+    duration_s: round(s.durationS),
+  };
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new SnapbackError("interrupted");
+}
+
+function depth(path: string): number {
+  return path === "/" ? 0 : path.split("/").length;
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+export const runTmpRoot = (stateDir: string): string => join(stateDir, "tmp");

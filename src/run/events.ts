@@ -1,0 +1,66 @@
+/**
+ * What a run reports. With --json each event is one line on stdout; otherwise the terminal
+ * reporter renders them. Field names follow the contract (snake_case).
+ */
+export type RunStatus = "success" | "partial" | "failed" | "interrupted";
+
+export interface SummaryEvent {
+  type: "summary";
+  plan: string;
+  repository: string;
+  snapshot_id: string;
+  files_new: number;
+  files_changed: number;
+  files_unmodified: number;
+  dirs_new: number;
+  dirs_changed: number;
+  dirs_unmodified: number;
+  data_blobs: number;
+  data_added: number;
+  total_files_processed: number;
+  total_bytes_processed: number;
+  error_count: number;
+  duration_s: number;
+}
+
+export interface ResultEvent {
+  type: "result";
+  plan: string;
+  run_id: string;
+  status: RunStatus;
+  snapshot_ids: Record<string, string>;
+  /** Milliseconds between the first and the last snapshot of the run. */
+  snapshot_skew_ms: number | null;
+  atomic_groups: { kind: string; sources: string[] }[];
+  nested: string[];
+  /** Sources backed up live (no snapshot): not point-in-time. */
+  not_point_in_time: string[];
+  warnings: string[];
+  failed_repositories: Record<string, string>;
+  error?: string;
+  duration_s: number;
+}
+
+export type RunEvent =
+  | { type: "start"; plan: string; run_id: string; sources: string[]; repositories: string[] }
+  | { type: "reclaimed"; what: string; run_id: string }
+  | { type: "snapshots"; plan: string; skew_ms: number; took_ms: number; groups: { kind: string; sources: string[]; atomic: boolean; names: string[] }[] }
+  | { type: "backup_start"; plan: string; repository: string }
+  | {
+      type: "progress";
+      plan: string;
+      repository: string;
+      percent_done: number;
+      files_done: number;
+      total_files: number;
+      bytes_done: number;
+      total_bytes: number;
+      seconds_elapsed: number;
+      seconds_remaining: number | null;
+    }
+  | { type: "warning"; plan: string; repository?: string; message: string }
+  | { type: "error"; plan: string; repository?: string; message: string }
+  | SummaryEvent
+  | ResultEvent;
+
+export type EventSink = (event: RunEvent) => void;

@@ -1,0 +1,138 @@
+import { lstat, mkdir } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+import { SnapbackError, errorMessage } from "../../errors.js";
+import { ProcessError, run } from "../../exec/index.js";
+import type {
+  JournalEntry,
+  SnapshotPlan,
+  SnapshotProvider,
+  TakeContext,
+  TakenSnapshot,
+} from "../types.js";
+import { isSnapbackSnapshotPath } from "./naming.js";
+import { isBtrfsPlanDetail, planBtrfs, type BtrfsPlanDetail } from "./plan.js";
+import { deleteSubvolume, isSubvolume } from "./subvolume.js";
+
+const entryFor = (snapshot: string): JournalEntry => ({
+  provider: "btrfs",
+  type: "subvolume",
+  id: snapshot,
+});
+
+function detailOf(plan: SnapshotPlan): BtrfsPlanDetail {
+  if (plan.kind !== "btrfs" || !isBtrfsPlanDetail(plan.detail)) {
+    throw new SnapbackError(`internal: not a btrfs snapshot plan (${plan.kind})`);
+  }
+  return plan.detail;
+}
+
+async function createSnapshotDirs(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new SnapbackError(`cannot create the snapshot directory ${dir}: ${errorMessage(e)}`, {
+        hint: "set the plan's snapshot_dir to a writable directory on the same btrfs filesystem",
+      });
+    }
+  }
+}
+
+/** Deletes snapshots (given order) and marks each done; collects failures so one does not strand the rest. */
+async function deleteAll(paths: readonly string[], ctx: TakeContext): Promise<string[]> {
+  const failures: string[] = [];
+  for (const path of paths) {
+    try {
+      if (!isSnapbackSnapshotPath(path))
+        throw new SnapbackError(`refusing to delete ${path}: not a snapback snapshot`);
+      await deleteSubvolume(path);
+      await ctx.journal.done(entryFor(path));
+    } catch (e) {
+      failures.push(errorMessage(e));
+    }
+  }
+  return failures;
+}
+
+export const btrfsProvider: SnapshotProvider = {
+  kind: "btrfs",
+
+  plan(sources, ctx) {
+    return planBtrfs(
+      sources,
+      ctx.snapshotDir === undefined ? ctx : { ...ctx, snapshotDir: ctx.snapshotDir },
+    );
+  },
+
+  async take(plan, ctx): Promise<TakenSnapshot> {
+    const detail = detailOf(plan);
+    await createSnapshotDirs(detail.snapshotDirs);
+    // All journal writes (each fsynced) happen before the first snapshot, so the snapshots
+    // themselves follow each other with nothing slow in between.
+    for (const s of detail.snapshots) await ctx.journal.add(entryFor(s.snapshot));
+    const created: string[] = [];
+    try {
+      for (const s of detail.snapshots) {
+        await run("btrfs", ["subvolume", "snapshot", "-r", s.subvolume, s.snapshot]);
+        created.push(s.snapshot);
+      }
+    } catch (e) {
+      const failures = await deleteAll([...created].reverse(), ctx);
+      // Never created: gone as far as the journal is concerned.
+      for (const s of detail.snapshots.slice(created.length))
+        await ctx.journal.done(entryFor(s.snapshot));
+      const why = e instanceof ProcessError ? e.stderrTail(2) || e.message : errorMessage(e);
+      const failed = detail.snapshots[created.length];
+      throw new SnapbackError(`btrfs snapshot of ${failed?.subvolume ?? "?"} failed: ${why}`, {
+        cause: e,
+        ...(failures.length > 0 ? { hint: `also could not remove: ${failures.join("; ")}` } : {}),
+      });
+    }
+    const takenAtMs = performance.timeOrigin + performance.now();
+    return {
+      plan,
+      binds: detail.binds.map((b) => ({ ...b })),
+      takenAtMs,
+      warnings: [],
+      names: created,
+    };
+  },
+
+  async release(taken, ctx) {
+    // Nested snapshots were created after their parents; remove them first.
+    const failures = await deleteAll([...taken.names].reverse(), ctx);
+    if (failures.length > 0) {
+      throw new SnapbackError(
+        failures.length === 1
+          ? (failures[0] ?? "")
+          : `${failures.length} snapshots were not removed:\n  ${failures.join("\n  ")}`,
+        { hint: "`snapback cleanup` removes them later" },
+      );
+    }
+  },
+
+  async reclaim(entry) {
+    if (entry.provider !== "btrfs" || entry.type !== "subvolume") {
+      throw new SnapbackError(
+        `btrfs cannot reclaim a ${entry.provider} ${entry.type} (${entry.id})`,
+      );
+    }
+    if (!isSnapbackSnapshotPath(entry.id)) {
+      throw new SnapbackError(`refusing to delete ${entry.id}: not a snapback snapshot`);
+    }
+    if (!(await isSubvolume(entry.id))) {
+      // Gone already is success; something else at that path is not ours to remove.
+      if (await exists(entry.id))
+        throw new SnapbackError(`refusing to delete ${entry.id}: not a btrfs subvolume`);
+      return;
+    }
+    await deleteSubvolume(entry.id);
+  },
+};
+
+function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}

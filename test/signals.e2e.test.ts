@@ -1,0 +1,93 @@
+import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { run } from "../src/exec/index.js";
+import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
+
+/** Enough incompressible data that restic is still reading when the signal lands. */
+async function fillData(w: World, files = 150): Promise<void> {
+  const dir = join(w.data, "bulk");
+  await mkdir(dir);
+  await run("sh", ["-c", `for i in $(seq ${files}); do head -c 1048576 /dev/urandom > "${dir}/f$i"; done`]);
+}
+
+interface Started {
+  pid: number;
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Resolves once restic has reported progress (it is reading the view). */
+  engineRunning: Promise<void>;
+}
+
+function startBackup(w: World): Started {
+  const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  let onRunning: () => void = () => undefined;
+  const engineRunning = new Promise<void>((r) => (onRunning = r));
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    if (stdout.includes('"type":"progress"')) onRunning();
+  });
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { pid: child.pid ?? 0, done, engineRunning };
+}
+
+async function resticLocks(w: World): Promise<string[]> {
+  return (await w.repo.restic(["list", "locks"])).split("\n").filter(Boolean);
+}
+
+describe("signals", () => {
+  test("SIGTERM during the engine run: exit 130, restic stopped cleanly, nothing left", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w);
+    await w.writeConfig(w.basicConfig([w.data]));
+    const b = startBackup(w);
+    await b.engineRunning;
+    process.kill(b.pid, "SIGTERM");
+    const r = await b.done;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toContain('"status":"interrupted"');
+    expect(await leftovers(w)).toEqual([]);
+    expect(await resticLocks(w)).toEqual([]);
+    expect((await run("pgrep", ["-x", "restic"], { reject: false })).stdout).toBe("");
+  });
+
+  test("SIGKILL of snapback and restic: the next run reports and removes the leftovers", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w);
+    await w.writeConfig(w.basicConfig([w.data]));
+    const b = startBackup(w);
+    await b.engineRunning;
+    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout.trim().split("\n").map(Number);
+    process.kill(b.pid, "SIGKILL");
+    for (const pid of restic) process.kill(pid, "SIGKILL");
+    await b.done;
+    const left = await leftovers(w);
+    expect(left.some((l) => l.includes("snapback@p@"))).toBe(true);
+    expect(left.filter((l) => l.startsWith("mount"))).toEqual([]);
+
+    const next = await w.cli(["--json", "backup"]);
+    expect(next.exitCode).toBe(0);
+    expect(next.stdout).toContain('"type":"reclaimed"');
+    expect(next.stdout).toMatch(/btrfs subvolume .*snapback@p@/);
+    expect(await leftovers(w)).toEqual([]);
+  });
+
+  test("two concurrent runs of one plan: one gets exit 4", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w, 60);
+    await w.writeConfig(w.basicConfig([w.data]));
+    const b = startBackup(w);
+    await b.engineRunning;
+    const second = await w.cli(["backup"]);
+    expect(second.exitCode).toBe(4);
+    expect(second.stderr).toMatch(/plan "p" is locked by another snapback run \(pid \d+/);
+    const first = await b.done;
+    expect(first.code).toBe(0);
+    expect(await leftovers(w)).toEqual([]);
+  });
+});
