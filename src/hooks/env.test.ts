@@ -12,8 +12,23 @@ const base: HookEnvInput = {
     repositories: ["offsite", "local"],
     status: "partial",
     summaries: [
-      { repository: "offsite", snapshot_id: "aaa111", files_new: 3, files_changed: 1, files_unmodified: 10, data_added: 2048, error_count: 1 },
-      { repository: "local", snapshot_id: "bbb222", files_new: 4, files_changed: 0, files_unmodified: 9, data_added: 100 },
+      {
+        repository: "offsite",
+        snapshot_id: "aaa111",
+        files_new: 3,
+        files_changed: 1,
+        files_unmodified: 10,
+        data_added: 2048,
+        error_count: 1,
+      },
+      {
+        repository: "local",
+        snapshot_id: "bbb222",
+        files_new: 4,
+        files_changed: 0,
+        files_unmodified: 9,
+        data_added: 100,
+      },
     ],
   },
   base: { PATH: "/usr/bin:/bin", HOME: "/root" },
@@ -49,16 +64,41 @@ describe("hookEnvironment", () => {
       sources: ["/home", "/var/lib/a:b"],
       repositories: ["offsite", "local"],
       snapshot_ids: { offsite: "aaa111", local: "bbb222" },
-      totals: { files_new: 7, files_changed: 1, files_unmodified: 19, data_added: 2148, error_count: 1 },
+      totals: {
+        files_new: 7,
+        files_changed: 1,
+        files_unmodified: 19,
+        data_added: 2148,
+        error_count: 1,
+      },
       results: [
-        { repository: "offsite", snapshot_id: "aaa111", files_new: 3, files_changed: 1, files_unmodified: 10, data_added: 2048, error_count: 1 },
-        { repository: "local", snapshot_id: "bbb222", files_new: 4, files_changed: 0, files_unmodified: 9, data_added: 100 },
+        {
+          repository: "offsite",
+          snapshot_id: "aaa111",
+          files_new: 3,
+          files_changed: 1,
+          files_unmodified: 10,
+          data_added: 2048,
+          error_count: 1,
+        },
+        {
+          repository: "local",
+          snapshot_id: "bbb222",
+          files_new: 4,
+          files_changed: 0,
+          files_unmodified: 9,
+          data_added: 100,
+        },
       ],
     });
   });
 
   it("tells the status only when the outcome is what the hook is about", () => {
-    const env = hookEnvironment({ ...base, when: "after_snapshot", facts: { runId: "r", sources: ["/a"], status: "failed" } });
+    const env = hookEnvironment({
+      ...base,
+      when: "after_snapshot",
+      facts: { runId: "r", sources: ["/a"], status: "failed" },
+    });
     expect(env["SNAPBACK_STATUS"]).toBeUndefined();
     expect(env["SNAPBACK_SNAPSHOT_IDS"]).toBeUndefined();
     expect(env["SNAPBACK_FILES_NEW"]).toBeUndefined();
@@ -76,7 +116,11 @@ describe("hookEnvironment", () => {
     registerSecret("registered-secret-value");
     const env = hookEnvironment({
       ...base,
-      facts: { ...base.facts, status: "failed", error: "repo offsite: AKIA-secret-key rejected; registered-secret-value" },
+      facts: {
+        ...base.facts,
+        status: "failed",
+        error: "repo offsite: AKIA-secret-key rejected; registered-secret-value",
+      },
       base: {
         PATH: "/bin",
         RESTIC_PASSWORD: "pw",
@@ -90,7 +134,14 @@ describe("hookEnvironment", () => {
       },
       secretValues: ["AKIA-secret-key", "x"],
     });
-    for (const name of ["RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "KOPIA_PASSWORD", "AWS_SECRET_ACCESS_KEY", "SOMETHING", "SNAPBACK_CONFIG"]) {
+    for (const name of [
+      "RESTIC_PASSWORD",
+      "RESTIC_PASSWORD_COMMAND",
+      "KOPIA_PASSWORD",
+      "AWS_SECRET_ACCESS_KEY",
+      "SOMETHING",
+      "SNAPBACK_CONFIG",
+    ]) {
       expect(env[name], name).toBeUndefined();
     }
     expect(env["KEEP"]).toBe("x marks the spot");

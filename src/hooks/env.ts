@@ -58,7 +58,8 @@ export function hookEnvironment(input: HookEnvInput): Record<string, string> {
 
   const { facts } = input;
   const snapshotIds = snapshotIdsOf(facts);
-  const showsStatus = input.when === "success" || input.when === "failure" || input.when === "finally";
+  const showsStatus =
+    input.when === "success" || input.when === "failure" || input.when === "finally";
   const status: HookRunStatus | undefined = showsStatus ? facts.status : undefined;
   const summaries = facts.summaries ?? [];
   const totals =

@@ -12,7 +12,8 @@ export class HookFailedError extends SnapbackError {
 
   constructor(when: HookWhen, failures: readonly HookOutcome[], outcomes: readonly HookOutcome[]) {
     const first = failures[0];
-    const more = failures.length > 1 ? ` (and ${failures.length - 1} more ${when} hooks failed)` : "";
+    const more =
+      failures.length > 1 ? ` (and ${failures.length - 1} more ${when} hooks failed)` : "";
     super(`${first?.error ?? `${when} hook failed`}${more}`, { exitCode: 1, hint: hintFor(when) });
     this.when = when;
     this.failures = failures;

@@ -5,16 +5,40 @@ import { HookFailedError } from "./errors.js";
 import type { RunFacts } from "./facts.js";
 import { HookRunner } from "./runner.js";
 import type { HookConfig } from "./schema.js";
-import { hook, killAll, processesWith, tempDir, uniqueMarker } from "./test-support.js";
+import {
+  hook,
+  killAll,
+  markedSleep,
+  processesWith,
+  tempDir,
+  uniqueMarker,
+} from "./test-support.js";
 
-const facts: RunFacts = { runId: "20260101T000000Z-beef", sources: ["/srv/a", "/srv/b"], repositories: ["offsite"] };
+const facts: RunFacts = {
+  runId: "20260101T000000Z-beef",
+  sources: ["/srv/a", "/srv/b"],
+  repositories: ["offsite"],
+};
 
 /** A hook that appends "<when>:<name>" to $HOOK_LOG. */
-function marker(when: HookConfig["when"], name: string, extra: Partial<HookConfig> = {}): HookConfig {
-  return hook({ when, name, shell: 'echo "$SNAPBACK_HOOK:$SNAPBACK_HOOK_NAME:${SNAPBACK_STATUS:-}" >> "$HOOK_LOG"', ...extra });
+function marker(
+  when: HookConfig["when"],
+  name: string,
+  extra: Partial<HookConfig> = {},
+): HookConfig {
+  return hook({
+    when,
+    name,
+    shell: 'echo "$SNAPBACK_HOOK:$SNAPBACK_HOOK_NAME:${SNAPBACK_STATUS:-}" >> "$HOOK_LOG"',
+    ...extra,
+  });
 }
 
-function runner(hooks: HookConfig[], log: string, extra: { warnings?: string[]; output?: string[]; killGraceMs?: number } = {}): HookRunner {
+function runner(
+  hooks: HookConfig[],
+  log: string,
+  extra: { warnings?: string[]; output?: string[]; killGraceMs?: number } = {},
+): HookRunner {
   return new HookRunner(
     "home",
     hooks,
@@ -22,7 +46,14 @@ function runner(hooks: HookConfig[], log: string, extra: { warnings?: string[]; 
       onOutput: (line, h) => extra.output?.push(`${h.name}/${h.stream}: ${line}`),
       onWarning: (m) => extra.warnings?.push(m),
     },
-    { baseEnv: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: "/home/hooktest", HOOK_LOG: log }, killGraceMs: extra.killGraceMs ?? 2_000 },
+    {
+      baseEnv: {
+        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+        HOME: "/home/hooktest",
+        HOOK_LOG: log,
+      },
+      killGraceMs: extra.killGraceMs ?? 2_000,
+    },
   );
 }
 
@@ -57,7 +88,10 @@ describe("HookRunner: the five points", () => {
     expect(taken).toBe("snapshots");
     await appendFile(log, "engine\n");
     const outcomes = await hooks.finish({ ...facts, status: "success" });
-    expect(outcomes.map((o) => `${o.when}:${o.name}:${o.ok}`)).toEqual(["success:s1:true", "finally:f1:true"]);
+    expect(outcomes.map((o) => `${o.when}:${o.name}:${o.ok}`)).toEqual([
+      "success:s1:true",
+      "finally:f1:true",
+    ]);
     expect(await dir.lines("log")).toEqual([
       "before:b1:",
       "before:b2:",
@@ -152,7 +186,10 @@ describe("HookRunner: failures", () => {
   it("fails the run for a success hook with on_error = fail, after finally ran", async () => {
     await using dir = await tempDir();
     const hooks = runner(
-      [hook({ when: "success", name: "verify", run: ["false"], on_error: "fail" }), marker("finally", "f")],
+      [
+        hook({ when: "success", name: "verify", run: ["false"], on_error: "fail" }),
+        marker("finally", "f"),
+      ],
       dir.file("log"),
     );
     const e = await caught(hooks.finish({ ...facts, status: "success" }));
@@ -203,13 +240,19 @@ describe("HookRunner: failures", () => {
     const hooks = runner(
       [
         marker("before", "stop"),
-        hook({ when: "after_snapshot", name: "start", shell: 'echo "$SNAPBACK_ERROR" >> "$HOOK_LOG"' }),
+        hook({
+          when: "after_snapshot",
+          name: "start",
+          shell: 'echo "$SNAPBACK_ERROR" >> "$HOOK_LOG"',
+        }),
         hook({ when: "after_snapshot", name: "broken", run: ["false"] }),
       ],
       dir.file("log"),
       { warnings },
     );
-    const e = await caught(hooks.aroundSnapshots(facts, () => Promise.reject(new SnapbackError("btrfs: no space left"))));
+    const e = await caught(
+      hooks.aroundSnapshots(facts, () => Promise.reject(new SnapbackError("btrfs: no space left"))),
+    );
     expect((e as Error).message).toBe("btrfs: no space left");
     expect(await dir.lines("log")).toEqual(["before:stop:", "btrfs: no space left"]);
     expect(warnings).toEqual(["after_snapshot hook broken exited with code 1"]);
@@ -222,8 +265,16 @@ describe("HookRunner: processes", () => {
     const output: string[] = [];
     const hooks = runner(
       [
-        hook({ when: "before", name: "argv", run: ["printf", "%s\\n", "a  b", "$HOME", "*", "`id`"] }),
-        hook({ when: "before", name: "sh", shell: 'echo "home=$HOME" && echo err >&2; echo $((6*7))' }),
+        hook({
+          when: "before",
+          name: "argv",
+          run: ["printf", "%s\\n", "a  b", "$HOME", "*", "`id`"],
+        }),
+        hook({
+          when: "before",
+          name: "sh",
+          shell: 'echo "home=$HOME" && echo err >&2; echo $((6*7))',
+        }),
       ],
       dir.file("log"),
       { output },
@@ -245,7 +296,12 @@ describe("HookRunner: processes", () => {
   });
 
   it("keeps only the last lines of a hook's output", async () => {
-    const hooks = new HookRunner("home", [hook({ when: "failure", run: ["seq", "1", "100"] })], {}, { tailLines: 3 });
+    const hooks = new HookRunner(
+      "home",
+      [hook({ when: "failure", run: ["seq", "1", "100"] })],
+      {},
+      { tailLines: 3 },
+    );
     const [o] = await hooks.run("failure", facts);
     expect(o?.outputTail).toEqual(["98", "99", "100"]);
   });
@@ -260,7 +316,12 @@ describe("HookRunner: processes", () => {
       [hook({ when: "failure", shell: `env -0 > ${dump}` })],
       {},
       {
-        baseEnv: { ...process.env, RESTIC_PASSWORD: secret, AWS_SECRET_ACCESS_KEY: awsSecret, SNAPBACK_PLAN: "stale" },
+        baseEnv: {
+          ...process.env,
+          RESTIC_PASSWORD: secret,
+          AWS_SECRET_ACCESS_KEY: awsSecret,
+          SNAPBACK_PLAN: "stale",
+        },
         secretValues: [secret, awsSecret],
       },
     );
@@ -268,8 +329,22 @@ describe("HookRunner: processes", () => {
       ...facts,
       status: "failed",
       summaries: [
-        { repository: "offsite", snapshot_id: "0123abcd", files_new: 5, files_changed: 2, files_unmodified: 40, data_added: 1000 },
-        { repository: "usb", snapshot_id: "4567ef01", files_new: 5, files_changed: 2, files_unmodified: 40, data_added: 24 },
+        {
+          repository: "offsite",
+          snapshot_id: "0123abcd",
+          files_new: 5,
+          files_changed: 2,
+          files_unmodified: 40,
+          data_added: 1000,
+        },
+        {
+          repository: "usb",
+          snapshot_id: "4567ef01",
+          files_new: 5,
+          files_changed: 2,
+          files_unmodified: 40,
+          data_added: 24,
+        },
       ],
       error: `repository nas: wrong password ${secret}`,
     });
@@ -280,7 +355,11 @@ describe("HookRunner: processes", () => {
         .filter((kv) => kv !== "")
         .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const),
     );
-    expect(Object.fromEntries([...env].filter(([k]) => k.startsWith("SNAPBACK_") && k !== "SNAPBACK_RESULT_JSON"))).toEqual({
+    expect(
+      Object.fromEntries(
+        [...env].filter(([k]) => k.startsWith("SNAPBACK_") && k !== "SNAPBACK_RESULT_JSON"),
+      ),
+    ).toEqual({
       SNAPBACK_PLAN: "home",
       SNAPBACK_RUN_ID: "20260101T000000Z-beef",
       SNAPBACK_HOOK: "failure",
@@ -296,7 +375,10 @@ describe("HookRunner: processes", () => {
       SNAPBACK_ERROR_COUNT: "0",
       SNAPBACK_ERROR: "repository nas: wrong password ***",
     });
-    const json = JSON.parse(env.get("SNAPBACK_RESULT_JSON") ?? "") as { status: string; results: unknown[] };
+    const json = JSON.parse(env.get("SNAPBACK_RESULT_JSON") ?? "") as {
+      status: string;
+      results: unknown[];
+    };
     expect(json.status).toBe("failed");
     expect(json.results).toHaveLength(2);
     expect(env.get("PATH")).toBe(process.env["PATH"]);
@@ -309,11 +391,19 @@ describe("HookRunner: processes", () => {
   it("kills a hook's whole process group at its timeout", async () => {
     await using dir = await tempDir();
     const mark = uniqueMarker();
+    const sleep = await markedSleep(dir.path, mark);
     try {
       const output: string[] = [];
       const hooks = runner(
         // The background sleep shares the hook's process group; killing only sh would leave it.
-        [hook({ when: "before", name: "slow", shell: `sleep 60 ${mark}-bg & echo started; sleep 60 ${mark}-fg`, timeout: "1s" })],
+        [
+          hook({
+            when: "before",
+            name: "slow",
+            shell: `${sleep} 60 & echo started; ${sleep} 60`,
+            timeout: "1s",
+          }),
+        ],
         dir.file("log"),
         { output },
       );
@@ -321,7 +411,12 @@ describe("HookRunner: processes", () => {
       expect(e).toBeInstanceOf(HookFailedError);
       expect((e as Error).message).toBe("before hook slow timed out after 1s");
       const [o] = (e as HookFailedError).outcomes;
-      expect(o).toMatchObject({ timedOut: true, interrupted: false, signal: "SIGTERM", exitCode: null });
+      expect(o).toMatchObject({
+        timedOut: true,
+        interrupted: false,
+        signal: "SIGTERM",
+        exitCode: null,
+      });
       expect(output).toEqual(["slow/stdout: started"]);
       expect(await processesWith(mark)).toEqual([]);
     } finally {
@@ -332,16 +427,26 @@ describe("HookRunner: processes", () => {
   it("escalates to SIGKILL when a timed-out hook ignores SIGTERM", async () => {
     await using dir = await tempDir();
     const mark = uniqueMarker();
+    const sleep = await markedSleep(dir.path, mark);
     try {
       const warnings: string[] = [];
       const hooks = runner(
-        [hook({ when: "finally", name: "stubborn", shell: `trap "" TERM; sleep 60 ${mark} & sleep 60 ${mark}`, timeout: "1s" })],
+        [
+          hook({
+            when: "finally",
+            name: "stubborn",
+            shell: `trap "" TERM; ${sleep} 60 & ${sleep} 60`,
+            timeout: "1s",
+          }),
+        ],
         dir.file("log"),
         { warnings, killGraceMs: 500 },
       );
       const [o] = await hooks.run("finally", facts);
       expect(o).toMatchObject({ ok: false, timedOut: true, signal: "SIGKILL" });
-      expect(warnings).toEqual(['finally hook stubborn timed out after 1s (on_error = "continue": carrying on)']);
+      expect(warnings).toEqual([
+        'finally hook stubborn timed out after 1s (on_error = "continue": carrying on)',
+      ]);
       expect(await processesWith(mark)).toEqual([]);
     } finally {
       await killAll(mark);
@@ -351,17 +456,21 @@ describe("HookRunner: processes", () => {
   it("stops a before hook when the run is interrupted, still restarts, and starts no snapshot", async () => {
     await using dir = await tempDir();
     const mark = uniqueMarker();
+    const sleep = await markedSleep(dir.path, mark);
     try {
       const controller = new AbortController();
       const hooks = new HookRunner(
         "home",
         [
-          hook({ when: "before", name: "flush", shell: `echo flushing; sleep 60 ${mark}` }),
+          hook({ when: "before", name: "flush", shell: `echo flushing; ${sleep} 60` }),
           marker("before", "never"),
           marker("after_snapshot", "start"),
         ],
         { onOutput: (line) => line === "flushing" && controller.abort(new Error("SIGINT")) },
-        { baseEnv: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOOK_LOG: dir.file("log") }, killGraceMs: 2_000 },
+        {
+          baseEnv: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOOK_LOG: dir.file("log") },
+          killGraceMs: 2_000,
+        },
       );
       let took = false;
       const e = await caught(

@@ -6,7 +6,12 @@ import { hookEnvironment } from "./env.js";
 import { HookFailedError } from "./errors.js";
 import type { HookRunStatus, RunFacts } from "./facts.js";
 import type { HookOutcome } from "./outcome.js";
-import { DEFAULT_HOOK_TIMEOUT, effectiveOnError, type HookConfig, type HookWhen } from "./schema.js";
+import {
+  DEFAULT_HOOK_TIMEOUT,
+  effectiveOnError,
+  type HookConfig,
+  type HookWhen,
+} from "./schema.js";
 
 export interface HookLineInfo {
   name: string;
@@ -106,7 +111,11 @@ export class HookRunner {
    * by a `before` hook is started again. The first error wins; a later after_snapshot failure
    * is then reported as a warning.
    */
-  async aroundSnapshots<T>(facts: RunFacts, take: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async aroundSnapshots<T>(
+    facts: RunFacts,
+    take: () => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     let value: T;
     try {
       await this.run("before", facts, signal);
@@ -130,16 +139,18 @@ export class HookRunner {
    */
   async finish(facts: RunFacts & { status: HookRunStatus }): Promise<HookOutcome[]> {
     const outcomes: HookOutcome[] = [];
-    let first: unknown;
+    let first: HookFailedError | undefined;
     const point: HookWhen =
       facts.status === "success" || facts.status === "partial" ? "success" : "failure";
     for (const when of [point, "finally"] as const) {
       try {
         outcomes.push(...(await this.run(when, facts)));
       } catch (e) {
-        if (e instanceof HookFailedError) outcomes.push(...e.outcomes);
+        // Without an abort signal, run() fails only with HookFailedError.
+        if (!(e instanceof HookFailedError)) throw e;
+        outcomes.push(...e.outcomes);
         if (first === undefined) first = e;
-        else this.callbacks.onWarning?.(errorMessage(e));
+        else this.callbacks.onWarning?.(e.message);
       }
     }
     if (first !== undefined) throw first;
@@ -273,7 +284,10 @@ export function hookName(hook: Pick<HookConfig, "name" | "run" | "shell">): stri
 /** One line per hook for --dry-run. */
 export function describeHooks(hooks: readonly HookConfig[]): string[] {
   return hooks.map((h) => {
-    const cmd = h.shell !== undefined ? `/bin/sh -c ${JSON.stringify(h.shell)}` : commandLine(h.run?.[0] ?? "", h.run?.slice(1) ?? []);
+    const cmd =
+      h.shell !== undefined
+        ? `/bin/sh -c ${JSON.stringify(h.shell)}`
+        : commandLine(h.run?.[0] ?? "", h.run?.slice(1) ?? []);
     const label = h.name !== undefined ? `${h.name}: ` : "";
     return `${h.when} hook ${label}${cmd} (timeout ${h.timeout || DEFAULT_HOOK_TIMEOUT}, on_error ${effectiveOnError(h)})`;
   });

@@ -23,15 +23,18 @@ export type HookWhen = (typeof HOOK_POINTS)[number];
 
 export const DEFAULT_HOOK_TIMEOUT = "5m";
 
-const duration = z
-  .string()
-  .refine((t) => parseDuration(t) !== undefined, {
-    message: 'must be a duration like "30s", "5m", "1h30m"',
-  })
-  .refine((t) => (parseDuration(t) ?? 0) > 0, { message: "must be longer than 0" })
-  .refine((t) => (parseDuration(t) ?? 0) <= MAX_HOOK_TIMEOUT_MS, {
-    message: "must be at most 24h",
-  });
+const duration = z.string().superRefine((text, ctx) => {
+  const ms = parseDuration(text);
+  const problem =
+    ms === undefined
+      ? 'must be a duration like "30s", "5m", "1h30m"'
+      : ms === 0
+        ? "must be longer than 0"
+        : ms > MAX_HOOK_TIMEOUT_MS
+          ? "must be at most 24h"
+          : undefined;
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 export const hookSchema = z
   .strictObject({
@@ -77,5 +80,8 @@ export type OnError = "fail" | "continue";
  * reported as a warning unless the user asks otherwise.
  */
 export function effectiveOnError(hook: Pick<HookConfig, "when" | "on_error">): OnError {
-  return hook.on_error ?? (hook.when === "before" || hook.when === "after_snapshot" ? "fail" : "continue");
+  return (
+    hook.on_error ??
+    (hook.when === "before" || hook.when === "after_snapshot" ? "fail" : "continue")
+  );
 }

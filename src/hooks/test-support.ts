@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { z } from "zod";
@@ -37,6 +37,17 @@ export async function tempDir(): Promise<TempDir> {
 /** A string no other process on the machine has in its command line. */
 export function uniqueMarker(): string {
   return `snapback-hook-marker-${randomBytes(6).toString("hex")}`;
+}
+
+/**
+ * A `sleep` whose command line carries `marker` (GNU sleep refuses extra arguments): a
+ * symlink named after the marker, so `pgrep -f marker` finds exactly the sleeps a hook started.
+ */
+export async function markedSleep(dir: string, marker: string): Promise<string> {
+  const sleep = (await run("sh", ["-c", "command -v sleep"])).stdout.trim();
+  const path = join(dir, marker);
+  await symlink(sleep, path);
+  return path;
 }
 
 /** Pids of live processes whose command line contains `marker`. */

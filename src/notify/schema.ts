@@ -92,7 +92,8 @@ export const webhookChannelSchema = z.strictObject({
   headers: z
     .record(
       z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"),
-      z.string().refine((v) => !/[\r\n\0]/.test(v), { message: "must not contain line breaks" }),
+      // What an HTTP header can carry: Latin-1 without control characters.
+      z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, "must be printable Latin-1 text (no line breaks)"),
     )
     .optional(),
   on: events(NOTIFY_EVENTS, ["failure", "partial"]),

@@ -2,6 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
 import { errorMessage, SnapbackError } from "../errors.js";
+import { redact } from "../log.js";
 import type { TakeContext, TakenSnapshot } from "../snapshot/types.js";
 import { viewWrapper, directWrapper } from "../view/wrapper.js";
 import { DeferStack } from "./defer.js";
@@ -9,10 +10,14 @@ import type { EventSink, ResultEvent, RunStatus, SummaryEvent } from "./events.j
 import { Journal } from "./journal.js";
 import { FileLock, lockDir } from "./lock.js";
 import type { RunPlan } from "./plan.js";
+import type { HistoryStore } from "../history/store.js";
+import { LogTail } from "./log-tail.js";
 
 export interface ApplyContext {
   engines: RepositoryEngine[];
   emit: EventSink;
+  /** Where the run is recorded for `snapback status`; optional for library callers. */
+  history?: HistoryStore;
   /** Aborted on SIGINT/SIGTERM: the engine gets SIGINT, then everything unwinds. */
   signal: AbortSignal;
 }
@@ -27,8 +32,11 @@ export interface AppliedRun {
  * Carries out a RunPlan: lock, journal, snapshots back to back, the engine in the view for
  * every repository, then unwinds everything in reverse whatever happened.
  */
-export async function applyRun(p: RunPlan, ctx: ApplyContext): Promise<AppliedRun> {
+export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<AppliedRun> {
   const started = performance.now();
+  const startedAt = new Date();
+  const tail = new LogTail();
+  const ctx: ApplyContext = { ...outer, emit: (e) => (tail.record(e), outer.emit(e)) };
   const warnings = [...p.warnings];
   const failed: Record<string, string> = {};
   const failedCodes: number[] = [];
@@ -49,6 +57,7 @@ export async function applyRun(p: RunPlan, ctx: ApplyContext): Promise<AppliedRu
     warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
   );
   void lock;
+  ctx.history?.startRun({ runId: p.runId, plan: p.planName, repositories: p.repositories, startedAt, pid: process.pid });
   const journal = await Journal.create(p.stateDir, p.runId, p.planName);
   let unwindFailed = false;
   {
@@ -171,6 +180,29 @@ export async function applyRun(p: RunPlan, ctx: ApplyContext): Promise<AppliedRu
     duration_s: round((performance.now() - started) / 1000),
   };
   ctx.emit(result);
+  ctx.history?.finishRun(p.runId, {
+    status,
+    endedAt: new Date(),
+    snapshotIds: result.snapshot_ids,
+    summaries: Object.fromEntries(
+      summaries.map((s) => [
+        s.repository,
+        {
+          filesNew: s.files_new,
+          filesChanged: s.files_changed,
+          filesUnmodified: s.files_unmodified,
+          dataAdded: s.data_added,
+          durationS: s.duration_s,
+          totalFilesProcessed: s.total_files_processed,
+          totalBytesProcessed: s.total_bytes_processed,
+          errorCount: s.error_count,
+        },
+      ]),
+    ),
+    warnings: warnings.map(redact),
+    ...(result.error === undefined ? {} : { error: redact(result.error) }),
+    logTail: tail.lines(),
+  });
   return { result, exitCode: exitCodeFor(status, failedCodes) };
 
   function recordFailure(repo: string, e: unknown): void {

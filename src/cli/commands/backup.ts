@@ -1,5 +1,6 @@
 import { openEngines } from "../../engine/open.js";
 import { UsageError } from "../../errors.js";
+import { openHistory } from "../../history/index.js";
 import { log } from "../../log.js";
 import { applyRun } from "../../run/apply.js";
 import type { RunEvent } from "../../run/events.js";
@@ -52,6 +53,7 @@ export const backupCommand: Command = {
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
     const emit = (event: RunEvent): void => (global.json ? io.printJson(event) : reporter.handle(event));
 
+    using history = openHistory(config.state_dir);
     const { value: codes, interruptedBy } = await withInterrupts(async (signal) => {
       for (const r of await reclaimOrphans(config.state_dir)) {
         const what = describeEntry(r.entry);
@@ -61,7 +63,7 @@ export const backupCommand: Command = {
       const codes: number[] = [];
       for (const [i, p] of plans.entries()) {
         if (signal.aborted) break;
-        const applied = await applyRun(p, { engines: engineSets[i] ?? [], emit, signal });
+        const applied = await applyRun(p, { engines: engineSets[i] ?? [], emit, signal, history });
         codes.push(applied.exitCode);
       }
       return codes;

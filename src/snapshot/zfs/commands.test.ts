@@ -241,8 +241,11 @@ describe("names and listings", () => {
       "snapback-home-20261122T024000Z-1a2b",
     );
     expect(snapshotName("we ird/plan", "r")).toBe("snapback-we-ird-plan-r");
-    expect(cloneName("tank", "home", "R", 2)).toBe("tank/snapback-home-R-2");
-    expect(viewDir("home", "R", "tank", 2)).toBe(`${VIEW_ROOT}/home-R/tank/2`);
+    expect(cloneName("home", "R", "tank/a")).toMatch(/^tank\/snapback-home-R-[0-9a-f]{10}$/);
+    expect(cloneName("home", "R", "tank/a")).not.toBe(cloneName("home", "R", "tank/b"));
+    expect(viewDir("home", "R", "tank/a")).toMatch(
+      new RegExp(`^${VIEW_ROOT}/home-R/tank/[0-9a-f]{10}$`),
+    );
   });
 
   it("lists own objects with exact numbers either way", () => {

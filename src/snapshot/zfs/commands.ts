@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ZfsCapabilities } from "./capabilities.js";
 
 /**
@@ -34,8 +35,13 @@ export function snapshotName(plan: string, runId: string): string {
   return `snapback-${runTag(plan, runId)}`;
 }
 
-export function cloneName(pool: string, plan: string, runId: string, index: number): string {
-  return `${pool}/snapback-${runTag(plan, runId)}-${index}`;
+/** A short, stable key per dataset: names and directories never depend on list order. */
+export function datasetKey(dataset: string): string {
+  return createHash("sha256").update(dataset).digest("hex").slice(0, 10);
+}
+
+export function cloneName(plan: string, runId: string, dataset: string): string {
+  return `${poolOf(dataset)}/snapback-${runTag(plan, runId)}-${datasetKey(dataset)}`;
 }
 
 /** Holds the view directories of one pool's group in one run. */
@@ -43,14 +49,8 @@ export function groupViewDir(plan: string, runId: string, pool: string, root = V
   return `${root}/${runTag(plan, runId)}/${pool}`;
 }
 
-export function viewDir(
-  plan: string,
-  runId: string,
-  pool: string,
-  index: number,
-  root = VIEW_ROOT,
-): string {
-  return `${groupViewDir(plan, runId, pool, root)}/${index}`;
+export function viewDir(plan: string, runId: string, dataset: string, root = VIEW_ROOT): string {
+  return `${groupViewDir(plan, runId, poolOf(dataset), root)}/${datasetKey(dataset)}`;
 }
 
 export function poolOf(dataset: string): string {

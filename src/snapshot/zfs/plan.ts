@@ -176,11 +176,11 @@ async function planPool(
   const subtree = ancestor === undefined ? [] : await listTree([ancestor]);
   const snap = snapshotCommand(caps, datasets, snapName, props, subtree);
 
-  const views: DatasetView[] = datasets.map((dataset, i) => ({
+  const views: DatasetView[] = datasets.map((dataset) => ({
     dataset,
     mountpoint: mountpointOf.get(dataset) ?? "",
-    dir: viewDir(ctx.plan, ctx.runId, pool, i),
-    ...(expose === "clone" ? { clone: cloneName(pool, ctx.plan, ctx.runId, i) } : {}),
+    dir: viewDir(ctx.plan, ctx.runId, dataset),
+    ...(expose === "clone" ? { clone: cloneName(ctx.plan, ctx.runId, dataset) } : {}),
   }));
   const dirOf = new Map(views.map((v) => [v.dataset, v.dir]));
   const viewBinds = orderBinds(

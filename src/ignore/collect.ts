@@ -1,0 +1,347 @@
+import type { Dirent } from "node:fs";
+import { lstat, open, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { errorMessage, UsageError } from "../errors.js";
+import { normalizePath } from "../util/paths.js";
+import type { PatternSource } from "./errors.js";
+import { GitMatcher } from "./gitignore.js";
+import { BadResticPattern, pathComponents, ResticPattern } from "./restic-match.js";
+import {
+  literalPattern,
+  NEGATION_MIN_VERSION,
+  resticSupportsNegation,
+  translateGitignoreLine,
+  versionText,
+  type VersionLike,
+} from "./translate.js";
+
+export interface IgnoreRoot {
+  /** Where the tree is read: the snapshot, so ignore files are read as of the snapshot. */
+  readFrom: string;
+  /** Where restic sees `readFrom`: the source's original path. */
+  original: string;
+}
+
+export interface CollectOptions {
+  /** The restic that will read the patterns; without it negation is assumed to work. */
+  resticVersion?: VersionLike;
+  /** Directories read at once (default 16). */
+  concurrency?: number;
+  /** Exact-path corrections allowed before the rules are refused (default 10000). */
+  maxCorrections?: number;
+  signal?: AbortSignal;
+}
+
+export interface CollectedIgnores {
+  /** restic exclude patterns in order (write them with writeExcludeFile). */
+  patterns: string[];
+  /** The ignore files applied, as original paths. */
+  files: string[];
+  /** Lines or files that cannot be applied; the backup must not run with these. */
+  errors: string[];
+  /** Things the user may want to know; the patterns are still right. */
+  warnings: string[];
+  /** How many of `patterns` are exact-path corrections (see collectIgnorePatterns). */
+  corrected: number;
+}
+
+const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
+
+interface ActiveRule {
+  git: GitMatcher;
+  restic: ResticPattern;
+  /** Depth of the ignore file's directory below the root. */
+  baseDepth: number;
+  source: PatternSource;
+}
+
+/** What one directory contributes, kept only when it contributes something. */
+interface DirResult {
+  patterns: string[];
+  files: string[];
+  corrections: string[];
+  children: DirResult[];
+}
+
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    while (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/**
+ * Finds every `fileName` under each root and turns its lines into restic exclude patterns,
+ * anchored to the file's directory and written in original paths (gitignore semantics: a
+ * pattern with a slash at the start or in the middle is relative to that directory, one
+ * without matches at any depth below it; deeper files come later and so take precedence;
+ * a directory that is excluded is not descended into, as git would not).
+ *
+ * restic reads `!` and directory-only patterns differently from git: restic's negation also
+ * re-includes everything below the paths it matches (git re-evaluates each path), and restic
+ * cannot limit a pattern to directories. The walk evaluates both readings for each entry of
+ * the tree and, where they differ, appends an exact-path pattern (`/path` or `!/path`) that
+ * makes restic agree with git. This is exact because restic backs up the very tree that was
+ * walked (the snapshot). More than `maxCorrections` such paths is an error naming the rules.
+ *
+ * Does not follow symlinks (a symlinked ignore file is not read) and does not descend into
+ * other filesystems.
+ */
+export async function collectIgnorePatterns(
+  roots: readonly IgnoreRoot[],
+  fileName: string,
+  options: CollectOptions = {},
+): Promise<CollectedIgnores> {
+  if (fileName === "" || fileName === "." || fileName === ".." || fileName.includes("/")) {
+    throw new UsageError(`ignore_file must be a plain file name, not ${JSON.stringify(fileName)}`);
+  }
+  const negation =
+    options.resticVersion === undefined || resticSupportsNegation(options.resticVersion);
+  const limit = limiter(options.concurrency ?? 16);
+  const maxCorrections = options.maxCorrections ?? 10_000;
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  let corrected = 0;
+  const culprits = new Map<string, number>();
+  let tooMany = false;
+
+  const blame = (rule: ActiveRule | undefined): void => {
+    const key = rule ? `${rule.source.file}:${rule.source.line} (${rule.git.rule.text})` : "?";
+    culprits.set(key, (culprits.get(key) ?? 0) + 1);
+  };
+  const addCorrection = (into: string[], pattern: string, rule: ActiveRule | undefined): void => {
+    blame(rule);
+    if (corrected >= maxCorrections) {
+      tooMany = true;
+      return;
+    }
+    corrected++;
+    into.push(pattern);
+  };
+
+  async function readRules(
+    file: string,
+    originalFile: string,
+    originalDir: string,
+    baseDepth: number,
+  ): Promise<{ rules: ActiveRule[]; patterns: string[] } | undefined> {
+    let text: string;
+    try {
+      text = await limit(async () => {
+        const handle = await open(file, "r");
+        try {
+          const { size } = await handle.stat();
+          if (size > MAX_IGNORE_FILE_BYTES) {
+            throw new Error(`larger than ${MAX_IGNORE_FILE_BYTES} bytes`);
+          }
+          return new TextDecoder("utf-8", { fatal: true }).decode(await handle.readFile());
+        } finally {
+          await handle.close();
+        }
+      });
+    } catch (e) {
+      const why = e instanceof TypeError ? "is not valid UTF-8" : `cannot be read: ${errorMessage(e)}`;
+      errors.push(`${originalFile}: ${why}`);
+      return undefined;
+    }
+    const rules: ActiveRule[] = [];
+    const patterns: string[] = [];
+    text.split("\n").forEach((line, i) => {
+      const source = { file: originalFile, line: i + 1 };
+      try {
+        const t = translateGitignoreLine(i === 0 ? line.replace(/^\uFEFF/, "") : line, originalDir, {
+          source,
+          ...(options.resticVersion === undefined ? {} : { resticVersion: options.resticVersion }),
+        });
+        const [pattern] = t.patterns;
+        if (t.rule === undefined || pattern === undefined) return;
+        let restic: ResticPattern;
+        try {
+          restic = new ResticPattern(pattern);
+        } catch (e) {
+          if (!(e instanceof BadResticPattern)) throw e;
+          errors.push(`${source.file}:${source.line}: cannot be written as a restic pattern (${e.message})`);
+          return;
+        }
+        rules.push({ git: new GitMatcher(t.rule), restic, baseDepth, source });
+        patterns.push(pattern);
+      } catch (e) {
+        errors.push(errorMessage(e));
+      }
+    });
+    return { rules, patterns };
+  }
+
+  async function walkRoot(root: IgnoreRoot): Promise<DirResult | undefined> {
+    const original = normalizePath(root.original);
+    const originalComps = pathComponents(original);
+    const originalOf = (rel: readonly string[]): string =>
+      rel.length === 0 ? original : join(original, ...rel);
+    let rootDev: number;
+    try {
+      const st = await lstat(root.readFrom);
+      if (!st.isDirectory()) return undefined;
+      rootDev = st.dev;
+    } catch (e) {
+      errors.push(`${original}: cannot look for ${fileName} files: ${errorMessage(e)}`);
+      return undefined;
+    }
+
+    // Own rules first, then the ancestors' in reverse: the last rule that matches decides.
+    const gitExcludes = (rules: readonly ActiveRule[], rel: readonly string[], isDir: boolean) => {
+      for (let i = rules.length - 1; i >= 0; i--) {
+        const r = rules[i] as ActiveRule;
+        if (r.git.matches(rel.slice(r.baseDepth), isDir)) return !r.git.rule.negated;
+      }
+      return false;
+    };
+    const resticDecider = (rules: readonly ActiveRule[], comps: readonly string[]) => {
+      for (let i = rules.length - 1; i >= 0; i--) {
+        const r = rules[i] as ActiveRule;
+        if (r.restic.matches(comps)) return r;
+      }
+      return undefined;
+    };
+
+    async function scanDir(
+      dir: string,
+      rel: readonly string[],
+      inherited: readonly ActiveRule[],
+    ): Promise<{ result: DirResult; children: Promise<DirResult | undefined>[] } | undefined> {
+      options.signal?.throwIfAborted();
+      let entries: Dirent[];
+      try {
+        entries = await limit(() => readdir(dir, { withFileTypes: true }));
+      } catch (e) {
+        warnings.push(
+          `${originalOf(rel)}: cannot be read (${errorMessage(e)}); ${fileName} files below it are not applied`,
+        );
+        return undefined;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const result: DirResult = { patterns: [], files: [], corrections: [], children: [] };
+      let rules = inherited;
+      const ignore = entries.find((e) => e.name === fileName);
+      if (ignore?.isFile()) {
+        const originalFile = originalOf([...rel, fileName]);
+        const read = await readRules(join(dir, fileName), originalFile, originalOf(rel), rel.length);
+        if (read) {
+          result.files.push(originalFile);
+          result.patterns.push(...read.patterns);
+          rules = [...inherited, ...read.rules];
+        }
+      } else if (ignore?.isSymbolicLink()) {
+        warnings.push(`${originalOf([...rel, fileName])}: is a symbolic link, not followed; not applied`);
+      }
+
+      // Without `!` and directory-only rules restic and git agree on every path, and only
+      // directories need a verdict (to know whether to descend).
+      const check = rules.some((r) => r.git.rule.negated || r.git.rule.dirOnly);
+      const children: Promise<DirResult | undefined>[] = [];
+      for (const entry of entries) {
+        const isDir = entry.isDirectory();
+        if (!isDir && !check) continue;
+        const childRel = [...rel, entry.name];
+        const excluded = rules.length > 0 && gitExcludes(rules, childRel, isDir);
+        if (check) {
+          const decider = resticDecider(rules, [...originalComps, ...childRel]);
+          const resticExcluded = decider !== undefined && !decider.restic.negated;
+          const path = originalOf(childRel);
+          if (excluded && !resticExcluded) {
+            addCorrection(result.corrections, literalPattern(path), decider);
+          } else if (!excluded && resticExcluded) {
+            if (isDir) {
+              // Cannot happen with the patterns translate.ts writes (see the tests).
+              errors.push(`${decider.source.file}:${decider.source.line}: restic would exclude the directory ${path}, which gitignore keeps`);
+            } else if (!negation) {
+              errors.push(
+                `${decider.source.file}:${decider.source.line}: "${decider.git.rule.text}" matches only directories, ` +
+                  `but restic cannot limit a pattern to directories and ${path} is not one; re-including it needs ` +
+                  `restic ${NEGATION_MIN_VERSION} or newer (this restic is ${versionText(options.resticVersion ?? "?")}): ` +
+                  `drop the trailing "/" or upgrade restic`,
+              );
+            } else {
+              addCorrection(result.corrections, `!${literalPattern(path)}`, decider);
+            }
+          }
+        }
+        if (isDir && !excluded) children.push(visitChild(join(dir, entry.name), childRel, rules));
+      }
+      return { result, children };
+    }
+
+    async function visitChild(
+      dir: string,
+      rel: readonly string[],
+      rules: readonly ActiveRule[],
+    ): Promise<DirResult | undefined> {
+      try {
+        const st = await limit(() => lstat(dir));
+        if (st.dev !== rootDev) {
+          warnings.push(`${originalOf(rel)}: another filesystem; ${fileName} files in it are not applied`);
+          return undefined;
+        }
+      } catch (e) {
+        warnings.push(`${originalOf(rel)}: ${errorMessage(e)}`);
+        return undefined;
+      }
+      return visit(dir, rel, rules);
+    }
+
+    async function visit(
+      dir: string,
+      rel: readonly string[],
+      rules: readonly ActiveRule[],
+    ): Promise<DirResult | undefined> {
+      const scanned = await scanDir(dir, rel, rules);
+      if (!scanned) return undefined;
+      const { result } = scanned;
+      result.children = (await Promise.all(scanned.children)).filter(
+        (c): c is DirResult => c !== undefined,
+      );
+      const empty =
+        result.patterns.length === 0 &&
+        result.files.length === 0 &&
+        result.corrections.length === 0 &&
+        result.children.length === 0;
+      return empty ? undefined : result;
+    }
+
+    return visit(root.readFrom, [], []);
+  }
+
+  const results = await Promise.all(roots.map(walkRoot));
+  const patterns: string[] = [];
+  const corrections: string[] = [];
+  const files: string[] = [];
+  const flatten = (r: DirResult): void => {
+    patterns.push(...r.patterns);
+    corrections.push(...r.corrections);
+    files.push(...r.files);
+    r.children.forEach(flatten);
+  };
+  for (const r of results) if (r) flatten(r);
+
+  if (tooMany) {
+    const top = [...culprits.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([rule, n]) => `${rule}: ${n} paths`);
+    errors.push(
+      `more than ${maxCorrections} paths need an exact-path pattern because restic reads "!" and ` +
+        `directory-only rules differently from gitignore; rewrite these rules (e.g. exclude directories ` +
+        `instead of re-including inside them):\n  ${top.join("\n  ")}`,
+    );
+  }
+  // Corrections go last: each names one path of the walked tree, so order among them is free,
+  // and after every translated rule they have the last word for exactly that path.
+  return { patterns: [...patterns, ...corrections], files, errors, warnings, corrected };
+}

@@ -1,0 +1,140 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ResultEvent, RunStatus, SummaryEvent } from "../run/events.js";
+import { notifyChannelSchema, type NotifyChannel } from "./schema.js";
+import type { RunReport } from "./types.js";
+
+/** Helpers for this folder's tests (never imported by product code). */
+
+export interface Received {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** What the server does with a request: answer 200, answer with a status, or never answer. */
+export type Behaviour = "ok" | "hang" | number;
+
+/** A real HTTP server on 127.0.0.1 that records every request it gets. */
+export class TestServer implements AsyncDisposable {
+  readonly requests: Received[] = [];
+  behaviour: Behaviour = "ok";
+  private readonly held: ServerResponse[] = [];
+
+  private constructor(
+    private readonly server: ReturnType<typeof createServer>,
+    readonly url: string,
+  ) {}
+
+  static async start(behaviour: Behaviour = "ok"): Promise<TestServer> {
+    let self: TestServer | undefined;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (!self) return;
+        const u = new URL(req.url ?? "/", "http://x");
+        self.requests.push({
+          method: req.method ?? "",
+          path: u.pathname,
+          query: u.searchParams,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+        });
+        if (self.behaviour === "hang") {
+          self.held.push(res);
+          return;
+        }
+        res.statusCode = self.behaviour === "ok" ? 200 : self.behaviour;
+        res.end("OK");
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    self = new TestServer(server, `http://127.0.0.1:${port}`);
+    self.behaviour = behaviour;
+    return self;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const res of this.held) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A channel as the config loader would produce it (defaults applied). */
+export function channel(raw: Record<string, unknown>): NotifyChannel {
+  return notifyChannelSchema.parse(raw);
+}
+
+export function summary(repository: string, extra: Partial<SummaryEvent> = {}): SummaryEvent {
+  return {
+    type: "summary",
+    plan: "home",
+    repository,
+    snapshot_id: "1a2b3c4d5e6f7a8b9c0d",
+    files_new: 12,
+    files_changed: 3,
+    files_unmodified: 1000,
+    dirs_new: 1,
+    dirs_changed: 2,
+    dirs_unmodified: 50,
+    data_blobs: 14,
+    data_added: 1_234_567,
+    total_files_processed: 1015,
+    total_bytes_processed: 987_654_321,
+    error_count: 0,
+    duration_s: 42.5,
+    ...extra,
+  };
+}
+
+export function report(status: RunStatus, extra: Partial<ResultEvent> = {}): RunReport {
+  const failed = status === "failed" ? { offsite: "repository unreachable" } : {};
+  const summaries =
+    status === "failed"
+      ? [summary("local")]
+      : status === "partial"
+        ? [summary("local", { error_count: 2 }), summary("offsite")]
+        : [summary("local"), summary("offsite")];
+  return {
+    result: {
+      type: "result",
+      plan: "home",
+      run_id: "20261122T024000Z-ab12",
+      status,
+      snapshot_ids: Object.fromEntries(summaries.map((s) => [s.repository, s.snapshot_id])),
+      snapshot_skew_ms: 12,
+      atomic_groups: [],
+      nested: [],
+      not_point_in_time: [],
+      warnings: status === "partial" ? ["/home/a/locked: permission denied"] : [],
+      failed_repositories: failed,
+      ...(status === "failed" ? { error: "offsite: repository unreachable" } : {}),
+      duration_s: 83.25,
+      ...extra,
+    },
+    summaries,
+    logTail: ["line one", "line two", "last line"],
+  };
+}
+
+/** Everything written to stderr (where log.* writes) while it is active. */
+export function captureStderr(): { text(): string } & Disposable {
+  const original = process.stderr.write.bind(process.stderr);
+  let captured = "";
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    captured += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    void rest;
+    return true;
+  }) as typeof process.stderr.write;
+  return {
+    text: () => captured,
+    [Symbol.dispose]() {
+      process.stderr.write = original;
+    },
+  };
+}
