@@ -1,5 +1,6 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
+import { hooksSchema } from "../hooks/schema.js";
 
 /**
  * The configuration schema. It is the single source of the config types: everything else
@@ -156,6 +157,8 @@ export const planSchema = z.strictObject({
   recursive: z.boolean().default(true),
   zfs_datasets: z.enum(["property", "all"]).optional(),
   retention: retentionSchema.optional(),
+  /** Commands run around the snapshots and after the run ([[plans.X.hooks]]). */
+  hooks: hooksSchema,
 });
 
 export const configSchema = z

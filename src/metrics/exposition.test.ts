@@ -31,7 +31,7 @@ describe("the validator", () => {
     ["repeated series", '# HELP a h\n# TYPE a gauge\na{p="x"} 1\na{p="x"} 2\n'],
     [
       "interleaved families",
-      "# HELP a h\n# TYPE a gauge\n# HELP b h\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n",
+      '# HELP a h\n# TYPE a gauge\n# HELP b h\n# TYPE b gauge\na 1\nb 1\na{x="1"} 1\n',
     ],
   ])("rejects %s", (_, text) => {
     expect(validateExposition(text)).not.toEqual([]);
@@ -41,14 +41,20 @@ describe("the validator", () => {
 describe("render and parse", () => {
   test("round trip keeps awkward label values and special numbers", () => {
     const samples: Sample[] = [
-      { name: "snapback_backup_errors", labels: { plan: "p", repository: 'a "b" \\ c\nd}, e=' }, value: 2 },
+      {
+        name: "snapback_backup_errors",
+        labels: { plan: "p", repository: 'a "b" \\ c\nd}, e=' },
+        value: 2,
+      },
       { name: "snapback_last_run_duration_seconds", labels: { plan: "p" }, value: 1e21 },
       { name: "snapback_last_run_warnings", labels: { plan: "p" }, value: NaN },
       { name: "snapback_last_run_timestamp_seconds", labels: { plan: "p" }, value: 1732243200.123 },
     ];
     const text = render(FAMILIES, samples);
     expect(validateExposition(text)).toEqual([]);
-    expect(text).toContain('snapback_backup_errors{plan="p",repository="a \\"b\\" \\\\ c\\nd}, e="} 2\n');
+    expect(text).toContain(
+      'snapback_backup_errors{plan="p",repository="a \\"b\\" \\\\ c\\nd}, e="} 2\n',
+    );
     const back = parse(text);
     expect(back).toHaveLength(4);
     for (const s of samples) expect(back).toContainEqual(s);

@@ -52,8 +52,16 @@ export const FAMILIES: readonly Family[] = [
     "Unix time of the last run that stored a complete snapshot (no unreadable files) in the repository.",
     true,
   ),
-  family("snapback_backup_duration_seconds", repo, "Duration of the last backup into the repository."),
-  family("snapback_backup_data_added_bytes", repo, "Bytes the last backup added to the repository."),
+  family(
+    "snapback_backup_duration_seconds",
+    repo,
+    "Duration of the last backup into the repository.",
+  ),
+  family(
+    "snapback_backup_data_added_bytes",
+    repo,
+    "Bytes the last backup added to the repository.",
+  ),
   family("snapback_backup_files_new", repo, "Files new in the last backup."),
   family("snapback_backup_files_changed", repo, "Files changed since the previous backup."),
   family("snapback_backup_files_unmodified", repo, "Files unmodified since the previous backup."),
@@ -62,4 +70,6 @@ export const FAMILIES: readonly Family[] = [
   family("snapback_backup_errors", repo, "Files or directories the last backup could not read."),
 ];
 
-export const FAMILY_BY_NAME: ReadonlyMap<string, Family> = new Map(FAMILIES.map((f) => [f.name, f]));
+export const FAMILY_BY_NAME: ReadonlyMap<string, Family> = new Map(
+  FAMILIES.map((f) => [f.name, f]),
+);

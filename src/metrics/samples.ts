@@ -58,7 +58,11 @@ export function samplesOfRun(run: MetricsRun, now: Date): Sample[] {
  * ones; sticky samples are replaced only where the run set them. Other plans are untouched.
  * Samples of metrics snapback no longer writes are dropped.
  */
-export function merge(previous: readonly Sample[], runs: readonly MetricsRun[], now: Date): Sample[] {
+export function merge(
+  previous: readonly Sample[],
+  runs: readonly MetricsRun[],
+  now: Date,
+): Sample[] {
   const ran = new Set(runs.map((r) => r.result.plan));
   const byKey = new Map<string, Sample>();
   for (const s of previous) {

@@ -38,7 +38,8 @@ export function validateExposition(text: string): string[] {
       if (name === undefined) return;
       const seen = h ? help : type;
       if (seen.has(name)) problems.push(`${at}: second ${h ? "HELP" : "TYPE"} for ${name}`);
-      if (name === current || closed.has(name)) problems.push(`${at}: ${name} metadata after samples`);
+      if (name === current || closed.has(name))
+        problems.push(`${at}: ${name} metadata after samples`);
       seen.add(name);
       return;
     }
@@ -48,7 +49,8 @@ export function validateExposition(text: string): string[] {
       return;
     }
     const name = m[1] ?? "";
-    if (!help.has(name) || !type.has(name)) problems.push(`${at}: ${name} lacks HELP/TYPE before it`);
+    if (!help.has(name) || !type.has(name))
+      problems.push(`${at}: ${name} lacks HELP/TYPE before it`);
     if (name !== current) {
       if (current !== undefined) closed.add(current);
       if (closed.has(name)) problems.push(`${at}: samples of ${name} are not contiguous`);
@@ -61,7 +63,11 @@ export function validateExposition(text: string): string[] {
   return problems;
 }
 
-export function summary(plan: string, repository: string, extra: Partial<SummaryEvent> = {}): SummaryEvent {
+export function summary(
+  plan: string,
+  repository: string,
+  extra: Partial<SummaryEvent> = {},
+): SummaryEvent {
   return {
     type: "summary",
     plan,
@@ -88,10 +94,17 @@ export function run(
   plan: string,
   status: RunStatus,
   repositories: string[],
-  options: { failedRepos?: string[]; finishedAt?: Date; skewMs?: number | null; summaries?: SummaryEvent[] } = {},
+  options: {
+    failedRepos?: string[];
+    finishedAt?: Date;
+    skewMs?: number | null;
+    summaries?: SummaryEvent[];
+  } = {},
 ): MetricsRun {
   const failed = options.failedRepos ?? [];
-  const summaries = options.summaries ?? repositories.filter((r) => !failed.includes(r)).map((r) => summary(plan, r));
+  const summaries =
+    options.summaries ??
+    repositories.filter((r) => !failed.includes(r)).map((r) => summary(plan, r));
   const result: ResultEvent = {
     type: "result",
     plan,

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
@@ -81,10 +81,13 @@ describe("writeMetrics", () => {
     expect(linesOf(both, "home")).toEqual(homeLines);
     expect(linesOf(both, "db").length).toBeGreaterThan(10);
 
-    await writeMetrics(file, run("db", "partial", ["offsite"], {
-      finishedAt: T3,
-      summaries: [summary("db", "offsite", { error_count: 4 })],
-    }));
+    await writeMetrics(
+      file,
+      run("db", "partial", ["offsite"], {
+        finishedAt: T3,
+        summaries: [summary("db", "offsite", { error_count: 4 })],
+      }),
+    );
     const after = await content();
     expect(linesOf(after, "home")).toEqual(homeLines);
     const db = linesOf(after, "db");
@@ -93,7 +96,9 @@ describe("writeMetrics", () => {
     expect(db).toContain(`snapback_backup_errors{plan="db",repository="offsite"} 4`);
     expect(db).toContain(`snapback_last_run_timestamp_seconds{plan="db"} ${T3.getTime() / 1000}`);
     // Partial is not success: the last success stays at the earlier run.
-    expect(db).toContain(`snapback_last_success_timestamp_seconds{plan="db"} ${T2.getTime() / 1000}`);
+    expect(db).toContain(
+      `snapback_last_success_timestamp_seconds{plan="db"} ${T2.getTime() / 1000}`,
+    );
     expect(db).toContain(
       `snapback_repository_last_success_timestamp_seconds{plan="db",repository="offsite"} ${T2.getTime() / 1000}`,
     );
@@ -103,7 +108,11 @@ describe("writeMetrics", () => {
     await writeMetrics(file, run("home", "success", ["local", "offsite"], { finishedAt: T1 }));
     await writeMetrics(
       file,
-      run("home", "failed", ["local", "offsite"], { failedRepos: ["offsite"], finishedAt: T2, skewMs: null }),
+      run("home", "failed", ["local", "offsite"], {
+        failedRepos: ["offsite"],
+        finishedAt: T2,
+        skewMs: null,
+      }),
     );
     const lines = (await content()).split("\n");
     const t1 = T1.getTime() / 1000;
@@ -111,16 +120,24 @@ describe("writeMetrics", () => {
     expect(lines).toContain(`snapback_last_run_status{plan="home",status="failed"} 1`);
     expect(lines).toContain(`snapback_last_run_timestamp_seconds{plan="home"} ${t2}`);
     expect(lines).toContain(`snapback_last_success_timestamp_seconds{plan="home"} ${t1}`);
-    expect(lines).toContain(`snapback_repository_last_run_success{plan="home",repository="offsite"} 0`);
-    expect(lines).toContain(`snapback_repository_last_run_success{plan="home",repository="local"} 1`);
+    expect(lines).toContain(
+      `snapback_repository_last_run_success{plan="home",repository="offsite"} 0`,
+    );
+    expect(lines).toContain(
+      `snapback_repository_last_run_success{plan="home",repository="local"} 1`,
+    );
     expect(lines).toContain(
       `snapback_repository_last_success_timestamp_seconds{plan="home",repository="offsite"} ${t1}`,
     );
     expect(lines).toContain(
       `snapback_repository_last_success_timestamp_seconds{plan="home",repository="local"} ${t2}`,
     );
-    expect(lines.filter((l) => l.includes('repository="offsite"') && l.startsWith("snapback_backup_"))).toEqual([]);
-    expect(lines.filter((l) => l.startsWith("snapback_last_run_snapshot_skew_seconds"))).toEqual([]);
+    expect(
+      lines.filter((l) => l.includes('repository="offsite"') && l.startsWith("snapback_backup_")),
+    ).toEqual([]);
+    expect(lines.filter((l) => l.startsWith("snapback_last_run_snapshot_skew_seconds"))).toEqual(
+      [],
+    );
   });
 
   test("label values are escaped and survive being read back", async () => {
@@ -128,7 +145,9 @@ describe("writeMetrics", () => {
     await writeMetrics(file, run("home", "success", [odd], { finishedAt: T1 }));
     await writeMetrics(file, run("other", "success", ["r"], { finishedAt: T2 }));
     const text = await content();
-    expect(text).toContain(`snapback_backup_files_new{plan="home",repository="we\\"ird\\\\repo\\nname"} 12\n`);
+    expect(text).toContain(
+      `snapback_backup_files_new{plan="home",repository="we\\"ird\\\\repo\\nname"} 12\n`,
+    );
     const repos = new Set(parse(text).map((s) => s.labels["repository"]));
     expect(repos).toContain(odd);
   });
@@ -142,7 +161,9 @@ describe("writeMetrics", () => {
 
   test("plans finishing at the same time all end up in the file", async () => {
     const plans = ["p1", "p2", "p3", "p4", "p5", "p6"];
-    await Promise.all(plans.map((p) => writeMetrics(file, run(p, "success", ["r"], { finishedAt: T1 }))));
+    await Promise.all(
+      plans.map((p) => writeMetrics(file, run(p, "success", ["r"], { finishedAt: T1 }))),
+    );
     const text = await content();
     for (const p of plans) expect(linesOf(text, p).length).toBeGreaterThan(10);
     expect(await readdir(dir)).toEqual(["snapback.prom"]);
@@ -152,12 +173,17 @@ describe("writeMetrics", () => {
     await writeFile(file, "this is { not prometheus\n");
     using stderr = captureStderr();
     await writeMetrics(file, run("home", "success", ["r"], { finishedAt: T1 }));
-    expect(stderr.text()).toContain(`warning: metrics: ${file} is not in the expected format (line 1: not a sample)`);
+    expect(stderr.text()).toContain(
+      `warning: metrics: ${file} is not in the expected format (line 1: not a sample)`,
+    );
     expect(await content()).toContain(`snapback_last_run_status{plan="home",status="success"} 1`);
   });
 
   test("metrics snapback does not write are dropped, unknown to the merge", async () => {
-    await writeFile(file, "# HELP old_metric gone\n# TYPE old_metric gauge\nold_metric{plan=\"x\"} 1\n");
+    await writeFile(
+      file,
+      '# HELP old_metric gone\n# TYPE old_metric gauge\nold_metric{plan="x"} 1\n',
+    );
     await writeMetrics(file, run("home", "success", ["r"], { finishedAt: T1 }));
     expect(await content()).not.toContain("old_metric");
   });
@@ -172,7 +198,9 @@ describe("writeMetrics", () => {
 
   test("a missing directory is a clear error naming it", async () => {
     const missing = join(dir, "nope", "snapback.prom");
-    await expect(writeMetrics(missing, run("home", "success", ["r"]))).rejects.toThrow(SnapbackError);
+    await expect(writeMetrics(missing, run("home", "success", ["r"]))).rejects.toThrow(
+      SnapbackError,
+    );
     await expect(writeMetrics(missing, run("home", "success", ["r"]))).rejects.toThrow(
       `metrics.textfile: directory ${join(dir, "nope")} does not exist`,
     );
@@ -180,20 +208,28 @@ describe("writeMetrics", () => {
 
   test("the file is replaced atomically: a concurrent reader never sees a partial file", async () => {
     // A big file (400 plans) makes a non-atomic write observable as a short read.
-    const many = Array.from({ length: 400 }, (_, i) => run(`plan${i}`, "success", ["local", "offsite"], { finishedAt: T1 }));
+    const many = Array.from({ length: 400 }, (_, i) =>
+      run(`plan${i}`, "success", ["local", "offsite"], { finishedAt: T1 }),
+    );
     await writeMetrics(file, many);
     const size = (await stat(file)).size;
     expect(size).toBeGreaterThan(500_000);
 
     const stop = new Int32Array(new SharedArrayBuffer(4));
-    const reader = new Worker(READER, { eval: true, workerData: { path: file, stop: stop.buffer } });
+    const reader = new Worker(READER, {
+      eval: true,
+      workerData: { path: file, stop: stop.buffer },
+    });
     const done = new Promise<ReaderReport>((resolve, reject) => {
       reader.once("message", resolve);
       reader.once("error", reject);
     });
     try {
       for (let i = 0; i < 40; i++) {
-        await writeMetrics(file, run(`plan${i % 7}`, i % 2 ? "failed" : "success", ["local"], { finishedAt: T2 }));
+        await writeMetrics(
+          file,
+          run(`plan${i % 7}`, i % 2 ? "failed" : "success", ["local"], { finishedAt: T2 }),
+        );
       }
     } finally {
       Atomics.store(stop, 0, 1);

@@ -45,9 +45,12 @@ async function requireDirectory(dir: string): Promise<void> {
     if ((await stat(dir)).isDirectory()) return;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SnapbackError(`metrics.textfile: directory ${dir} ${code === "ENOENT" ? "does not exist" : `cannot be used (${code})`}`, {
-      hint: "create it, or point metrics.textfile into node_exporter's --collector.textfile.directory",
-    });
+    throw new SnapbackError(
+      `metrics.textfile: directory ${dir} ${code === "ENOENT" ? "does not exist" : `cannot be used (${code})`}`,
+      {
+        hint: "create it, or point metrics.textfile into node_exporter's --collector.textfile.directory",
+      },
+    );
   }
   throw new SnapbackError(`metrics.textfile: ${dir} is not a directory`);
 }
@@ -81,7 +84,9 @@ async function readPrevious(path: string): Promise<Sample[]> {
     text = await readFile(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new SnapbackError(`metrics.textfile: cannot read ${path} (${(e as NodeJS.ErrnoException).code})`);
+    throw new SnapbackError(
+      `metrics.textfile: cannot read ${path} (${(e as NodeJS.ErrnoException).code})`,
+    );
   }
   try {
     return parse(text);

@@ -11,7 +11,12 @@ describe("healthchecks", () => {
     await using server = await TestServer.start();
     const hc = channel({ type: "healthchecks", url: `${server.url}/ping/${UUID}` });
     const ok = report("success");
-    const ctx = { plan: "home", run_id: ok.result.run_id, sources: ["/home"], repositories: ["local"] };
+    const ctx = {
+      plan: "home",
+      run_id: ok.result.run_id,
+      sources: ["/home"],
+      repositories: ["local"],
+    };
 
     expect(await notifyStart([hc], ctx)).toEqual([]);
     expect(await notifyFinish([hc], ok)).toEqual([]);
@@ -31,8 +36,12 @@ describe("healthchecks", () => {
     expect([...(success?.query ?? [])]).toEqual([["rid", rid]]);
     expect(success?.headers["content-type"]).toBe("text/plain; charset=utf-8");
     // Log tail first, then the summary last where it is seen without scrolling.
-    expect(success?.body).toMatch(/^line one\nline two\nlast line\n\nplan home, run \S+: success in 1:23\n/);
-    expect(success?.body).toContain("local: snapshot 1a2b3c4d, files 12 new, 3 changed, 1000 unmodified");
+    expect(success?.body).toMatch(
+      /^line one\nline two\nlast line\n\nplan home, run \S+: success in 1:23\n/,
+    );
+    expect(success?.body).toContain(
+      "local: snapshot 1a2b3c4d, files 12 new, 3 changed, 1000 unmodified",
+    );
 
     expect(failure?.method).toBe("POST");
     expect(failure?.path).toBe(`/ping/${UUID}/fail`);

@@ -32,7 +32,12 @@ export const healthchecks: ChannelDriver<HealthchecksChannel> = {
   },
 };
 
-function ping(channel: HealthchecksChannel, suffix: string, runId: string, body: string): HttpRequest {
+function ping(
+  channel: HealthchecksChannel,
+  suffix: string,
+  runId: string,
+  body: string,
+): HttpRequest {
   const url = new URL(channel.url);
   // The path holds the check's UUID or ping key: a secret like a password.
   registerSecret(url.pathname.length > 1 ? url.pathname : undefined);

@@ -23,8 +23,7 @@ export interface SendOptions {
 }
 
 export type SendResult =
-  | { ok: true; status: number; attempts: number }
-  | { ok: false; reason: string; attempts: number };
+  { ok: true; status: number; attempts: number } | { ok: false; reason: string; attempts: number };
 
 const USER_AGENT = "snapback";
 

@@ -76,7 +76,9 @@ describe("delivery failures never throw", () => {
     using _stderr = captureStderr();
     const failures = await notifyFinish([hook], report("failed"), fast);
     expect(server.requests).toHaveLength(4);
-    expect(failures.map((f) => [f.reason, f.attempts])).toEqual([["HTTP 500 Internal Server Error", 4]]);
+    expect(failures.map((f) => [f.reason, f.attempts])).toEqual([
+      ["HTTP 500 Internal Server Error", 4],
+    ]);
 
     server.requests.length = 0;
     server.behaviour = 404;
@@ -101,7 +103,9 @@ describe("delivery failures never throw", () => {
     const ntfy = channel({ type: "ntfy", url: `http://127.0.0.1:${port}`, topic: "t", retries: 1 });
     using _stderr = captureStderr();
     const failures = await notifyFinish([ntfy], report("failed"), fast);
-    expect(failures.map((f) => [f.reason, f.attempts])).toEqual([["network error (ECONNREFUSED)", 2]]);
+    expect(failures.map((f) => [f.reason, f.attempts])).toEqual([
+      ["network error (ECONNREFUSED)", 2],
+    ]);
   });
 
   test("a hanging channel does not keep the others from being notified", async () => {
@@ -128,7 +132,14 @@ describe("secrets", () => {
       const token = "tk_NtfyTokenValue9876";
       await writeFile(join(dir, "token"), token, { mode: 0o600 });
       await using server = await TestServer.start(500);
-      const secrets = ["hc-uuid-0f3e9b", "kumaPushTok3n", "topicSecret77", token, "WebhookHeaderValue", "hookPathToken"];
+      const secrets = [
+        "hc-uuid-0f3e9b",
+        "kumaPushTok3n",
+        "topicSecret77",
+        token,
+        "WebhookHeaderValue",
+        "hookPathToken",
+      ];
       const chans = [
         channel({ type: "healthchecks", url: `${server.url}/hc-uuid-0f3e9b`, retries: 1 }),
         channel({ type: "uptime-kuma", url: `${server.url}/api/push/kumaPushTok3n`, retries: 1 }),

@@ -32,9 +32,7 @@ const MAX_WARNINGS = 5;
 /** A few lines: outcome, per-repository figures, error, warnings. */
 export function summaryText(report: RunReport): string {
   const r = report.result;
-  const lines = [
-    `plan ${r.plan}, run ${r.run_id}: ${r.status} in ${formatDuration(r.duration_s)}`,
-  ];
+  const lines = [`plan ${r.plan}, run ${r.run_id}: ${r.status} in ${formatDuration(r.duration_s)}`];
   if (r.error) lines.push(`error: ${r.error}`);
   for (const s of report.summaries) {
     lines.push(

@@ -21,7 +21,12 @@ afterAll(async () => {
 describe("ntfy", () => {
   test("failure: POST to the topic with title, high priority, tags and the bearer token", async () => {
     await using server = await TestServer.start();
-    const ch = channel({ type: "ntfy", url: server.url, topic: "backups-x7", token_file: tokenFile });
+    const ch = channel({
+      type: "ntfy",
+      url: server.url,
+      topic: "backups-x7",
+      token_file: tokenFile,
+    });
     expect(await notifyFinish([ch], report("failed"))).toEqual([]);
     expect(server.requests).toHaveLength(1);
     const req = server.requests[0];
@@ -32,7 +37,9 @@ describe("ntfy", () => {
     expect(req?.headers["priority"]).toBe("4");
     expect(req?.headers["tags"]).toBe("rotating_light,snapback");
     expect(req?.headers["authorization"]).toBe(`Bearer ${TOKEN}`);
-    expect(req?.body).toMatch(/^plan home, run 20261122T024000Z-ab12: failed in 1:23\nerror: offsite/);
+    expect(req?.body).toMatch(
+      /^plan home, run 20261122T024000Z-ab12: failed in 1:23\nerror: offsite/,
+    );
   });
 
   test("success is not sent by default; with on=success it carries the configured priority", async () => {
@@ -80,7 +87,9 @@ describe("ntfy", () => {
     const failures = await notifyFinish([ch], report("failed"));
     expect(server.requests).toHaveLength(0);
     expect(failures).toHaveLength(1);
-    expect(failures[0]?.reason).toContain(`token_file ${open} is readable by other users (mode 644)`);
+    expect(failures[0]?.reason).toContain(
+      `token_file ${open} is readable by other users (mode 644)`,
+    );
     expect(failures[0]?.attempts).toBe(0);
     expect(stderr.text()).toContain("chmod 600");
     expect(stderr.text()).not.toContain(TOKEN);
@@ -88,7 +97,12 @@ describe("ntfy", () => {
 
   test("a missing token file is a reported failure", async () => {
     await using server = await TestServer.start();
-    const ch = channel({ type: "ntfy", url: server.url, topic: "t", token_file: join(dir, "nope") });
+    const ch = channel({
+      type: "ntfy",
+      url: server.url,
+      topic: "t",
+      token_file: join(dir, "nope"),
+    });
     using _stderr = captureStderr();
     const failures = await notifyFinish([ch], report("failed"));
     expect(failures[0]?.reason).toBe(`token_file ${join(dir, "nope")} cannot be read (ENOENT)`);

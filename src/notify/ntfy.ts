@@ -88,7 +88,7 @@ async function readToken(path: string): Promise<string> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === undefined) throw e;
-    throw new Error(`token_file ${path} cannot be read (${code})`);
+    throw new Error(`token_file ${path} cannot be read (${code})`, { cause: e });
   }
   const token = text.split(/\r?\n/, 1)[0]?.trim() ?? "";
   if (!token) throw new Error(`token_file ${path} is empty (the token is its first line)`);

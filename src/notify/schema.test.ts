@@ -28,7 +28,10 @@ describe("notify schema", () => {
       "failure",
       "partial",
     ]);
-    expect(on({ type: "ntfy", url: "https://ntfy.sh", topic: "t" })).toEqual(["failure", "partial"]);
+    expect(on({ type: "ntfy", url: "https://ntfy.sh", topic: "t" })).toEqual([
+      "failure",
+      "partial",
+    ]);
     expect(on({ type: "webhook", url: "https://h/x" })).toEqual(["failure", "partial"]);
     const hc = notifyChannelSchema.parse({ type: "healthchecks", url: "https://hc-ping.com/x" });
     expect([hc.timeout, hc.retries]).toEqual([10, 2]);
@@ -41,19 +44,27 @@ describe("notify schema", () => {
     expect(problems({ type: "uptime-kuma", url: "not a url" })).toEqual([
       "url: must be an http:// or https:// URL",
     ]);
-    expect(problems({ type: "uptime-kuma", url: "https://k/api/push/x", on: ["start"] })).toHaveLength(1);
+    expect(
+      problems({ type: "uptime-kuma", url: "https://k/api/push/x", on: ["start"] }),
+    ).toHaveLength(1);
     expect(problems({ type: "ntfy", url: "https://ntfy.sh", topic: "a/b" })).toEqual([
       "topic: must be 1-64 letters, digits, '-' or '_'",
     ]);
-    expect(problems({ type: "ntfy", url: "https://ntfy.sh", topic: "t", priority: 6 })).toHaveLength(1);
-    expect(problems({ type: "ntfy", url: "https://ntfy.sh", topic: "t", priority: "loud" })).toHaveLength(1);
-    expect(problems({ type: "ntfy", url: "https://ntfy.sh", topic: "t", token_file: "rel/t" })).toEqual([
-      "token_file: must be an absolute path",
-    ]);
-    expect(problems({ type: "webhook", url: "https://h", headers: { "X-A": "a\r\nX-B: b" } })).toEqual([
-      "headers.X-A: must be printable Latin-1 text (no line breaks)",
-    ]);
-    expect(problems({ type: "webhook", url: "https://h", headers: { "Bad Name": "v" } })).toHaveLength(1);
+    expect(
+      problems({ type: "ntfy", url: "https://ntfy.sh", topic: "t", priority: 6 }),
+    ).toHaveLength(1);
+    expect(
+      problems({ type: "ntfy", url: "https://ntfy.sh", topic: "t", priority: "loud" }),
+    ).toHaveLength(1);
+    expect(
+      problems({ type: "ntfy", url: "https://ntfy.sh", topic: "t", token_file: "rel/t" }),
+    ).toEqual(["token_file: must be an absolute path"]);
+    expect(
+      problems({ type: "webhook", url: "https://h", headers: { "X-A": "a\r\nX-B: b" } }),
+    ).toEqual(["headers.X-A: must be printable Latin-1 text (no line breaks)"]);
+    expect(
+      problems({ type: "webhook", url: "https://h", headers: { "Bad Name": "v" } }),
+    ).toHaveLength(1);
     expect(problems({ type: "webhook", url: "https://h", timeout: 0 })).toEqual([
       "timeout: must be more than 0 seconds",
     ]);
@@ -84,7 +95,9 @@ describe("notify schema", () => {
     expect(urls(channelsForPlan(parsed.notify, parsed.plans["a"]?.notify))).toEqual([
       "https://hc-ping.com/global",
     ]);
-    expect(urls(channelsForPlan(parsed.notify, parsed.plans["b"]?.notify))).toEqual(["https://h/b"]);
+    expect(urls(channelsForPlan(parsed.notify, parsed.plans["b"]?.notify))).toEqual([
+      "https://h/b",
+    ]);
     expect(channelsForPlan(parsed.notify, parsed.plans["c"]?.notify)).toEqual([]);
     expect(config.parse({ plans: {} }).notify).toEqual([]);
   });

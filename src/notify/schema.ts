@@ -69,9 +69,7 @@ export const ntfyChannelSchema = z.strictObject({
   type: z.literal("ntfy"),
   /** The server: https://ntfy.sh or a self-hosted one. */
   url: httpUrl,
-  topic: z
-    .string()
-    .regex(/^[-_A-Za-z0-9]{1,64}$/, "must be 1-64 letters, digits, '-' or '_'"),
+  topic: z.string().regex(/^[-_A-Za-z0-9]{1,64}$/, "must be 1-64 letters, digits, '-' or '_'"),
   /** Fixed priority for every message; default: 4 (high) for failure/partial, 3 otherwise. */
   priority: z
     .union([
@@ -93,7 +91,9 @@ export const webhookChannelSchema = z.strictObject({
     .record(
       z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"),
       // What an HTTP header can carry: Latin-1 without control characters.
-      z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, "must be printable Latin-1 text (no line breaks)"),
+      z
+        .string()
+        .regex(/^[\t\x20-\x7e\x80-\xff]*$/, "must be printable Latin-1 text (no line breaks)"),
     )
     .optional(),
   on: events(NOTIFY_EVENTS, ["failure", "partial"]),

@@ -20,42 +20,38 @@ export type Behaviour = "ok" | "hang" | number;
 /** A real HTTP server on 127.0.0.1 that records every request it gets. */
 export class TestServer implements AsyncDisposable {
   readonly requests: Received[] = [];
-  behaviour: Behaviour = "ok";
   private readonly held: ServerResponse[] = [];
+  private readonly server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const u = new URL(req.url ?? "/", "http://x");
+      this.requests.push({
+        method: req.method ?? "",
+        path: u.pathname,
+        query: u.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
+      if (this.behaviour === "hang") {
+        this.held.push(res);
+        return;
+      }
+      res.statusCode = this.behaviour === "ok" ? 200 : this.behaviour;
+      res.end("OK");
+    });
+  });
 
-  private constructor(
-    private readonly server: ReturnType<typeof createServer>,
-    readonly url: string,
-  ) {}
+  private constructor(public behaviour: Behaviour) {}
 
   static async start(behaviour: Behaviour = "ok"): Promise<TestServer> {
-    let self: TestServer | undefined;
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        if (!self) return;
-        const u = new URL(req.url ?? "/", "http://x");
-        self.requests.push({
-          method: req.method ?? "",
-          path: u.pathname,
-          query: u.searchParams,
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString("utf8"),
-        });
-        if (self.behaviour === "hang") {
-          self.held.push(res);
-          return;
-        }
-        res.statusCode = self.behaviour === "ok" ? 200 : self.behaviour;
-        res.end("OK");
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    self = new TestServer(server, `http://127.0.0.1:${port}`);
-    self.behaviour = behaviour;
+    const self = new TestServer(behaviour);
+    await new Promise<void>((resolve) => self.server.listen(0, "127.0.0.1", resolve));
     return self;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -130,7 +126,7 @@ export function captureStderr(): { text(): string } & Disposable {
     captured += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
     void rest;
     return true;
-  }) as typeof process.stderr.write;
+  };
   return {
     text: () => captured,
     [Symbol.dispose]() {

@@ -31,7 +31,9 @@ describe("uptime-kuma", () => {
     await notifyFinish([kuma], report("partial"));
     const [failed, partial] = server.requests;
     expect(failed?.query.getAll("status")).toEqual(["down"]);
-    expect(failed?.query.getAll("msg")).toEqual(["failed in 1:23: offsite: repository unreachable"]);
+    expect(failed?.query.getAll("msg")).toEqual([
+      "failed in 1:23: offsite: repository unreachable",
+    ]);
     expect(failed?.query.getAll("ping")).toEqual(["83250"]);
     expect(partial?.query.get("status")).toBe("down");
     expect(partial?.query.get("msg")).toMatch(/^partial in 1:23/);

@@ -29,7 +29,12 @@ describe("webhook", () => {
     await using server = await TestServer.start();
     const byDefault = channel({ type: "webhook", url: `${server.url}/a` });
     const all = channel({ type: "webhook", url: `${server.url}/b`, on: ["start", "success"] });
-    await notifyStart([byDefault, all], { plan: "home", run_id: "r1", sources: ["/home"], repositories: ["local"] });
+    await notifyStart([byDefault, all], {
+      plan: "home",
+      run_id: "r1",
+      sources: ["/home"],
+      repositories: ["local"],
+    });
     await notifyFinish([byDefault, all], report("success"));
     expect(server.requests.map((r) => r.path)).toEqual(["/b", "/b"]);
     expect(JSON.parse(server.requests[0]?.body ?? "")).toEqual({

@@ -2,7 +2,8 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
 import { errorMessage, SnapbackError } from "../errors.js";
-import { redact } from "../log.js";
+import { log, redact } from "../log.js";
+import { HookRunner, type RunFacts } from "../hooks/index.js";
 import type { TakeContext, TakenSnapshot } from "../snapshot/types.js";
 import { viewWrapper, directWrapper } from "../view/wrapper.js";
 import { DeferStack } from "./defer.js";
@@ -58,6 +59,11 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
   );
   void lock;
   ctx.history?.startRun({ runId: p.runId, plan: p.planName, repositories: p.repositories, startedAt, pid: process.pid });
+  const hooks = new HookRunner(p.planName, p.plan.hooks, {
+    onOutput: (line, info) => log.verbose(`hook ${info.name}: ${line}`),
+    onWarning: (m) => warn(m),
+  });
+  const facts: RunFacts = { runId: p.runId, sources: p.sources.map((s) => s.path), repositories: p.repositories };
   const journal = await Journal.create(p.stateDir, p.runId, p.planName);
   let unwindFailed = false;
   {
@@ -92,13 +98,21 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       }
       if (ready.length === 0) throw new SnapbackError("no repository could be opened");
 
-      // All snapshots back to back: nothing slow between the first and the last.
-      const snapStart = performance.now();
-      for (const g of p.groups) {
-        const t = await g.provider.take(g.snapshot, takeCtx);
-        taken.push(t);
-        stack.defer(`removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`, () => g.provider.release(t, takeCtx));
-      }
+      // All snapshots back to back: nothing slow between the first and the last. `before`
+      // hooks quiesce services; `after_snapshot` hooks restart them even if this fails.
+      let snapStart = 0;
+      await hooks.aroundSnapshots(
+        facts,
+        async () => {
+          snapStart = performance.now();
+          for (const g of p.groups) {
+            const t = await g.provider.take(g.snapshot, takeCtx);
+            taken.push(t);
+            stack.defer(`removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`, () => g.provider.release(t, takeCtx));
+          }
+        },
+        ctx.signal,
+      );
       const instants = taken.filter((t) => t.plan.kind !== "none").map((t) => t.takenAtMs);
       skewMs = instants.length > 0 ? Math.max(...instants) - Math.min(...instants) : null;
       for (const t of taken) for (const w of t.warnings) if (t.plan.kind !== "none") warn(w);
@@ -157,13 +171,21 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
   }
   if (!unwindFailed) await journal.remove();
 
-  const status: RunStatus = ctx.signal.aborted
+  let status: RunStatus = ctx.signal.aborted
     ? "interrupted"
     : fatal !== undefined || Object.keys(failed).length > 0
       ? "failed"
       : summaries.some((s) => s.error_count > 0)
         ? "partial"
         : "success";
+  try {
+    await hooks.finish({ ...facts, status, summaries, ...(fatal === undefined ? {} : { error: fatal }) });
+  } catch (e) {
+    // A success/failure/finally hook with on_error = "fail" fails the run it reports on.
+    fatal ??= errorMessage(e);
+    if (status !== "interrupted") status = "failed";
+    ctx.emit({ type: "error", plan: p.planName, message: errorMessage(e) });
+  }
   const result: ResultEvent = {
     type: "result",
     plan: p.planName,

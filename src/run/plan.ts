@@ -9,6 +9,7 @@ import type { DetectedSource, SnapshotPlan, SnapshotProvider } from "../snapshot
 import { discoverDatasets } from "../snapshot/zfs/index.js";
 import { ROOT_SYSTEM_MOUNTS } from "../view/script.js";
 import { isUnder, normalizePath } from "../util/paths.js";
+import { describeHooks } from "../hooks/index.js";
 
 /**
  * The pure half of a run: everything that will happen, worked out by reading the system and
@@ -125,6 +126,7 @@ export function describeRunPlan(p: RunPlan, engineCommands: string[]): string[] 
   for (const n of p.notPointInTime) lines.push(`  warning: ${n} is backed up live, not point-in-time`);
   for (const w of p.warnings) lines.push(`  warning: ${w}`);
   if (p.internalExcludes.length) lines.push(`  excluded (snapback's own): ${p.internalExcludes.join(", ")}`);
+  for (const h of describeHooks(p.plan.hooks)) lines.push(`  hook: ${h}`);
   for (const c of engineCommands) lines.push(`  run: ${c}`);
   return lines;
 }
