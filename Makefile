@@ -32,7 +32,7 @@ test: deps build
 	npx vitest run
 
 bench: deps build
-	node --experimental-strip-types scripts/bench.ts 2>/dev/null || npx tsx scripts/bench.ts
+	node dist/bench.js
 
 typecheck: $(NODE_STAMP)
 	npx tsc --noEmit

@@ -1,12 +1,9 @@
-// Bundles the CLI into one file. Native addons (better-sqlite3) stay external and are
-// resolved from node_modules at run time.
+// Bundles the CLI into one file, and the benchmark (`make bench`) beside it. Native addons
+// (better-sqlite3) stay external and are resolved from node_modules at run time.
 import { build } from "esbuild";
-import { chmod, cp, mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 
-await mkdir("dist", { recursive: true });
-await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/snapback.js",
+const options = {
   bundle: true,
   platform: "node",
   target: "node20",
@@ -16,5 +13,9 @@ await build({
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
-});
+};
+
+await mkdir("dist", { recursive: true });
+await build({ ...options, entryPoints: ["src/cli/main.ts"], outfile: "dist/snapback.js" });
+await build({ ...options, entryPoints: ["scripts/bench.ts"], outfile: "dist/bench.js" });
 await chmod("dist/snapback.js", 0o755);

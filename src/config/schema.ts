@@ -78,6 +78,21 @@ const resticRepository = z.strictObject({
   init: z.boolean().default(false),
   /** restic's cache directory; default <state_dir>/cache/restic. */
   cache_dir: absolutePath.optional(),
+  /**
+   * Backend options passed as `restic -o KEY=VALUE` ("sftp.command=ssh -p 2222 nas -s sftp",
+   * "s3.region=eu-west-1"). They travel in the argument list, which every user of the machine
+   * can read: never put a secret here — credentials go in the URL, `env` or `env_file`.
+   */
+  options: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^[a-z0-9]+\.[a-z0-9._-]+=/i,
+          'must look like "backend.option=value", e.g. "sftp.command=ssh -p 2222 host -s sftp"',
+        ),
+    )
+    .optional(),
   ...repositoryBase,
 });
 

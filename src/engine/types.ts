@@ -1,5 +1,6 @@
 import type { Plan, Repository } from "../config/schema.js";
 import type { RepositorySecrets } from "../config/secrets.js";
+import type { TakenSnapshot } from "../snapshot/types.js";
 
 /** Wraps an engine argv so it runs inside the snapshot view (mount namespace). */
 export type CommandWrapper = (file: string, args: string[]) => { file: string; args: string[] };
@@ -77,6 +78,16 @@ export interface RepositoryEngine {
   backup(req: ViewBackupRequest): Promise<BackupSummary>;
   snapshots(plan?: string): Promise<EngineSnapshot[]>;
   restore(req: RestoreRequest): Promise<void>;
+  /** Applies keep rules to one plan's backups from one host (never any other's). */
+  forget(req: ForgetRequest): Promise<ForgetReport>;
+  /** Frees the space of forgotten backups (repository-wide). */
+  prune(signal: AbortSignal): Promise<void>;
+  /** Checks the repository's structure, and reads back `readData` of its data when given. */
+  check(req: { readData?: string; signal: AbortSignal }): Promise<RepositoryCheckReport>;
+  /** The regular files of one backup, with their recorded size and mtime. */
+  listFiles(snapshotId: string, signal: AbortSignal): Promise<BackupFile[]>;
+  /** Restores exactly these files of a backup below `target` (at their original paths). */
+  restoreFiles(req: RestoreFilesRequest): Promise<RestoreFilesResult>;
   /** Values that must never appear in output (password, env values). */
   secretValues(): string[];
 }
@@ -90,5 +101,71 @@ export interface RestoreRequest {
   signal: AbortSignal;
 }
 
-/** A backup request as the run makes it; the engine adds its repository and secrets. */
-export type ViewBackupRequest = Omit<BackupRequest, "repoName" | "repo" | "secrets">;
+/**
+ * A backup request as the run makes it; the engine adds its repository and secrets.
+ * `snapshots` are the filesystem snapshots of this run, for engines that replicate them
+ * (btrfs/zfs send) instead of reading the view.
+ */
+export type ViewBackupRequest = Omit<BackupRequest, "repoName" | "repo" | "secrets"> & {
+  snapshots: readonly TakenSnapshot[];
+};
+
+/** Keep rules for an engine's retention; a missing or 0 count is no rule. */
+export interface KeepRules {
+  last?: number;
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+  yearly?: number;
+  /** A duration such as "30d" or "1y6m", relative to the newest backup. */
+  within?: string;
+}
+
+export interface RetainedSnapshot extends EngineSnapshot {
+  /** Why it is kept ("daily snapshot", "last snapshot", …); empty for removed ones. */
+  reasons: string[];
+}
+
+/** What retention kept and removed (or would, on a dry run) of one plan's backups on one host. */
+export interface ForgetReport {
+  keep: RetainedSnapshot[];
+  remove: RetainedSnapshot[];
+}
+
+export interface ForgetRequest {
+  plan: string;
+  host: string;
+  rules: KeepRules;
+  dryRun: boolean;
+  signal: AbortSignal;
+}
+
+/** The outcome of a repository check; `ok: false` lists what the engine reported. */
+export interface RepositoryCheckReport {
+  ok: boolean;
+  /** The subset of pack data read ("all", "10%", "1/5", "500M"), if any. */
+  readData?: string;
+  errors: string[];
+}
+
+/** A regular file in a backup, with the metadata the backup recorded. */
+export interface BackupFile {
+  path: string;
+  size: number;
+  /** Modification time in nanoseconds since the epoch. */
+  mtimeNs: bigint;
+}
+
+export interface RestoreFilesRequest {
+  snapshotId: string;
+  target: string;
+  /** Exact original paths of regular files (no patterns). */
+  paths: string[];
+  signal: AbortSignal;
+}
+
+/** Restores that hit errors still restore what they can; the errors name the files. */
+export interface RestoreFilesResult {
+  errors: string[];
+}

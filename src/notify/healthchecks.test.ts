@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { registerSecret } from "../log.js";
 import { HEALTHCHECKS_BODY_LIMIT, runUuid } from "./healthchecks.js";
 import { notifyFinish, notifyStart } from "./index.js";
 import { channel, report, TestServer } from "./test-support.js";
@@ -72,6 +73,14 @@ describe("healthchecks", () => {
     expect(body).not.toContain("log line 0 ");
     expect(body).toContain(`log line 4999 ${"é".repeat(40)}\n\nplan home`);
     expect(body).not.toContain("\uFFFD");
+  });
+
+  test("a known secret in the log tail is redacted before it leaves the machine", async () => {
+    await using server = await TestServer.start();
+    registerSecret("repo-passw0rd-xyz");
+    const hc = channel({ type: "healthchecks", url: `${server.url}/${UUID}` });
+    await notifyFinish([hc], { ...report("success"), logTail: ["using repo-passw0rd-xyz oops"] });
+    expect(server.requests[0]?.body).toMatch(/^using \*\*\* oops\n/);
   });
 
   test("run ids become stable, distinct UUIDs; a UUID run id is used as is", () => {

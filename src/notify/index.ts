@@ -1,4 +1,4 @@
-import { log } from "../log.js";
+import { log, redact } from "../log.js";
 import { scrub, send, type HttpRequest } from "./http.js";
 import { driverFor, type ChannelDriver } from "./registry.js";
 import type { NotifyChannel, NotifyEvent } from "./schema.js";
@@ -52,11 +52,7 @@ async function dispatch(
   build: Build,
 ): Promise<NotifyFailure[]> {
   // In parallel: a receiver that hangs must not hold up the others.
-  const outcomes = await Promise.all(
-    channels
-      .filter((c) => (c.on as readonly NotifyEvent[]).includes(event))
-      .map((c) => deliver(c, event, options, build)),
-  );
+  const outcomes = await Promise.all(channels.map((c) => deliver(c, event, options, build)));
   return outcomes.filter((o): o is NotifyFailure => o !== undefined);
 }
 
@@ -70,8 +66,11 @@ async function deliver(
   const what = `notify: ${channel.type} (${host})`;
   let failure: NotifyFailure;
   try {
+    if (!(channel.on as readonly NotifyEvent[]).includes(event)) return undefined;
     const request = await build(driverFor(channel), channel);
     if (request === undefined) return undefined;
+    // Belt and braces: a secret that slipped into a log line must not leave the machine.
+    if (request.body !== undefined) request.body = redact(request.body);
     const sent = await send(request, {
       timeoutS: channel.timeout,
       retries: channel.retries,

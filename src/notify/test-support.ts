@@ -122,9 +122,8 @@ export function report(status: RunStatus, extra: Partial<ResultEvent> = {}): Run
 export function captureStderr(): { text(): string } & Disposable {
   const original = process.stderr.write.bind(process.stderr);
   let captured = "";
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+  process.stderr.write = (chunk: string | Uint8Array): boolean => {
     captured += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-    void rest;
     return true;
   };
   return {

@@ -1,4 +1,4 @@
-import { registerSecret } from "../log.js";
+import { redact, registerSecret } from "../log.js";
 import type { HttpRequest } from "./http.js";
 import { shortText } from "./message.js";
 import type { ChannelDriver } from "./registry.js";
@@ -19,7 +19,7 @@ export const uptimeKuma: ChannelDriver<UptimeKumaChannel> = {
     // The path ends in the push token.
     registerSecret(url.pathname.length > 1 ? url.pathname : undefined);
     url.searchParams.set("status", event === "success" ? "up" : "down");
-    url.searchParams.set("msg", shortText(report));
+    url.searchParams.set("msg", redact(shortText(report)));
     url.searchParams.set("ping", String(Math.max(0, Math.round(report.result.duration_s * 1000))));
     const request: HttpRequest = {
       method: "GET",

@@ -8,7 +8,8 @@ import { formatBytes, formatDuration } from "./format.js";
  * everything transient to stderr.
  */
 export class TerminalReporter {
-  private lastPlain = 0;
+  /** Plain progress starts after the first interval: short backups print none. */
+  private lastPlain = Date.now();
   private liveLine = false;
 
   constructor(
@@ -28,7 +29,8 @@ export class TerminalReporter {
         break;
       case "snapshots": {
         const parts = event.groups.filter((g) => g.kind !== "none").map((g) => `${g.kind} ${g.sources.join(", ")}${g.atomic && g.sources.length > 1 ? " (atomic)" : ""}`);
-        if (parts.length) this.note(`snapshots taken: ${parts.join("; ")}; skew ${event.skew_ms.toFixed(1)} ms`);
+        const skew = parts.length > 1 ? `; skew ${event.skew_ms.toFixed(1)} ms between first and last` : "";
+        if (parts.length) this.note(`snapshots taken in ${event.took_ms.toFixed(0)} ms: ${parts.join("; ")}${skew}`);
         break;
       }
       case "backup_start":

@@ -140,6 +140,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
             extraExcludes: p.internalExcludes,
             host: p.host,
             wrap,
+            snapshots: taken,
             env: { TMPDIR: p.tmpDir },
             signal: ctx.signal,
             onProgress: (pr) =>

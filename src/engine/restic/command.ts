@@ -54,6 +54,14 @@ export function resticRepository(target: ResticTarget): ResticRepository {
 }
 
 /**
+ * The repository's backend options as restic's global `-o KEY=VALUE` flags. They are in
+ * argv (restic has no other way to take them), which is why the config forbids secrets there.
+ */
+export function optionArgs(repo: ResticRepository): string[] {
+  return (repo.options ?? []).flatMap((o) => ["-o", o]);
+}
+
+/**
  * Runs restic against one repository: repository and password through the environment,
  * SIGINT on abort (SIGTERM would leave a stale lock), failures classified. Returns the
  * result of an accepted exit code; throws ResticError otherwise.
@@ -73,9 +81,8 @@ export async function runRestic(
     progressFps: options.progressFps,
     extra: options.env,
   });
-  const argv = options.wrap
-    ? options.wrap(binary.path, [...args])
-    : { file: binary.path, args: [...args] };
+  const full = [...optionArgs(repo), ...args];
+  const argv = options.wrap ? options.wrap(binary.path, full) : { file: binary.path, args: full };
   options.onCommand?.(argv.file, argv.args);
   let result: RunResult;
   try {

@@ -20,6 +20,7 @@ export {
 export {
   runRestic,
   resticRepository,
+  optionArgs,
   DEFAULT_KILL_GRACE_MS,
   type ResticOptions,
   type ResticRunOptions,

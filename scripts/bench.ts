@@ -1,0 +1,621 @@
+/**
+ * `make bench`: snapback against bare restic and against the naive "snapshot, then restic on
+ * the snapshot's path" script, on a generated tree in a real btrfs loop filesystem. One run;
+ * prints a markdown table of ratios and the machine. Never asserts times (it is no test): a
+ * missed target is reported, not failed. `--quick` shrinks everything for a smoke run whose
+ * figures mean nothing.
+ */
+import { createCipheriv, createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, open, rm, statfs, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, release, tmpdir, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { run, type RunOptions, type RunResult } from "../src/exec/index.js";
+import { DeferStack } from "../src/run/defer.js";
+import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
+import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
+
+const SEED = 20240611;
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const KiB = 1024;
+const MIN_FREE_BYTES = 12 * GiB;
+const WRITE_CONCURRENCY = 32;
+const RSS_POLL_MS = 50;
+
+interface Scale {
+  quick: boolean;
+  files: number;
+  topDirs: number;
+  subDirs: number;
+  bigFiles: number;
+  bigBytes: number;
+  minBytes: number;
+  imageMiB: number;
+  /** Measured repetitions of each incremental; the table shows medians. */
+  repeat: number;
+  /** Files in each of the four small subvolumes of the four-source plan. */
+  smallSourceFiles: number;
+}
+
+const FULL: Scale = {
+  quick: false,
+  files: 60_000,
+  topDirs: 20,
+  subDirs: 25,
+  bigFiles: 4,
+  bigBytes: 64 * MiB,
+  minBytes: GiB,
+  imageMiB: 4096,
+  repeat: 3,
+  smallSourceFiles: 500,
+};
+
+const QUICK: Scale = {
+  quick: true,
+  files: 3_000,
+  topDirs: 10,
+  subDirs: 5,
+  bigFiles: 1,
+  bigBytes: 16 * MiB,
+  minBytes: 64 * MiB,
+  imageMiB: 1024,
+  repeat: 1,
+  smallSourceFiles: 50,
+};
+
+class BenchError extends Error {}
+
+// ---------------------------------------------------------------- the generated tree
+
+/** mulberry32: small, fast, and the same sequence on every machine. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface FileSpec {
+  path: string;
+  size: number;
+  /** Text compresses ~3x; everything else is an AES-CTR keystream, which does not compress. */
+  text: boolean;
+  /** Unique per file across the whole run, so no two files deduplicate. */
+  id: number;
+}
+
+function logUniform(rnd: () => number, lo: number, hi: number): number {
+  return Math.round(lo * (hi / lo) ** rnd());
+}
+
+/**
+ * Mostly small files (as in a home directory), some medium, a few large, and a few big blobs
+ * (VM images, archives), so both per-file overhead and raw throughput count.
+ */
+function planTree(scale: Scale, seed: number, firstId: number, prefix = ""): FileSpec[] {
+  const rnd = prng(seed);
+  const specs: FileSpec[] = [];
+  const dirs = scale.topDirs * scale.subDirs;
+  let id = firstId;
+  for (let i = 0; i < scale.files; i++) {
+    const d = i % dirs;
+    const dir = `${prefix}d${String(Math.floor(d / scale.subDirs)).padStart(2, "0")}/s${String(d % scale.subDirs).padStart(2, "0")}`;
+    const r = rnd();
+    const size =
+      r < 0.88
+        ? logUniform(rnd, 512, 16 * KiB)
+        : r < 0.997
+          ? logUniform(rnd, 16 * KiB, 256 * KiB)
+          : logUniform(rnd, 256 * KiB, 8 * MiB);
+    const text = size <= 256 * KiB && rnd() < 0.15;
+    specs.push({ path: `${dir}/f${i}.${text ? "txt" : "bin"}`, size, text, id: id++ });
+  }
+  let total = specs.reduce((n, s) => n + s.size, 0);
+  for (let k = 0; k < scale.bigFiles || total < scale.minBytes; k++) {
+    specs.push({ path: `${prefix}big/blob${k}.bin`, size: scale.bigBytes, text: false, id: id++ });
+    total += scale.bigBytes;
+  }
+  return specs;
+}
+
+const KEY = createHash("sha256").update(`snapback-bench-${SEED}`).digest();
+const CHUNK = 8 * MiB;
+const ZEROS = Buffer.alloc(CHUNK);
+const WORDS =
+  "backup snapshot restore btrfs subvolume restic repository parent tree blob index pack chunk mount namespace journal plan source exclude retention prune check cleanup lock device inode mtime ctime size hardlink metadata".split(
+    " ",
+  );
+
+function textContent(id: number, size: number): Buffer {
+  const rnd = prng(id ^ 0x5bd1e995);
+  const parts: string[] = [];
+  let n = 0;
+  while (n < size) {
+    const line = `${Math.floor(rnd() * 1e9)} ${Array.from({ length: 8 }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(" ")}\n`;
+    parts.push(line);
+    n += line.length;
+  }
+  return Buffer.from(parts.join("")).subarray(0, size);
+}
+
+async function writeSpec(root: string, s: FileSpec): Promise<void> {
+  const path = join(root, s.path);
+  if (s.text) return writeFile(path, textContent(s.id, s.size));
+  const iv = Buffer.alloc(16);
+  iv.writeUInt32BE(s.id, 0);
+  iv.writeUInt32BE(SEED, 4);
+  const cipher = createCipheriv("aes-256-ctr", KEY, iv);
+  if (s.size <= CHUNK) return writeFile(path, cipher.update(ZEROS.subarray(0, s.size)));
+  const fh = await open(path, "w");
+  try {
+    for (let done = 0; done < s.size; done += CHUNK) {
+      await fh.write(cipher.update(ZEROS.subarray(0, Math.min(CHUNK, s.size - done))));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function generate(root: string, specs: FileSpec[], signal: AbortSignal): Promise<void> {
+  for (const dir of new Set(specs.map((s) => dirname(s.path)))) {
+    await mkdir(join(root, dir), { recursive: true });
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < specs.length; i = next++) {
+      if (signal.aborted) throw new BenchError("interrupted");
+      const spec = specs[i];
+      if (spec) await writeSpec(root, spec);
+    }
+  };
+  await Promise.all(Array.from({ length: WRITE_CONCURRENCY }, worker));
+}
+
+// ---------------------------------------------------------------- measuring
+
+interface Counts {
+  files_new: number;
+  files_changed: number;
+  files_unmodified: number;
+  dirs_new: number;
+  dirs_changed: number;
+  dirs_unmodified: number;
+  data_added: number;
+  total_files_processed: number;
+  total_bytes_processed: number;
+}
+
+interface Measured {
+  ms: number;
+  counts: Counts;
+}
+
+interface SnapbackMeasured extends Measured {
+  tookMs: number;
+  skewMs: number;
+  /** VmHWM of the snapback (node) process, KiB. */
+  peakKiB: number;
+}
+
+function countsOf(o: Record<string, unknown>): Counts {
+  const n = (k: string): number => (typeof o[k] === "number" ? o[k] : 0);
+  return {
+    files_new: n("files_new"),
+    files_changed: n("files_changed"),
+    files_unmodified: n("files_unmodified"),
+    dirs_new: n("dirs_new"),
+    dirs_changed: n("dirs_changed"),
+    dirs_unmodified: n("dirs_unmodified"),
+    data_added: n("data_added"),
+    total_files_processed: n("total_files_processed"),
+    total_bytes_processed: n("total_bytes_processed"),
+  };
+}
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // restic 0.14 interleaves the odd plain line; only the JSON ones matter.
+    }
+  }
+  return out;
+}
+
+function tail(text: string, lines = 8): string {
+  return text.trim().split("\n").slice(-lines).join("\n");
+}
+
+/** Both sides of every comparison start with an empty page cache (data, metadata and repo). */
+async function coldStart(): Promise<void> {
+  await run("sync", []);
+  await writeFile("/proc/sys/vm/drop_caches", "3\n");
+}
+
+class Bench {
+  readonly peaks: { what: string; kib: number }[] = [];
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly cli: string,
+    private readonly configPath: string,
+  ) {}
+
+  exec(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+    return run(file, args, { signal: this.signal, killSignal: "SIGINT", ...options });
+  }
+
+  checkAborted(): void {
+    if (this.signal.aborted) throw new BenchError("interrupted");
+  }
+
+  /**
+   * The CLI exactly as a user runs it. Peak RSS: VmHWM of the node process only (restic runs
+   * in its own processes and is not counted), polled every 50 ms; VmHWM never decreases, so
+   * the last sample is the peak up to at most 50 ms before exit.
+   */
+  async snapback(what: string, plan: string): Promise<SnapbackMeasured> {
+    this.checkAborted();
+    await coldStart();
+    let peakKiB = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const t0 = performance.now();
+    const r = await this.exec(
+      process.execPath,
+      [this.cli, "--config", this.configPath, "--json", "backup", plan],
+      {
+        reject: false,
+        onSpawn: (child) => {
+          const sample = (): void => {
+            try {
+              const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+              if (m?.[1]) peakKiB = Math.max(peakKiB, Number(m[1]));
+            } catch {
+              // Exited between samples: the previous sample stands.
+            }
+          };
+          sample();
+          timer = setInterval(sample, RSS_POLL_MS);
+        },
+      },
+    );
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    this.checkAborted();
+    const events = jsonLines(r.stdout);
+    const result = events.find((e) => e["type"] === "result");
+    const snaps = events.find((e) => e["type"] === "snapshots");
+    const summary = events.find((e) => e["type"] === "summary");
+    if (r.exitCode !== 0 || result?.["status"] !== "success" || !snaps || !summary) {
+      throw new BenchError(
+        `snapback backup ${plan} (${what}) exited ${r.exitCode ?? r.signal}:\n${tail(r.stderr)}`,
+      );
+    }
+    this.peaks.push({ what, kib: peakKiB });
+    return {
+      ms,
+      counts: countsOf(summary),
+      tookMs: Number(snaps["took_ms"]),
+      skewMs: Number(snaps["skew_ms"]),
+      peakKiB,
+    };
+  }
+
+  /** `restic backup` with what snapback itself passes that matters: --json and the same excludes. */
+  async restic(repo: TestRepo, cacheDir: string, paths: string[]): Promise<Measured> {
+    this.checkAborted();
+    await coldStart();
+    const t0 = performance.now();
+    const counts = await this.resticBackup(repo, cacheDir, paths);
+    return { ms: performance.now() - t0, counts };
+  }
+
+  /** What a hand-written script does: a fresh read-only snapshot, restic on its path, delete. */
+  async naive(
+    repo: TestRepo,
+    cacheDir: string,
+    subvolume: string,
+    snapshot: string,
+  ): Promise<Measured> {
+    this.checkAborted();
+    await coldStart();
+    const t0 = performance.now();
+    await this.exec("btrfs", ["subvolume", "snapshot", "-r", subvolume, snapshot]);
+    let counts: Counts;
+    try {
+      counts = await this.resticBackup(repo, cacheDir, [snapshot]);
+    } finally {
+      await run("btrfs", ["subvolume", "delete", snapshot], { reject: false });
+    }
+    return { ms: performance.now() - t0, counts };
+  }
+
+  private async resticBackup(repo: TestRepo, cacheDir: string, paths: string[]): Promise<Counts> {
+    const r = await this.exec(
+      "restic",
+      ["backup", "--json", "--exclude=.snapback", "--", ...paths],
+      {
+        reject: false,
+        env: {
+          RESTIC_REPOSITORY: repo.url,
+          RESTIC_PASSWORD_FILE: repo.passwordFile,
+          RESTIC_CACHE_DIR: cacheDir,
+        },
+      },
+    );
+    this.checkAborted();
+    const summary = jsonLines(r.stdout).find((e) => e["message_type"] === "summary");
+    if (r.exitCode !== 0 || !summary) {
+      throw new BenchError(
+        `restic backup ${paths.join(" ")} exited ${r.exitCode ?? r.signal}:\n${tail(r.stderr)}`,
+      );
+    }
+    return countsOf(summary);
+  }
+}
+
+function ancestors(rel: string): string[] {
+  const out: string[] = [];
+  for (let d = rel; d !== "." && d !== "/"; d = dirname(d)) out.push(d);
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+}
+
+// ---------------------------------------------------------------- the machine
+
+async function firstLine(file: string, args: string[]): Promise<string> {
+  const r = await run(file, args, { reject: false });
+  return (r.stdout || r.stderr).trim().split("\n")[0] ?? "?";
+}
+
+async function describeMachine(dir: string): Promise<[string, string][]> {
+  const cpu = cpus()[0]?.model.trim() ?? "?";
+  const source = await firstLine("findmnt", ["-n", "-o", "SOURCE,FSTYPE", "-T", dir]);
+  const dev = source.split(/\s+/)[0] ?? "";
+  const disk = dev.startsWith("/dev/")
+    ? await firstLine("lsblk", ["-dn", "-o", "NAME,SIZE,ROTA,MODEL", dev])
+    : "?";
+  return [
+    ["CPU", `${cpu}, nproc ${availableParallelism()}`],
+    ["memory", `${(totalmem() / GiB).toFixed(1)} GiB`],
+    ["kernel", release()],
+    ["restic", await firstLine("restic", ["version"])],
+    ["btrfs-progs", await firstLine("btrfs", ["--version"])],
+    ["node", process.version],
+    [
+      "disk under the loop image",
+      `${source} (lsblk: ${disk.replace(/\s+/g, " ").trim()}; ROTA 0 = non-rotational)`,
+    ],
+  ];
+}
+
+// ---------------------------------------------------------------- the report
+
+const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : "—");
+const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
+
+function countsRow(name: string, c: Counts): string {
+  return `| ${name} | ${c.files_new} | ${c.files_changed} | ${c.files_unmodified} | ${c.dirs_new} | ${c.dirs_changed} | ${c.dirs_unmodified} | ${mib(c.data_added)} |`;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(signal: AbortSignal): Promise<string> {
+  const scale = process.argv.includes("--quick") ? QUICK : FULL;
+  const cli = join(import.meta.dirname, "snapback.js");
+  if (process.getuid?.() !== 0)
+    throw new BenchError("run as root (loop devices, mounts, btrfs snapshots)");
+  if (!existsSync(cli)) throw new BenchError(`${cli} not found: run \`make build\` first`);
+  const fsStat = await statfs(tmpdir());
+  const free = fsStat.bavail * fsStat.bsize;
+  if (free < MIN_FREE_BYTES) {
+    throw new BenchError(
+      `${tmpdir()} has ${(free / GiB).toFixed(1)} GiB free; the benchmark needs at least ${MIN_FREE_BYTES / GiB} GiB (a ${scale.imageMiB} MiB image and four restic repositories)`,
+    );
+  }
+  const say = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
+  const machine = await describeMachine(tmpdir());
+
+  await using stack = new DeferStack((what, e) =>
+    say(`cleanup: ${what} failed: ${e instanceof Error ? e.message : String(e)}`),
+  );
+  const work = await mkdtemp(join(tmpdir(), "snapback-bench-"));
+  stack.defer(`removing ${work}`, () => rm(work, { recursive: true, force: true }));
+  const loop = await createLoopBtrfs(scale.imageMiB, "snapback-bench");
+  stack.defer(`removing the loop filesystem ${loop.device}`, async () => {
+    await loop[Symbol.asyncDispose]();
+  });
+  // Without noatime the first read of a live file updates its atime, which restic records:
+  // whichever side reads the live tree first would change the other side's trees.
+  await run("mount", ["-o", "remount,noatime", loop.mountpoint]);
+  const repos: TestRepo[] = [];
+  for (let i = 0; i < 4; i++) {
+    const repo = await createTestRepo();
+    stack.defer(`removing ${repo.dir}`, async () => {
+      await repo[Symbol.asyncDispose]();
+    });
+    repos.push(repo);
+  }
+  const [snapRepo, bareRepo, naiveRepo, fourRepo] = repos as [
+    TestRepo,
+    TestRepo,
+    TestRepo,
+    TestRepo,
+  ];
+
+  const data = await loop.subvolume("data");
+  const small: string[] = [];
+  for (let i = 1; i <= 4; i++) small.push(await loop.subvolume(`q${i}`));
+  const naiveDir = join(loop.mountpoint, "naive");
+  await mkdir(naiveDir);
+
+  const specs = planTree(scale, SEED, 0);
+  const totalBytes = specs.reduce((n, s) => n + s.size, 0);
+  say(`generating ${specs.length} files, ${(totalBytes / GiB).toFixed(2)} GiB in ${data}`);
+  const t = performance.now();
+  await generate(data, specs, signal);
+  for (const [i, dir] of small.entries()) {
+    await generate(
+      dir,
+      planTree(
+        {
+          ...scale,
+          files: scale.smallSourceFiles,
+          topDirs: 2,
+          subDirs: 5,
+          bigFiles: 0,
+          minBytes: 0,
+        },
+        SEED + i + 1,
+        1_000_000 * (i + 1),
+      ),
+      signal,
+    );
+  }
+  await run("sync", []);
+  const genMs = performance.now() - t;
+  say(`generated in ${sec(genMs)}`);
+
+  const stateDir = join(work, "state");
+  const configPath = join(work, "snapback.toml");
+  const repoToml = (name: string, r: TestRepo): string =>
+    `[repositories.${name}]\nengine = "restic"\nurl = ${JSON.stringify(r.url)}\npassword_file = ${JSON.stringify(r.passwordFile)}\n`;
+  await writeFile(
+    configPath,
+    [
+      `state_dir = ${JSON.stringify(stateDir)}`,
+      repoToml("main", snapRepo),
+      repoToml("four", fourRepo),
+      "[plans.bench]",
+      `sources = [${JSON.stringify(data)}]`,
+      'repositories = ["main"]',
+      'snapshot = "btrfs"',
+      "[plans.four]",
+      `sources = [${small.map((s) => JSON.stringify(s)).join(", ")}]`,
+      'repositories = ["four"]',
+      'snapshot = "btrfs"',
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  const bench = new Bench(signal, cli, configPath);
+  const bareCache = join(work, "cache-bare");
+  const naiveCache = join(work, "cache-naive");
+
+  say("1/4 first backups");
+  const snapFirst = await bench.snapback("first backup", "bench");
+  const bareFirst = await bench.restic(bareRepo, bareCache, [data]);
+
+  say(`2/4 unchanged incrementals (${scale.repeat}x each, alternating)`);
+  const snapInc: SnapbackMeasured[] = [];
+  const bareInc: Measured[] = [];
+  for (let i = 0; i < scale.repeat; i++) {
+    snapInc.push(await bench.snapback(`incremental ${i + 1}`, "bench"));
+    bareInc.push(await bench.restic(bareRepo, bareCache, [data]));
+  }
+
+  say(`3/4 naive snapshot-path script (1 initial + ${scale.repeat} incremental)`);
+  const naiveFirst = await bench.naive(naiveRepo, naiveCache, data, join(naiveDir, "snap-0"));
+  const naiveInc: Measured[] = [];
+  for (let i = 1; i <= scale.repeat; i++)
+    naiveInc.push(await bench.naive(naiveRepo, naiveCache, data, join(naiveDir, `snap-${i}`)));
+
+  say(`4/4 four sources in one plan (1 initial + ${scale.repeat} measured)`);
+  const fourFirst = await bench.snapback("four sources, first", "four");
+  const four: SnapbackMeasured[] = [];
+  for (let i = 0; i < scale.repeat; i++)
+    four.push(await bench.snapback(`four sources ${i + 1}`, "four"));
+
+  const snapIncMs = median(snapInc.map((m) => m.ms));
+  const bareIncMs = median(bareInc.map((m) => m.ms));
+  const naiveIncMs = median(naiveInc.map((m) => m.ms));
+  const oneSourceMs = median([snapFirst, ...snapInc].map((m) => m.tookMs));
+  const fourPerSourceMs = median(four.map((m) => m.tookMs / 4));
+  const peak = [...bench.peaks].sort((a, b) => b.kib - a.kib)[0] ?? { what: "?", kib: 0 };
+  const peakMiB = peak.kib / 1024;
+  const incRatio = snapIncMs / bareIncMs;
+  const naiveLast = naiveInc[naiveInc.length - 1] ?? naiveFirst;
+  const snapLast = snapInc[snapInc.length - 1] ?? snapFirst;
+  const met = (ok: boolean): string => (ok ? "yes" : "**no**");
+
+  const dirs = new Set(specs.flatMap((s) => ancestors(dirname(s.path)))).size + 1;
+  const lines = [
+    scale.quick ? "**QUICK RUN (`--quick`): the figures below mean nothing.**\n" : "",
+    `Tree: ${specs.length} files (${specs.filter((s) => s.text).length} compressible text), ${dirs} directories, ${(totalBytes / GiB).toFixed(2)} GiB, seed ${SEED}; generated in ${sec(genMs)}. Every measured command starts after \`sync; echo 3 > /proc/sys/vm/drop_caches\`. Incrementals: median of ${scale.repeat}.`,
+    "",
+    "| measure | snapback | baseline | ratio | target | met? |",
+    "|---|---|---|---|---|---|",
+    `| 1. first backup vs bare \`restic backup\` of the live path | ${sec(snapFirst.ms)} | ${sec(bareFirst.ms)} | ${ratio(snapFirst.ms, bareFirst.ms)} (snapback/bare) | — | — |`,
+    `| 2. unchanged incremental vs bare restic incremental on the live path | ${sec(snapIncMs)} | ${sec(bareIncMs)} | ${incRatio.toFixed(2)} (snapback/bare) | ≤ 1.10 | ${met(incRatio <= 1.1)} |`,
+    `| 3. naive snapshot-path incremental vs snapback incremental | ${sec(snapIncMs)} | ${sec(naiveIncMs)} | ${ratio(naiveIncMs, snapIncMs)} (naive/snapback) | — | — |`,
+    `| 4a. snapshot step per btrfs source, 1 source (\`took_ms\`, median of ${1 + snapInc.length}) | ${oneSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(oneSourceMs <= 100)} |`,
+    `| 4b. snapshot step per btrfs source, 4 sources in one plan (\`took_ms\`/4, median of ${four.length}) | ${fourPerSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(fourPerSourceMs <= 100)} |`,
+    `| 4c. snapback peak RSS (node process only, VmHWM) | ${peakMiB.toFixed(1)} MiB (${peak.what}) | — | — | ≤ 150 MB | ${met(peak.kib * 1024 <= 150e6)} |`,
+    "",
+    "What restic reported (last run of each kind):",
+    "",
+    "| run | files new | files changed | files unmodified | dirs new | dirs changed | dirs unmodified | data added |",
+    "|---|---|---|---|---|---|---|---|",
+    countsRow("snapback first", snapFirst.counts),
+    countsRow("bare restic first", bareFirst.counts),
+    countsRow("snapback incremental", snapLast.counts),
+    countsRow("bare restic incremental", (bareInc[bareInc.length - 1] ?? bareFirst).counts),
+    countsRow("naive first (snapshot path)", naiveFirst.counts),
+    countsRow("naive incremental (new snapshot path)", naiveLast.counts),
+    countsRow("snapback, 4 sources", (four[four.length - 1] ?? fourFirst).counts),
+    "",
+    "Individual runs (seconds): " +
+      [
+        `snapback incremental ${snapInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
+        `bare incremental ${bareInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
+        `naive first ${(naiveFirst.ms / 1000).toFixed(2)}`,
+        `naive incremental ${naiveInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
+        `snapshot took_ms 1 source ${[snapFirst, ...snapInc].map((m) => m.tookMs.toFixed(0)).join(", ")}`,
+        `4 sources ${four.map((m) => m.tookMs.toFixed(0)).join(", ")} (skew_ms ${four.map((m) => m.skewMs.toFixed(0)).join(", ")})`,
+        `peak RSS per run (MiB) ${bench.peaks.map((p) => (p.kib / 1024).toFixed(0)).join(", ")}`,
+      ].join("; ") +
+      ".",
+    "",
+    "Machine:",
+    "",
+    "| | |",
+    "|---|---|",
+    ...machine.map(([k, v]) => `| ${k} | ${v} |`),
+    "",
+  ];
+  return lines.join("\n");
+}
+
+const controller = new AbortController();
+const onSignal = (sig: NodeJS.Signals): void => {
+  process.stderr.write(`bench: ${sig}: stopping and cleaning up\n`);
+  controller.abort();
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+try {
+  process.stdout.write(`${await main(controller.signal)}\n`);
+} catch (e) {
+  process.stderr.write(
+    `bench: ${e instanceof BenchError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
+  process.exitCode = controller.signal.aborted ? 130 : 1;
+} finally {
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+}

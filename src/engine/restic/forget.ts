@@ -1,0 +1,142 @@
+import type { EngineSnapshot, ForgetReport, KeepRules, RetainedSnapshot } from "../types.js";
+import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
+import { ResticError } from "./errors.js";
+import { planTag, toSnapshot } from "./snapshots.js";
+
+export interface ForgetOptions extends ResticOptions {
+  planName: string;
+  /** Only this host's backups of the plan are considered. */
+  host: string;
+  rules: KeepRules;
+  /** Report what would be removed; remove nothing. */
+  dryRun: boolean;
+}
+
+const FLAGS: [keyof KeepRules, string][] = [
+  ["last", "--keep-last"],
+  ["hourly", "--keep-hourly"],
+  ["daily", "--keep-daily"],
+  ["weekly", "--keep-weekly"],
+  ["monthly", "--keep-monthly"],
+  ["yearly", "--keep-yearly"],
+  ["within", "--keep-within"],
+];
+
+/** Whether the rules keep anything in particular (no rule at all must never reach restic). */
+export function hasKeepRules(rules: KeepRules): boolean {
+  return FLAGS.some(([k]) => {
+    const v = rules[k];
+    return typeof v === "number" ? v > 0 : typeof v === "string" && v.length > 0;
+  });
+}
+
+/**
+ * `restic forget` scoped to one plan on one host: `--tag plan:<name>` and `--host` select the
+ * backups, and `--group-by host` makes them ONE group. restic's default grouping (host,paths)
+ * — or grouping by tags — would start a new group whenever a plan's sources or tags change,
+ * and every group keeps its own `keep_last` etc., so old variants would be kept forever.
+ * A count of 0 is left out: it means "no such rule" in the config.
+ */
+export function forgetArgs(options: Pick<ForgetOptions, "planName" | "host" | "rules" | "dryRun">): string[] {
+  if (!hasKeepRules(options.rules)) {
+    throw new Error("internal: forget without a keep rule would remove every backup of the plan");
+  }
+  const args = ["forget", "--json", `--tag=${planTag(options.planName)}`, `--host=${options.host}`, "--group-by=host"];
+  for (const [key, flag] of FLAGS) {
+    const v = options.rules[key];
+    if (typeof v === "number" && v > 0) args.push(`${flag}=${v}`);
+    if (typeof v === "string" && v.length > 0) args.push(`${flag}=${v}`);
+  }
+  if (options.dryRun) args.push("--dry-run");
+  return args;
+}
+
+/** Applies the plan's keep rules to its backups on this host; returns what was (or would be) kept and removed. */
+export async function forget(target: ResticTarget, options: ForgetOptions): Promise<ForgetReport> {
+  const r = await runRestic(target, forgetArgs(options), { ...options, action: "forget" });
+  try {
+    return parseForgetOutput(r.stdout);
+  } catch (e) {
+    throw new ResticError("other", target.repoName, `restic forget for repository "${target.repoName}" printed no valid JSON`, {
+      cause: e,
+    });
+  }
+}
+
+/** `restic prune`: deletes the data no snapshot references any more. Repository-wide. */
+export async function prune(target: ResticTarget, options: ResticOptions = {}): Promise<void> {
+  await runRestic(target, ["prune"], { ...options, action: "prune" });
+}
+
+/**
+ * Parses `restic forget --json`: an array of groups {keep, remove, reasons}. restic 0.14's
+ * reasons carry the snapshot WITHOUT its id, so a reason is matched to a kept snapshot by id
+ * when present (newer versions), else by time and tree. Unknown fields are ignored; a group
+ * without keep/remove lists contributes nothing. Non-JSON lines before the document (some
+ * versions print notes on stdout) are skipped.
+ */
+export function parseForgetOutput(stdout: string): ForgetReport {
+  const data = parseDocument(stdout);
+  const report: ForgetReport = { keep: [], remove: [] };
+  if (data === null) return report;
+  if (!Array.isArray(data)) throw new Error("not a JSON array");
+  for (const group of data as unknown[]) {
+    if (group === null || typeof group !== "object") continue;
+    const g = group as Record<string, unknown>;
+    const reasons = Array.isArray(g["reasons"]) ? (g["reasons"] as unknown[]) : [];
+    for (const item of list(g["keep"])) {
+      const s = toSnapshot(item);
+      if (s) report.keep.push({ ...s, reasons: reasonsFor(item, s, reasons) });
+    }
+    for (const item of list(g["remove"])) {
+      const s = toSnapshot(item);
+      if (s) report.remove.push({ ...s, reasons: [] });
+    }
+  }
+  const byTime = (a: RetainedSnapshot, b: RetainedSnapshot): number => a.time.localeCompare(b.time);
+  report.keep.sort(byTime);
+  report.remove.sort(byTime);
+  return report;
+}
+
+function parseDocument(stdout: string): unknown {
+  const text = stdout.trim();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    const start = text.search(/^\[/m);
+    if (start < 0) throw new Error("no JSON array in the output");
+    const rest = text.slice(start);
+    try {
+      return JSON.parse(rest);
+    } catch {
+      return JSON.parse(rest.split("\n")[0] ?? "");
+    }
+  }
+}
+
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? (v as unknown[]) : [];
+}
+
+function reasonsFor(item: unknown, snapshot: EngineSnapshot, reasons: unknown[]): string[] {
+  const tree = field(item, "tree");
+  const time = field(item, "time");
+  for (const r of reasons) {
+    if (r === null || typeof r !== "object") continue;
+    const o = r as Record<string, unknown>;
+    const s = o["snapshot"];
+    const id = field(s, "id");
+    const same = id !== undefined ? id === snapshot.id : field(s, "time") === time && field(s, "tree") === tree;
+    if (!same) continue;
+    return list(o["matches"]).filter((m): m is string => typeof m === "string");
+  }
+  return [];
+}
+
+function field(o: unknown, key: string): string | undefined {
+  if (o === null || typeof o !== "object") return undefined;
+  const v = (o as Record<string, unknown>)[key];
+  return typeof v === "string" ? v : undefined;
+}

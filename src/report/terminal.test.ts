@@ -1,0 +1,58 @@
+import { PassThrough } from "node:stream";
+import { describe, expect, test } from "vitest";
+import type { RunEvent } from "../run/events.js";
+import { TerminalReporter } from "./terminal.js";
+
+const progress: RunEvent = {
+  type: "progress",
+  plan: "home",
+  repository: "nas",
+  percent_done: 0.425,
+  files_done: 1200,
+  total_files: 3000,
+  bytes_done: 512 * 1024 * 1024,
+  total_bytes: 2 * 1024 * 1024 * 1024,
+  seconds_elapsed: 30,
+  seconds_remaining: 95,
+};
+
+function stream(isTTY: boolean): PassThrough & { isTTY: boolean; columns: number; text: () => string } {
+  const s = new PassThrough() as PassThrough & { isTTY: boolean; columns: number; text: () => string };
+  let out = "";
+  s.on("data", (d: Buffer) => (out += d.toString()));
+  s.isTTY = isTTY;
+  s.columns = 120;
+  s.text = () => out;
+  return s;
+}
+
+describe("terminal progress", () => {
+  test("on a TTY: one live line per update with files, bytes, percent and ETA", () => {
+    const err = stream(true);
+    const r = new TerminalReporter(() => undefined, err);
+    r.handle(progress);
+    r.handle({ ...progress, percent_done: 0.5 });
+    expect(err.text()).toBe(
+      "\r\x1b[Knas: 42.5% 1200/3000 files 512.0 MiB/2.0 GiB ETA 1:35\r\x1b[Knas: 50.0% 1200/3000 files 512.0 MiB/2.0 GiB ETA 1:35",
+    );
+  });
+
+  test("otherwise: plain lines, at most one per interval, none for a short backup", () => {
+    const err = stream(false);
+    const r = new TerminalReporter(() => undefined, err, false, 60_000);
+    r.handle(progress);
+    expect(err.text()).toBe("");
+    const every = new TerminalReporter(() => undefined, err, false, 0);
+    every.handle(progress);
+    expect(err.text()).toBe("nas: 42.5% 1200/3000 files 512.0 MiB/2.0 GiB ETA 1:35\n");
+  });
+
+  test("the live line is cleared before a result is printed", () => {
+    const err = stream(true);
+    const out: string[] = [];
+    const r = new TerminalReporter((l) => out.push(l), err);
+    r.handle(progress);
+    r.handle({ type: "warning", plan: "home", repository: "nas", message: "cannot read /x" });
+    expect(err.text()).toContain("\r\x1b[Kwarning: nas: cannot read /x\n");
+  });
+});
