@@ -7,7 +7,10 @@ export class SnapbackError extends Error {
   /** A line or two the user can act on, printed under the message. */
   readonly hint: string | undefined;
 
-  constructor(message: string, options: { exitCode?: number; hint?: string; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { exitCode?: number; hint?: string; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.exitCode = options.exitCode ?? 1;

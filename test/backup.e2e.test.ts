@@ -74,7 +74,11 @@ describe("backup end to end (real btrfs, real restic)", () => {
     await using w = await createWorld();
     await writeFile(join(w.data, "keep.txt"), "original\n");
     await chmod(join(w.data, "keep.txt"), 0o640);
-    await utimes(join(w.data, "keep.txt"), new Date("2020-01-02T03:04:05Z"), new Date("2020-01-02T03:04:05Z"));
+    await utimes(
+      join(w.data, "keep.txt"),
+      new Date("2020-01-02T03:04:05Z"),
+      new Date("2020-01-02T03:04:05Z"),
+    );
     await w.writeConfig(w.basicConfig([w.data]));
     expect((await w.cli(["backup"])).exitCode).toBe(0);
     await writeFile(join(w.data, "keep.txt"), "changed after the backup\n");

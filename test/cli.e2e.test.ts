@@ -44,7 +44,9 @@ describe("CLI commands end to end", () => {
     await using w = await createWorld();
     await writeFile(join(w.data, "f"), "x");
     const state = join(w.data, "var", "snapback");
-    await w.writeConfig(w.basicConfig([w.data]).replace(`state_dir = "${w.stateDir}"`, `state_dir = "${state}"`));
+    await w.writeConfig(
+      w.basicConfig([w.data]).replace(`state_dir = "${w.stateDir}"`, `state_dir = "${state}"`),
+    );
     const r = await w.cli(["--json", "backup"]);
     expect(r.stderr).not.toMatch(/error/);
     expect(r.exitCode).toBe(0);
@@ -59,7 +61,9 @@ describe("CLI commands end to end", () => {
 
   test("config validate and config show (secrets redacted)", async () => {
     await using w = await createWorld();
-    await w.writeConfig(`${w.basicConfig([w.data])}\n[repositories.s3]\nengine = "restic"\nurl = "s3:https://s3.example.com/bucket"\npassword_file = "${w.repo.passwordFile}"\nenv = { AWS_SECRET_ACCESS_KEY = "very-secret-key-123" }\n`);
+    await w.writeConfig(
+      `${w.basicConfig([w.data])}\n[repositories.s3]\nengine = "restic"\nurl = "s3:https://s3.example.com/bucket"\npassword_file = "${w.repo.passwordFile}"\nenv = { AWS_SECRET_ACCESS_KEY = "very-secret-key-123" }\n`,
+    );
     const v = await w.cli(["config", "validate"]);
     expect(v.exitCode).toBe(0);
     expect(v.stdout).toContain("valid (1 plan, 2 repositories)");
@@ -75,7 +79,10 @@ describe("CLI commands end to end", () => {
 
   test("doctor reports restic, btrfs and ZFS capabilities", async () => {
     const r = await snapback(["--json", "doctor"]);
-    const doc = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] };
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
     expect(doc.checks.find((c) => c.name === "restic")?.detail).toMatch(/0\.\d+\.\d+/);
     expect(doc.checks.find((c) => c.name === "btrfs-progs")?.ok).toBe(true);
     expect(doc.checks.find((c) => c.name === "zfs")?.detail).toMatch(/multiNameSnapshot=/);
@@ -86,7 +93,12 @@ describe("CLI commands end to end", () => {
   test("usage errors: unknown command, unknown option, unknown plan → exit 2, no stack trace", async () => {
     await using w = await createWorld();
     await w.writeConfig(w.basicConfig([w.data]));
-    for (const args of [["frobnicate"], ["backup", "--frob"], ["backup", "nope"], ["restore", "p"]]) {
+    for (const args of [
+      ["frobnicate"],
+      ["backup", "--frob"],
+      ["backup", "nope"],
+      ["restore", "p"],
+    ]) {
       const r = await w.cli(args);
       expect(r.exitCode, args.join(" ")).toBe(2);
       expect(r.stderr).toMatch(/^error: /m);

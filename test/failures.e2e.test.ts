@@ -20,7 +20,9 @@ describe("failures leave nothing behind", () => {
 
   test("unreachable repository (bad input per the contract): exit 2, clear message, nothing left", async () => {
     await using w = await createWorld();
-    await w.writeConfig(w.basicConfig([w.data]).replace(`url = "${w.repo.url}"`, 'url = "rest:http://127.0.0.1:9/"'));
+    await w.writeConfig(
+      w.basicConfig([w.data]).replace(`url = "${w.repo.url}"`, 'url = "rest:http://127.0.0.1:9/"'),
+    );
     const r = await w.cli(["backup"]);
     expect(r.stderr).toMatch(/repository "r"/);
     expect(r.stderr).toMatch(/unreachable|connection refused|cannot reach/i);

@@ -6,7 +6,8 @@ import { run } from "../src/exec/index.js";
  * leak fails the run here even if every test passed.
  */
 export async function setup(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error("the test suite must run as root (real btrfs, mounts)");
+  if (process.getuid?.() !== 0)
+    throw new Error("the test suite must run as root (real btrfs, mounts)");
   await run("node", ["scripts/build.mjs"]);
 }
 
@@ -19,9 +20,17 @@ export async function teardown(): Promise<void> {
   const loops = (await run("losetup", ["-a"], { reject: false })).stdout
     .split("\n")
     .filter((l) => /snapback/i.test(l));
-  const zfs = (await run("zfs", ["list", "-H", "-t", "all", "-o", "name"], { reject: false }).catch(() => ({ stdout: "" }))).stdout
+  const zfs = (
+    await run("zfs", ["list", "-H", "-t", "all", "-o", "name"], { reject: false }).catch(() => ({
+      stdout: "",
+    }))
+  ).stdout
     .split("\n")
     .filter((l) => /snapback/i.test(l));
-  const leaks = [...mounts.map((m) => `mount: ${m}`), ...loops.map((l) => `loop: ${l}`), ...zfs.map((z) => `zfs: ${z}`)];
+  const leaks = [
+    ...mounts.map((m) => `mount: ${m}`),
+    ...loops.map((l) => `loop: ${l}`),
+    ...zfs.map((z) => `zfs: ${z}`),
+  ];
   if (leaks.length > 0) throw new Error(`the test suite leaked:\n${leaks.join("\n")}`);
 }

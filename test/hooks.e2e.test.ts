@@ -9,7 +9,10 @@ import { createWorld, leftovers } from "./fixtures/cli.js";
  */
 function hookConfig(log: string): string {
   return ["before", "after_snapshot", "success", "failure", "finally"]
-    .map((when) => `[[plans.p.hooks]]\nwhen = "${when}"\nshell = 'echo "${when} status=$SNAPBACK_STATUS" >> ${log}'`)
+    .map(
+      (when) =>
+        `[[plans.p.hooks]]\nwhen = "${when}"\nshell = 'echo "${when} status=$SNAPBACK_STATUS" >> ${log}'`,
+    )
     .join("\n");
 }
 
@@ -56,7 +59,11 @@ describe("hooks in a run", () => {
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toContain("before hook stop-db exited with code 1");
     expect(r.stdout).not.toContain('"type":"snapshots"');
-    expect((await readFile(log, "utf8")).trim().split("\n")).toEqual(["after_snapshot status=", "failure status=failed", "finally status=failed"]);
+    expect((await readFile(log, "utf8")).trim().split("\n")).toEqual([
+      "after_snapshot status=",
+      "failure status=failed",
+      "finally status=failed",
+    ]);
     expect(await w.repo.snapshots()).toEqual([]);
     expect(await leftovers(w)).toEqual([]);
   });

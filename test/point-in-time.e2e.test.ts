@@ -26,7 +26,8 @@ async function countersOfEachBackup(w: World, dir: string): Promise<[number, num
   const out: [number, number][] = [];
   for (const s of await w.repo.snapshots()) {
     // A file missing from a backup (a live directory read mid-rename) counts as torn: NaN.
-    const dump = (f: string): Promise<number> => w.repo.restic(["dump", s.id, join(dir, f)]).then(Number, () => NaN);
+    const dump = (f: string): Promise<number> =>
+      w.repo.restic(["dump", s.id, join(dir, f)]).then(Number, () => NaN);
     const a = await dump("a");
     const b = await dump("b");
     out.push([a, b]);
@@ -51,7 +52,9 @@ describe("point in time", () => {
     expect(pairs.every(([a]) => a > 0)).toBe(true);
     expect(pairs.filter((p) => !consistent(p))).toEqual([]);
     const equal = pairs.filter(([a, b]) => a === b).length;
-    console.log(`btrfs snapshot backups: ${equal}/6 with equal counters, ${6 - equal}/6 caught between the two writes, 0 torn`);
+    console.log(
+      `btrfs snapshot backups: ${equal}/6 with equal counters, ${6 - equal}/6 caught between the two writes, 0 torn`,
+    );
   });
 
   test("report: how often plain live restic tears (snapshot = none)", async () => {
@@ -69,7 +72,9 @@ describe("point in time", () => {
     }
     const pairs = await countersOfEachBackup(w, w.data);
     const torn = pairs.filter((p) => !consistent(p));
-    console.log(`live (snapshot = none) backups: ${torn.length}/${pairs.length} torn: ${JSON.stringify(pairs)}`);
+    console.log(
+      `live (snapshot = none) backups: ${torn.length}/${pairs.length} torn: ${JSON.stringify(pairs)}`,
+    );
     expect(pairs).toHaveLength(6);
   });
 });

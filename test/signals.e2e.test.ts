@@ -9,7 +9,10 @@ import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 async function fillData(w: World, files = 150): Promise<void> {
   const dir = join(w.data, "bulk");
   await mkdir(dir);
-  await run("sh", ["-c", `for i in $(seq ${files}); do head -c 1048576 /dev/urandom > "${dir}/f$i"; done`]);
+  await run("sh", [
+    "-c",
+    `for i in $(seq ${files}); do head -c 1048576 /dev/urandom > "${dir}/f$i"; done`,
+  ]);
 }
 
 interface Started {
@@ -20,7 +23,9 @@ interface Started {
 }
 
 function startBackup(w: World): Started {
-  const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   let onRunning: () => void = () => undefined;
@@ -62,7 +67,10 @@ describe("signals", () => {
     await w.writeConfig(w.basicConfig([w.data]));
     const b = startBackup(w);
     await b.engineRunning;
-    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout.trim().split("\n").map(Number);
+    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
+      .trim()
+      .split("\n")
+      .map(Number);
     process.kill(b.pid, "SIGKILL");
     for (const pid of restic) process.kill(pid, "SIGKILL");
     await b.done;

@@ -37,7 +37,12 @@ describe("ZFS sources end to end (real zfs-fuse)", () => {
     const second = await w.cli(["--json", "backup"]);
     expect(second.exitCode).toBe(0);
     const summary = events(second.stdout).find((e) => e.type === "summary");
-    expect(summary).toMatchObject({ files_new: 0, files_changed: 0, files_unmodified: 11, data_blobs: 0 });
+    expect(summary).toMatchObject({
+      files_new: 0,
+      files_changed: 0,
+      files_unmodified: 11,
+      data_blobs: 0,
+    });
     expect(await snapbackObjectsIn(pool.pool)).toEqual([]);
     expect(await leftovers(w)).toEqual([]);
   });
@@ -68,9 +73,17 @@ describe("ZFS sources end to end (real zfs-fuse)", () => {
     expect(typeof result?.["snapshot_skew_ms"]).toBe("number");
     const snaps = await w.repo.snapshots();
     expect(snaps).toHaveLength(1);
-    expect([...(snaps[0]?.paths ?? [])].sort()).toEqual([w.data, a.mountpoint, b.mountpoint, plain].sort());
+    expect([...(snaps[0]?.paths ?? [])].sort()).toEqual(
+      [w.data, a.mountpoint, b.mountpoint, plain].sort(),
+    );
     const ls = await w.repo.restic(["ls", "latest"]);
-    for (const f of [join(a.mountpoint, "fa"), join(b.mountpoint, "fb"), join(w.data, "fbtrfs"), join(plain, "fplain")]) expect(ls).toContain(f);
+    for (const f of [
+      join(a.mountpoint, "fa"),
+      join(b.mountpoint, "fb"),
+      join(w.data, "fbtrfs"),
+      join(plain, "fplain"),
+    ])
+      expect(ls).toContain(f);
     expect(await snapbackObjectsIn(pool.pool)).toEqual([]);
     expect(await leftovers(w)).toEqual([]);
     expect((await run("findmnt", ["-rn", "-o", "TARGET"])).stdout).not.toMatch(/\/run\/snapback/);

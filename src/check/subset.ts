@@ -1,7 +1,7 @@
 /**
  * The `--read-data SUBSET` / `read_data` values: "all", or restic's `--read-data-subset`
- * forms — "n/t" (part n of t), "x%" / "x.y%" (a random share), or a size with an optional
- * k/K, m/M, g/G, t/T suffix (a random amount).
+ * forms — "n/t" (part n of t), "x%" / "x.y%" (a random share), or a size with a k/K, m/M,
+ * g/G, t/T suffix (a random amount; restic 0.14 refuses a bare number).
  */
 export const READ_DATA_FORMS = 'all, n/t (e.g. 1/5), x% (e.g. 10% or 2.5%), or a size (e.g. 500M, 2G)';
 
@@ -21,7 +21,7 @@ export function readDataSubsetProblem(subset: string): string | undefined {
     if (!(x > 0 && x <= 100)) return `"${subset}": a percentage must be above 0 and at most 100`;
     return undefined;
   }
-  const size = /^(\d+)([kKmMgGtT])?$/.exec(subset);
+  const size = /^(\d+)([kKmMgGtT])$/.exec(subset);
   if (size) {
     if (Number(size[1]) === 0) return `"${subset}": the size must be above 0`;
     return undefined;

@@ -39,7 +39,13 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     process.stderr.write(`${usage()}\n`);
     return 2;
   }
-  setLogLevel(argv.includes("--quiet") || argv.includes("-q") ? "quiet" : argv.includes("--verbose") || argv.includes("-v") ? "verbose" : "normal");
+  setLogLevel(
+    argv.includes("--quiet") || argv.includes("-q")
+      ? "quiet"
+      : argv.includes("--verbose") || argv.includes("-v")
+        ? "verbose"
+        : "normal",
+  );
   try {
     return await command.run(rest, io);
   } catch (e) {
@@ -53,4 +59,3 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     return 1;
   }
 }
-

@@ -21,7 +21,13 @@ type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
 export interface ParsedCommand<T extends OptionSpec> {
   global: GlobalOptions;
-  values: { [K in keyof T]?: T[K] extends { type: "string"; multiple: true } ? string[] : T[K] extends { type: "string" } ? string : boolean };
+  values: {
+    [K in keyof T]?: T[K] extends { type: "string"; multiple: true }
+      ? string[]
+      : T[K] extends { type: "string" }
+        ? string
+        : boolean;
+  };
   positionals: string[];
   help: boolean;
 }
@@ -42,10 +48,19 @@ export function splitCommand(argv: string[]): { command: string | undefined; res
   return { command: undefined, rest };
 }
 
-export function parseCommand<T extends OptionSpec>(command: string, argv: string[], options: T): ParsedCommand<T> {
+export function parseCommand<T extends OptionSpec>(
+  command: string,
+  argv: string[],
+  options: T,
+): ParsedCommand<T> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...globalOptionSpec, ...options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...globalOptionSpec, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     const msg = e instanceof Error ? e.message.replace(/\. To specify.*$/s, "") : String(e);
     throw new UsageError(`${command}: ${msg}`, { hint: `see: snapback ${command} --help` });
@@ -73,9 +88,12 @@ export function parseDuration(text: string, what: string): number {
   for (const m of text.matchAll(re)) {
     const n = Number(m[1]);
     const unit = m[2];
-    total += n * (unit === "ms" ? 1 : unit === "s" ? 1e3 : unit === "m" ? 6e4 : unit === "h" ? 36e5 : 864e5);
+    total +=
+      n *
+      (unit === "ms" ? 1 : unit === "s" ? 1e3 : unit === "m" ? 6e4 : unit === "h" ? 36e5 : 864e5);
     consumed += m[0].length;
   }
-  if (consumed !== text.length || consumed === 0) throw new UsageError(`${what}: "${text}" is not a duration (like 30s, 5m, 1h)`);
+  if (consumed !== text.length || consumed === 0)
+    throw new UsageError(`${what}: "${text}" is not a duration (like 30s, 5m, 1h)`);
   return total;
 }

@@ -11,10 +11,10 @@ export interface Command {
 
 export interface CommandIO {
   /** Write a line of human output to stdout. */
-  print(line: string): void;
+  print: (line: string) => void;
   /** Write a JSON document (or one NDJSON event) to stdout. */
-  printJson(value: unknown): void;
-  load(global: GlobalOptions): Promise<LoadedConfig>;
+  printJson: (value: unknown) => void;
+  load: (global: GlobalOptions) => Promise<LoadedConfig>;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
 }

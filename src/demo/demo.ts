@@ -18,7 +18,8 @@ export interface DemoIO {
  * changed file), a restore that shows the difference — then every trace removed.
  */
 export async function runDemo(io: DemoIO): Promise<void> {
-  if (process.getuid?.() !== 0) throw new UsageError("demo needs root (it creates a loop device and btrfs snapshots)");
+  if (process.getuid?.() !== 0)
+    throw new UsageError("demo needs root (it creates a loop device and btrfs snapshots)");
   const problems: string[] = [];
   await using stack = new DeferStack((what, e) => problems.push(`${what}: ${String(e)}`));
 
@@ -41,7 +42,10 @@ export async function runDemo(io: DemoIO): Promise<void> {
   const files = await writeSampleData(home);
   const projects = join(home, "projects");
   await run("btrfs", ["subvolume", "create", projects]);
-  await writeFile(join(projects, "README.md"), "a nested subvolume: btrfs snapshots skip it, snapback does not\n");
+  await writeFile(
+    join(projects, "README.md"),
+    "a nested subvolume: btrfs snapshots skip it, snapback does not\n",
+  );
   io.say(`• subvolume ${home} with ${files} files, and a nested subvolume ${projects}`);
 
   const repo = join(dir, "repo");
@@ -78,7 +82,10 @@ export async function runDemo(io: DemoIO): Promise<void> {
   };
   await backup("first backup: everything is new");
   await backup("second backup, nothing changed: every file unmodified, no data added");
-  await writeFile(join(home, "documents", "todo.txt"), "1. back up before it's too late\n2. done: snapback runs nightly\n");
+  await writeFile(
+    join(home, "documents", "todo.txt"),
+    "1. back up before it's too late\n2. done: snapback runs nightly\n",
+  );
   await backup("after editing documents/todo.txt: one file changed");
 
   io.say("$ snapback snapshots home");
@@ -89,16 +96,31 @@ export async function runDemo(io: DemoIO): Promise<void> {
   const latest = join(dir, "restore-latest");
   const todo = join(home, "documents", "todo.txt");
   const ids = JSON.parse(
-    (await run("restic", ["-r", repo, "--no-cache", "snapshots", "--json"], { env: { RESTIC_PASSWORD_FILE: passwordFile } })).stdout,
+    (
+      await run("restic", ["-r", repo, "--no-cache", "snapshots", "--json"], {
+        env: { RESTIC_PASSWORD_FILE: passwordFile },
+      })
+    ).stdout,
   ) as { id: string }[];
   const firstId = ids[0]?.id ?? "latest";
   io.say(`$ snapback restore home --snapshot ${firstId.slice(0, 8)} --target ${first}`);
-  await io.snapback(["--config", config, "restore", "home", "--snapshot", firstId, "--target", first]);
+  await io.snapback([
+    "--config",
+    config,
+    "restore",
+    "home",
+    "--snapshot",
+    firstId,
+    "--target",
+    first,
+  ]);
   io.say(`$ snapback restore home --target ${latest}`);
   await io.snapback(["--config", config, "restore", "home", "--target", latest]);
   const diff = await run("diff", ["-u", join(first, todo), join(latest, todo)], { reject: false });
   io.say(`\n$ diff first latest (documents/todo.txt)\n${diff.stdout.trim()}`);
-  const nested = await readFile(join(latest, projects, "README.md"), "utf8").catch(() => "(missing!)");
+  const nested = await readFile(join(latest, projects, "README.md"), "utf8").catch(
+    () => "(missing!)",
+  );
   io.say(`\nthe nested subvolume is in the backup too: ${nested.trim()}`);
   io.say("\n• removing every trace: restored files, repository, mount, loop device");
   await stack[Symbol.asyncDispose]();

@@ -10,7 +10,8 @@ export async function writeSampleData(root: string): Promise<number> {
     await writeFile(path, content);
     files++;
   };
-  for (let i = 0; i < 40; i++) await put(`documents/note-${i}.txt`, `Note ${i}\n${"lorem ipsum ".repeat(50 + i)}\n`);
+  for (let i = 0; i < 40; i++)
+    await put(`documents/note-${i}.txt`, `Note ${i}\n${"lorem ipsum ".repeat(50 + i)}\n`);
   for (let i = 0; i < 10; i++) {
     const bytes = Buffer.alloc(64 * 1024);
     for (let j = 0; j < bytes.length; j++) bytes[j] = (j * (i + 7) + (j >> 5)) & 0xff;

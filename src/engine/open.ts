@@ -10,25 +10,44 @@ import type { RepositoryEngine } from "./types.js";
  * The engines for every repository of a plan. With `resolveSecrets: false` (dry-run) no
  * password file is read and no command run: the engines can only describe.
  */
-export async function openEngines(config: Config, planName: string, opts: { resolveSecrets: boolean }): Promise<RepositoryEngine[]> {
+export async function openEngines(
+  config: Config,
+  planName: string,
+  opts: { resolveSecrets: boolean },
+): Promise<RepositoryEngine[]> {
   const plan = config.plans[planName];
   if (!plan) throw new UsageError(`unknown plan "${planName}"`);
   const engines: RepositoryEngine[] = [];
   for (const repoName of plan.repositories) {
     const repo = config.repositories[repoName];
-    if (!repo) throw new UsageError(`plans.${planName}.repositories: unknown repository "${repoName}"`);
-    const secrets: RepositorySecrets = opts.resolveSecrets ? await resolveSecrets(repoName, repo) : { password: undefined, env: {} };
+    if (!repo)
+      throw new UsageError(`plans.${planName}.repositories: unknown repository "${repoName}"`);
+    const secrets: RepositorySecrets = opts.resolveSecrets
+      ? await resolveSecrets(repoName, repo)
+      : { password: undefined, env: {} };
     engines.push(openEngine(config, repoName, repo, secrets));
     for (const s of engines.at(-1)?.secretValues() ?? []) registerSecret(s);
   }
   return engines;
 }
 
-function openEngine(config: Config, repoName: string, repo: Repository, secrets: RepositorySecrets): RepositoryEngine {
+function openEngine(
+  config: Config,
+  repoName: string,
+  repo: Repository,
+  secrets: RepositorySecrets,
+): RepositoryEngine {
   switch (repo.engine) {
     case "restic":
-      return new ResticEngine(repoName, repo, secrets, repo.cache_dir ?? join(config.state_dir, "cache", "restic"));
+      return new ResticEngine(
+        repoName,
+        repo,
+        secrets,
+        repo.cache_dir ?? join(config.state_dir, "cache", "restic"),
+      );
     default:
-      throw new UsageError(`repositories.${repoName}.engine = "${repo.engine}" is not supported by this version of snapback yet`);
+      throw new UsageError(
+        `repositories.${repoName}.engine = "${repo.engine}" is not supported by this version of snapback yet`,
+      );
   }
 }

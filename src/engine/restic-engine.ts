@@ -1,7 +1,33 @@
 import type { ResticRepository } from "../config/schema.js";
 import type { RepositorySecrets } from "../config/secrets.js";
-import { Restic, backupArgs, displayUrl, secretValues, type ResticBinary } from "./restic/index.js";
-import type { BackupSummary, EngineSnapshot, RepositoryEngine, RestoreRequest, ViewBackupRequest } from "./types.js";
+import { log } from "../log.js";
+import {
+  Restic,
+  backupArgs,
+  describeHolder,
+  displayUrl,
+  ensureNotLocked,
+  optionArgs,
+  secretValues,
+  type ResticBinary,
+} from "./restic/index.js";
+import type {
+  BackupSummary,
+  EngineSnapshot,
+  RepositoryEngine,
+  RestoreRequest,
+  ViewBackupRequest,
+} from "./types.js";
+import { checkRepository, restoreFiles, sampleFiles } from "./restic/check.js";
+import { forget, prune } from "./restic/forget.js";
+import type {
+  BackupFile,
+  ForgetReport,
+  ForgetRequest,
+  RepositoryCheckReport,
+  RestoreFilesRequest,
+  RestoreFilesResult,
+} from "./types.js";
 
 /** A restic repository as a run sees it: secrets bound, cache dir fixed. */
 export class ResticEngine implements RepositoryEngine {
@@ -17,8 +43,25 @@ export class ResticEngine implements RepositoryEngine {
     this.restic = new Restic({ cacheDir });
   }
 
+  /**
+   * Opens (or creates) the repository, then removes restic locks left by dead processes; a
+   * live exclusive lock (a prune, check or forget running somewhere) fails with exit 4.
+   */
   async prepare(signal: AbortSignal): Promise<void> {
-    await this.restic.ensureRepository(this.repoName, this.repo, this.secrets, this.repo.init, { signal });
+    await this.restic.ensureRepository(this.repoName, this.repo, this.secrets, this.repo.init, {
+      signal,
+    });
+    await ensureNotLocked(
+      { repoName: this.repoName, repo: this.repo, secrets: this.secrets },
+      {
+        cacheDir: this.cacheDir,
+        signal,
+        onRemoved: (lock, why) =>
+          log.warn(
+            `repository "${this.repoName}": removed a stale restic lock${lock.exclusive ? " (exclusive)" : ""} of ${describeHolder(lock)}: ${why}`,
+          ),
+      },
+    );
   }
 
   writableDirs(): string[] {
@@ -26,16 +69,31 @@ export class ResticEngine implements RepositoryEngine {
   }
 
   describeBackup(req: Parameters<RepositoryEngine["describeBackup"]>[0]): string {
-    const args = backupArgs({ ...req, repoName: this.repoName, repo: this.repo, secrets: this.secrets } as Parameters<typeof backupArgs>[0]);
-    return `RESTIC_REPOSITORY=${displayUrl(this.repo.url)} restic ${args.join(" ")}`;
+    const args = backupArgs({
+      ...req,
+      repoName: this.repoName,
+      repo: this.repo,
+      secrets: this.secrets,
+    } as Parameters<typeof backupArgs>[0]);
+    return `RESTIC_REPOSITORY=${displayUrl(this.repo.url)} restic ${[...optionArgs(this.repo), ...args].join(" ")}`;
   }
 
   backup(req: ViewBackupRequest): Promise<BackupSummary> {
-    return this.restic.backup({ ...req, repoName: this.repoName, repo: this.repo, secrets: this.secrets });
+    return this.restic.backup({
+      ...req,
+      repoName: this.repoName,
+      repo: this.repo,
+      secrets: this.secrets,
+    });
   }
 
   snapshots(plan?: string): Promise<EngineSnapshot[]> {
-    return this.restic.listSnapshots(this.repoName, this.repo, this.secrets, plan === undefined ? {} : { planName: plan });
+    return this.restic.listSnapshots(
+      this.repoName,
+      this.repo,
+      this.secrets,
+      plan === undefined ? {} : { planName: plan },
+    );
   }
 
   async restore(req: RestoreRequest): Promise<void> {
@@ -50,6 +108,45 @@ export class ResticEngine implements RepositoryEngine {
       overwrite: req.overwrite,
       signal: req.signal,
     });
+  }
+
+  forget(req: ForgetRequest): Promise<ForgetReport> {
+    return forget(this.target(), {
+      planName: req.plan,
+      host: req.host,
+      rules: req.rules,
+      dryRun: req.dryRun,
+      cacheDir: this.cacheDir,
+      signal: req.signal,
+    });
+  }
+
+  prune(signal: AbortSignal): Promise<void> {
+    return prune(this.target(), { cacheDir: this.cacheDir, signal });
+  }
+
+  check(req: { readData?: string; signal: AbortSignal }): Promise<RepositoryCheckReport> {
+    return checkRepository(this.target(), {
+      ...(req.readData === undefined ? {} : { readData: req.readData }),
+      cacheDir: this.cacheDir,
+      signal: req.signal,
+    });
+  }
+
+  sampleFiles(
+    snapshotId: string,
+    count: number,
+    signal: AbortSignal,
+  ): Promise<{ files: BackupFile[]; total: number }> {
+    return sampleFiles(this.target(), snapshotId, count, { cacheDir: this.cacheDir, signal });
+  }
+
+  restoreFiles(req: RestoreFilesRequest): Promise<RestoreFilesResult> {
+    return restoreFiles(this.target(), req, { cacheDir: this.cacheDir, signal: req.signal });
+  }
+
+  private target(): { repoName: string; repo: ResticRepository; secrets: RepositorySecrets } {
+    return { repoName: this.repoName, repo: this.repo, secrets: this.secrets };
   }
 
   secretValues(): string[] {

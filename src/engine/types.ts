@@ -74,7 +74,9 @@ export interface RepositoryEngine {
   /** Directories the engine writes during a backup; they stay live and writable in the view. */
   writableDirs(): string[];
   /** The command a backup would run, for --dry-run (no secrets). */
-  describeBackup(req: Pick<ViewBackupRequest, "planName" | "plan" | "paths" | "extraExcludes" | "host">): string;
+  describeBackup(
+    req: Pick<ViewBackupRequest, "planName" | "plan" | "paths" | "extraExcludes" | "host">,
+  ): string;
   backup(req: ViewBackupRequest): Promise<BackupSummary>;
   snapshots(plan?: string): Promise<EngineSnapshot[]>;
   restore(req: RestoreRequest): Promise<void>;
@@ -84,8 +86,12 @@ export interface RepositoryEngine {
   prune(signal: AbortSignal): Promise<void>;
   /** Checks the repository's structure, and reads back `readData` of its data when given. */
   check(req: { readData?: string; signal: AbortSignal }): Promise<RepositoryCheckReport>;
-  /** The regular files of one backup, with their recorded size and mtime. */
-  listFiles(snapshotId: string, signal: AbortSignal): Promise<BackupFile[]>;
+  /** Up to `count` regular files of one backup chosen at random (recorded size, mtime), and how many it holds. */
+  sampleFiles(
+    snapshotId: string,
+    count: number,
+    signal: AbortSignal,
+  ): Promise<{ files: BackupFile[]; total: number }>;
   /** Restores exactly these files of a backup below `target` (at their original paths). */
   restoreFiles(req: RestoreFilesRequest): Promise<RestoreFilesResult>;
   /** Values that must never appear in output (password, env values). */

@@ -50,7 +50,11 @@ export function commandLine(file: string, args: readonly string[]): string {
   return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
 }
 
-export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function run(
+  file: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const command = commandLine(file, args);
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = [

@@ -43,7 +43,7 @@ const TREE: Record<string, string> = {
   "a.log": "x",
   "keep.log": "x",
   "link.log": "-> a.log",
-  "linkdir": "-> sub",
+  linkdir: "-> sub",
   "build/out.o": "x",
   [`build/${NAME}`]: "!out.o\n",
   "tmp/t.txt": "x",
@@ -53,7 +53,7 @@ const TREE: Record<string, string> = {
   "#literal": "x",
   "!bang": "x",
   "trailing ": "x",
-  "trailing": "x",
+  trailing: "x",
   "cache/junk": "x",
   "cache/keep.txt": "x",
   "cache/important/deep.txt": "x",
@@ -225,7 +225,9 @@ describe("collectIgnorePatterns", () => {
       clean(c);
       expect(c.files).toEqual([join(R, NAME)]);
       expect(c.patterns).toEqual([`${R}/**/a`]);
-      expect(c.warnings).toEqual([`${mnt}: another filesystem; ${NAME} files in it are not applied`]);
+      expect(c.warnings).toEqual([
+        `${mnt}: another filesystem; ${NAME} files in it are not applied`,
+      ]);
     } finally {
       await run("umount", [mnt]);
     }
@@ -259,7 +261,7 @@ describe("collectIgnorePatterns", () => {
   it("refuses '!' lines and corrections that need negation with restic older than 0.13", async () => {
     await using dir = await tempDir("old");
     const R = join(dir.path, "src");
-    await makeTree(R, { [NAME]: "*.log\n!keep.log\ntmp/\n", "tmp": "a file", "sub/tmp/": "" });
+    await makeTree(R, { [NAME]: "*.log\n!keep.log\ntmp/\n", tmp: "a file", "sub/tmp/": "" });
     const c = await collectIgnorePatterns([{ readFrom: R, original: "/data" }], NAME, {
       resticVersion: "0.12.1",
     });

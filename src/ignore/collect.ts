@@ -148,7 +148,8 @@ export async function collectIgnorePatterns(
         }
       });
     } catch (e) {
-      const why = e instanceof TypeError ? "is not valid UTF-8" : `cannot be read: ${errorMessage(e)}`;
+      const why =
+        e instanceof TypeError ? "is not valid UTF-8" : `cannot be read: ${errorMessage(e)}`;
       errors.push(`${originalFile}: ${why}`);
       return undefined;
     }
@@ -157,10 +158,16 @@ export async function collectIgnorePatterns(
     text.split("\n").forEach((line, i) => {
       const source = { file: originalFile, line: i + 1 };
       try {
-        const t = translateGitignoreLine(i === 0 ? line.replace(/^\uFEFF/, "") : line, originalDir, {
-          source,
-          ...(options.resticVersion === undefined ? {} : { resticVersion: options.resticVersion }),
-        });
+        const t = translateGitignoreLine(
+          i === 0 ? line.replace(/^\uFEFF/, "") : line,
+          originalDir,
+          {
+            source,
+            ...(options.resticVersion === undefined
+              ? {}
+              : { resticVersion: options.resticVersion }),
+          },
+        );
         const [pattern] = t.patterns;
         if (t.rule === undefined || pattern === undefined) return;
         let restic: ResticPattern;
@@ -168,7 +175,9 @@ export async function collectIgnorePatterns(
           restic = new ResticPattern(pattern);
         } catch (e) {
           if (!(e instanceof BadResticPattern)) throw e;
-          errors.push(`${source.file}:${source.line}: cannot be written as a restic pattern (${e.message})`);
+          errors.push(
+            `${source.file}:${source.line}: cannot be written as a restic pattern (${e.message})`,
+          );
           return;
         }
         rules.push({ git: new GitMatcher(t.rule), restic, baseDepth, source });
@@ -232,14 +241,21 @@ export async function collectIgnorePatterns(
       const ignore = entries.find((e) => e.name === fileName);
       if (ignore?.isFile()) {
         const originalFile = originalOf([...rel, fileName]);
-        const read = await readRules(join(dir, fileName), originalFile, originalOf(rel), rel.length);
+        const read = await readRules(
+          join(dir, fileName),
+          originalFile,
+          originalOf(rel),
+          rel.length,
+        );
         if (read) {
           result.files.push(originalFile);
           result.patterns.push(...read.patterns);
           rules = [...inherited, ...read.rules];
         }
       } else if (ignore?.isSymbolicLink()) {
-        warnings.push(`${originalOf([...rel, fileName])}: is a symbolic link, not followed; not applied`);
+        warnings.push(
+          `${originalOf([...rel, fileName])}: is a symbolic link, not followed; not applied`,
+        );
       }
 
       // Without `!` and directory-only rules restic and git agree on every path, and only
@@ -260,7 +276,9 @@ export async function collectIgnorePatterns(
           } else if (!excluded && resticExcluded) {
             if (isDir) {
               // Cannot happen with the patterns translate.ts writes (see the tests).
-              errors.push(`${decider.source.file}:${decider.source.line}: restic would exclude the directory ${path}, which gitignore keeps`);
+              errors.push(
+                `${decider.source.file}:${decider.source.line}: restic would exclude the directory ${path}, which gitignore keeps`,
+              );
             } else if (!negation) {
               errors.push(
                 `${decider.source.file}:${decider.source.line}: "${decider.git.rule.text}" matches only directories, ` +
@@ -286,7 +304,9 @@ export async function collectIgnorePatterns(
       try {
         const st = await limit(() => lstat(dir));
         if (st.dev !== rootDev) {
-          warnings.push(`${originalOf(rel)}: another filesystem; ${fileName} files in it are not applied`);
+          warnings.push(
+            `${originalOf(rel)}: another filesystem; ${fileName} files in it are not applied`,
+          );
           return undefined;
         }
       } catch (e) {

@@ -24,7 +24,10 @@ export class IgnorePatternError extends UsageError {
         : where.line === undefined
           ? where.file
           : `${where.file}:${where.line}`;
-    super(`${at}: ${reason} (pattern ${JSON.stringify(pattern)})`, hint === undefined ? {} : { hint });
+    super(
+      `${at}: ${reason} (pattern ${JSON.stringify(pattern)})`,
+      hint === undefined ? {} : { hint },
+    );
     this.file = where?.file;
     this.line = where?.line;
     this.pattern = pattern;

@@ -46,18 +46,43 @@ function trimTrailingSpaces(s: string): string {
 
 // POSIX classes of git's wildmatch, in the C locale git uses.
 const POSIX_CLASSES: Record<string, readonly (readonly [string, string])[]> = {
-  alnum: [["0", "9"], ["A", "Z"], ["a", "z"]],
-  alpha: [["A", "Z"], ["a", "z"]],
-  blank: [[" ", " "], ["\t", "\t"]],
-  cntrl: [["\x00", "\x1f"], ["\x7f", "\x7f"]],
+  alnum: [
+    ["0", "9"],
+    ["A", "Z"],
+    ["a", "z"],
+  ],
+  alpha: [
+    ["A", "Z"],
+    ["a", "z"],
+  ],
+  blank: [
+    [" ", " "],
+    ["\t", "\t"],
+  ],
+  cntrl: [
+    ["\x00", "\x1f"],
+    ["\x7f", "\x7f"],
+  ],
   digit: [["0", "9"]],
   graph: [["\x21", "\x7e"]],
   lower: [["a", "z"]],
   print: [["\x20", "\x7e"]],
-  punct: [["\x21", "\x2f"], ["\x3a", "\x40"], ["\x5b", "\x60"], ["\x7b", "\x7e"]],
-  space: [["\t", "\r"], [" ", " "]],
+  punct: [
+    ["\x21", "\x2f"],
+    ["\x3a", "\x40"],
+    ["\x5b", "\x60"],
+    ["\x7b", "\x7e"],
+  ],
+  space: [
+    ["\t", "\r"],
+    [" ", " "],
+  ],
   upper: [["A", "Z"]],
-  xdigit: [["0", "9"], ["A", "F"], ["a", "f"]],
+  xdigit: [
+    ["0", "9"],
+    ["A", "F"],
+    ["a", "f"],
+  ],
 };
 
 /**
@@ -122,7 +147,7 @@ function tokenize(pattern: string, fail: (reason: string) => never): Token[][] {
   const chars = Array.from(pattern);
   const segments: Token[][] = [[]];
   let current = segments[0] as Token[];
-  for (let i = 0; i < chars.length; ) {
+  for (let i = 0; i < chars.length;) {
     const c = chars[i] as string;
     if (c === "\\") {
       const next = chars[i + 1];
@@ -280,6 +305,8 @@ export class GitMatcher {
     }
     const re = this.regexps[pi];
     const name = rel[si];
-    return name !== undefined && re !== undefined && re.test(name) && this.matchFrom(pi + 1, rel, si + 1);
+    return (
+      name !== undefined && re !== undefined && re.test(name) && this.matchFrom(pi + 1, rel, si + 1)
+    );
   }
 }

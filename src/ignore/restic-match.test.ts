@@ -41,7 +41,7 @@ describe("the restic model", () => {
       "xay/": "",
       "deep/er/xby": "",
       "m/n/o/p.txt": "",
-      "dollar$x": "",
+      dollar$x: "",
       "w[1]/v": "",
     });
     const texts = [

@@ -44,7 +44,7 @@ export function goGlobToRegExp(glob: string): RegExp {
     return [c as string, i + 1];
   };
   let src = "";
-  for (let i = 0; i < chars.length; ) {
+  for (let i = 0; i < chars.length;) {
     const c = chars[i] as string;
     if (c === "*") {
       src += "[^/]*";
@@ -161,7 +161,10 @@ function matchParts(parts: readonly Part[], strs: readonly string[]): boolean {
  * restic's verdict for one path under a list of exclude patterns: the last pattern that
  * matches decides, excluded unless it is negated.
  */
-export function resticExcludes(patterns: readonly ResticPattern[], comps: readonly string[]): boolean {
+export function resticExcludes(
+  patterns: readonly ResticPattern[],
+  comps: readonly string[],
+): boolean {
   for (let i = patterns.length - 1; i >= 0; i--) {
     const p = patterns[i] as ResticPattern;
     if (p.matches(comps)) return !p.negated;

@@ -15,7 +15,13 @@ export const ignoreFileSchema = z
   });
 
 const INT64_MAX = 2n ** 63n - 1n;
-const UNITS: Record<string, bigint> = { b: 1n, k: 1024n, m: 1024n ** 2n, g: 1024n ** 3n, t: 1024n ** 4n };
+const UNITS: Record<string, bigint> = {
+  b: 1n,
+  k: 1024n,
+  m: 1024n ** 2n,
+  g: 1024n ** 3n,
+  t: 1024n ** 4n,
+};
 
 /** Bytes of a restic size ("500M", "2g", "1024"); undefined when restic would refuse it. */
 export function parseResticSize(size: string): bigint | undefined {
@@ -42,7 +48,10 @@ export const excludeLargerThanSchema = z
       return z.NEVER;
     }
     if (bytes === 0n) {
-      ctx.addIssue({ code: "custom", message: "must be larger than 0 (0 would exclude every non-empty file)" });
+      ctx.addIssue({
+        code: "custom",
+        message: "must be larger than 0 (0 would exclude every non-empty file)",
+      });
       return z.NEVER;
     }
     return text;

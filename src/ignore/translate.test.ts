@@ -1,11 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { IgnorePatternError } from "./errors.js";
 import { GitMatcher, parseGitignoreLine } from "./gitignore.js";
-import {
-  literalPattern,
-  resticSupportsNegation,
-  translateGitignoreLine,
-} from "./translate.js";
+import { literalPattern, resticSupportsNegation, translateGitignoreLine } from "./translate.js";
 
 const D = "/srv/data";
 const tr = (line: string, dir = D) => translateGitignoreLine(line, dir).patterns;

@@ -16,8 +16,14 @@ const progress: RunEvent = {
   seconds_remaining: 95,
 };
 
-function stream(isTTY: boolean): PassThrough & { isTTY: boolean; columns: number; text: () => string } {
-  const s = new PassThrough() as PassThrough & { isTTY: boolean; columns: number; text: () => string };
+function stream(
+  isTTY: boolean,
+): PassThrough & { isTTY: boolean; columns: number; text: () => string } {
+  const s = new PassThrough() as PassThrough & {
+    isTTY: boolean;
+    columns: number;
+    text: () => string;
+  };
   let out = "";
   s.on("data", (d: Buffer) => (out += d.toString()));
   s.isTTY = isTTY;

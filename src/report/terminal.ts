@@ -22,15 +22,26 @@ export class TerminalReporter {
   handle = (event: RunEvent): void => {
     switch (event.type) {
       case "start":
-        this.note(`backup ${event.plan}: ${event.sources.join(", ")} → ${event.repositories.join(", ")} (run ${event.run_id})`);
+        this.note(
+          `backup ${event.plan}: ${event.sources.join(", ")} → ${event.repositories.join(", ")} (run ${event.run_id})`,
+        );
         break;
       case "reclaimed":
         this.note(`reclaimed leftover of run ${event.run_id}: ${event.what}`);
         break;
       case "snapshots": {
-        const parts = event.groups.filter((g) => g.kind !== "none").map((g) => `${g.kind} ${g.sources.join(", ")}${g.atomic && g.sources.length > 1 ? " (atomic)" : ""}`);
-        const skew = parts.length > 1 ? `; skew ${event.skew_ms.toFixed(1)} ms between first and last` : "";
-        if (parts.length) this.note(`snapshots taken in ${event.took_ms.toFixed(0)} ms: ${parts.join("; ")}${skew}`);
+        const parts = event.groups
+          .filter((g) => g.kind !== "none")
+          .map(
+            (g) =>
+              `${g.kind} ${g.sources.join(", ")}${g.atomic && g.sources.length > 1 ? " (atomic)" : ""}`,
+          );
+        const skew =
+          parts.length > 1 ? `; skew ${event.skew_ms.toFixed(1)} ms between first and last` : "";
+        if (parts.length)
+          this.note(
+            `snapshots taken in ${event.took_ms.toFixed(0)} ms: ${parts.join("; ")}${skew}`,
+          );
         break;
       }
       case "backup_start":
@@ -41,11 +52,15 @@ export class TerminalReporter {
         break;
       case "warning":
         this.clearLive();
-        this.err.write(`warning: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`);
+        this.err.write(
+          `warning: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`,
+        );
         break;
       case "error":
         this.clearLive();
-        this.err.write(`error: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`);
+        this.err.write(
+          `error: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`,
+        );
         break;
       case "summary":
         this.clearLive();
@@ -55,7 +70,9 @@ export class TerminalReporter {
         break;
       case "result":
         this.clearLive();
-        this.out(`${event.plan}: ${event.status}${event.error ? ` (${redact(event.error)})` : ""}${event.snapshot_skew_ms !== null ? `, snapshot skew ${event.snapshot_skew_ms.toFixed(1)} ms` : ""}`);
+        this.out(
+          `${event.plan}: ${event.status}${event.error ? ` (${redact(event.error)})` : ""}${event.snapshot_skew_ms !== null ? `, snapshot skew ${event.snapshot_skew_ms.toFixed(1)} ms` : ""}`,
+        );
         break;
     }
   };

@@ -10,6 +10,7 @@ import { DeferStack } from "./defer.js";
 import type { EventSink, ResultEvent, RunStatus, SummaryEvent } from "./events.js";
 import { Journal } from "./journal.js";
 import { FileLock, lockDir } from "./lock.js";
+import { RepositoryLocks, waitingMessage } from "./repo-lock.js";
 import type { RunPlan } from "./plan.js";
 import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
@@ -21,6 +22,8 @@ export interface ApplyContext {
   history?: HistoryStore;
   /** Aborted on SIGINT/SIGTERM: the engine gets SIGINT, then everything unwinds. */
   signal: AbortSignal;
+  /** How long to wait for a running backup of the same plan (`backup --wait`); default 0: exit 4. */
+  lockWaitMs?: number;
 }
 
 /** The exit code that goes with a finished plan (see errors.ts EXIT). */
@@ -50,26 +53,73 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     ctx.emit({ type: "warning", plan: p.planName, ...(repository ? { repository } : {}), message });
   };
 
-  ctx.emit({ type: "start", plan: p.planName, run_id: p.runId, sources: p.sources.map((s) => s.path), repositories: p.repositories });
-  for (const s of p.notPointInTime) warn(`${s} is not on a snapshot-capable filesystem: backed up live, not point-in-time`);
+  ctx.emit({
+    type: "start",
+    plan: p.planName,
+    run_id: p.runId,
+    sources: p.sources.map((s) => s.path),
+    repositories: p.repositories,
+  });
+  for (const s of p.notPointInTime)
+    warn(`${s} is not on a snapshot-capable filesystem: backed up live, not point-in-time`);
   for (const w of p.warnings) ctx.emit({ type: "warning", plan: p.planName, message: w });
 
-  await using lock = await FileLock.acquire(lockDir(p.stateDir), `plan-${p.planName}`, `plan "${p.planName}"`, (owner) =>
-    warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
+  await using lock = await FileLock.acquire(
+    lockDir(p.stateDir),
+    `plan-${p.planName}`,
+    `plan "${p.planName}"`,
+    {
+      plan: p.planName,
+      waitMs: ctx.lockWaitMs ?? 0,
+      signal: ctx.signal,
+      onWait: (owner) =>
+        log.info(
+          `plan "${p.planName}" is running (pid ${owner.pid}, since ${owner.since}): waiting for it to finish`,
+        ),
+      onStale: (owner) =>
+        warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
+    },
+  );
+  // Plans sharing a repository take turns; held until the run ends, like the plan lock.
+  await using repoLocks = await RepositoryLocks.acquire(
+    p.stateDir,
+    p.planName,
+    ctx.engines.map((e) => e.repoName),
+    {
+      signal: ctx.signal,
+      onWait: (holder, repo) => log.info(waitingMessage(holder, repo)),
+      onStale: (holder, repo) =>
+        warn(
+          `removed the stale lock of repository ${repo} left by a dead run (pid ${holder.pid}, since ${holder.since})`,
+        ),
+    },
   );
   void lock;
-  ctx.history?.startRun({ runId: p.runId, plan: p.planName, repositories: p.repositories, startedAt, pid: process.pid });
+  void repoLocks;
+  ctx.history?.startRun({
+    runId: p.runId,
+    plan: p.planName,
+    repositories: p.repositories,
+    startedAt,
+    pid: process.pid,
+  });
   const hooks = new HookRunner(p.planName, p.plan.hooks, {
     onOutput: (line, info) => log.verbose(`hook ${info.name}: ${line}`),
     onWarning: (m) => warn(m),
   });
-  const facts: RunFacts = { runId: p.runId, sources: p.sources.map((s) => s.path), repositories: p.repositories };
+  const facts: RunFacts = {
+    runId: p.runId,
+    sources: p.sources.map((s) => s.path),
+    repositories: p.repositories,
+  };
   const journal = await Journal.create(p.stateDir, p.runId, p.planName);
   let unwindFailed = false;
   {
     await using stack = new DeferStack((what, e) => {
       unwindFailed = true;
-      warn(`cleanup: ${what} failed: ${errorMessage(e)} (the next run or 'snapback cleanup' retries)`);
+      warn(
+        `cleanup: ${what} failed: ${errorMessage(e)} (the next run or 'snapback cleanup' retries)`,
+      );
     });
     const takeCtx: TakeContext = { plan: p.planName, runId: p.runId, journal };
 
@@ -89,7 +139,8 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         throwIfAborted(ctx.signal);
         try {
           await engine.prepare(ctx.signal);
-          for (const dir of engine.writableDirs()) await mkdir(dir, { recursive: true, mode: 0o700 });
+          for (const dir of engine.writableDirs())
+            await mkdir(dir, { recursive: true, mode: 0o700 });
           ready.push(engine);
         } catch (e) {
           if (ctx.signal.aborted) throw e;
@@ -108,7 +159,10 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           for (const g of p.groups) {
             const t = await g.provider.take(g.snapshot, takeCtx);
             taken.push(t);
-            stack.defer(`removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`, () => g.provider.release(t, takeCtx));
+            stack.defer(
+              `removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`,
+              () => g.provider.release(t, takeCtx),
+            );
           }
         },
         ctx.signal,
@@ -121,7 +175,12 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         plan: p.planName,
         skew_ms: skewMs ?? 0,
         took_ms: round(performance.now() - snapStart),
-        groups: taken.map((t) => ({ kind: t.plan.kind, sources: t.plan.sources, atomic: t.plan.atomic, names: t.names })),
+        groups: taken.map((t) => ({
+          kind: t.plan.kind,
+          sources: t.plan.sources,
+          atomic: t.plan.atomic,
+          names: t.names,
+        })),
       });
       throwIfAborted(ctx.signal);
 
@@ -180,7 +239,12 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         ? "partial"
         : "success";
   try {
-    await hooks.finish({ ...facts, status, summaries, ...(fatal === undefined ? {} : { error: fatal }) });
+    await hooks.finish({
+      ...facts,
+      status,
+      summaries,
+      ...(fatal === undefined ? {} : { error: fatal }),
+    });
   } catch (e) {
     // A success/failure/finally hook with on_error = "fail" fails the run it reports on.
     fatal ??= errorMessage(e);
@@ -194,7 +258,9 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     status,
     snapshot_ids: Object.fromEntries(summaries.map((s) => [s.repository, s.snapshot_id])),
     snapshot_skew_ms: skewMs,
-    atomic_groups: taken.filter((t) => t.plan.kind !== "none").map((t) => ({ kind: t.plan.kind, sources: t.plan.sources })),
+    atomic_groups: taken
+      .filter((t) => t.plan.kind !== "none")
+      .map((t) => ({ kind: t.plan.kind, sources: t.plan.sources })),
     nested: taken.flatMap((t) => t.plan.nested),
     not_point_in_time: p.notPointInTime,
     warnings,
@@ -246,7 +312,8 @@ function exitCodeFor(status: RunStatus, failedCodes: number[]): number {
     case "failed":
       // A repository that failed for a config reason (wrong password, missing) or a lock keeps
       // its own code; anything else is a plain failure.
-      if (failedCodes.length > 0 && failedCodes.every((c) => c === failedCodes[0])) return failedCodes[0] ?? 1;
+      if (failedCodes.length > 0 && failedCodes.every((c) => c === failedCodes[0]))
+        return failedCodes[0] ?? 1;
       return 1;
   }
 }

@@ -44,7 +44,13 @@ export interface ResultEvent {
 export type RunEvent =
   | { type: "start"; plan: string; run_id: string; sources: string[]; repositories: string[] }
   | { type: "reclaimed"; what: string; run_id: string }
-  | { type: "snapshots"; plan: string; skew_ms: number; took_ms: number; groups: { kind: string; sources: string[]; atomic: boolean; names: string[] }[] }
+  | {
+      type: "snapshots";
+      plan: string;
+      skew_ms: number;
+      took_ms: number;
+      groups: { kind: string; sources: string[]; atomic: boolean; names: string[] }[];
+    }
   | { type: "backup_start"; plan: string; repository: string }
   | {
       type: "progress";

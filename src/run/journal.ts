@@ -21,7 +21,9 @@ export class Journal {
     const dir = journalDir(stateDir);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const journal = new Journal(join(dir, `${runId}.jsonl`), runId);
-    await journal.append({ owner: { ...selfIdentity(), plan, runId, started: new Date().toISOString() } });
+    await journal.append({
+      owner: { ...selfIdentity(), plan, runId, started: new Date().toISOString() },
+    });
     return journal;
   }
 
@@ -72,10 +74,15 @@ export async function findOrphanJournals(stateDir: string): Promise<OrphanJourna
     const path = join(journalDir(stateDir), name);
     const parsed = parseJournal(await readFile(path, "utf8").catch(() => ""));
     if (!parsed.owner) {
-      orphans.push({ path, owner: { pid: 0, startTime: "", plan: "?", runId: name, started: "" }, pending: parsed.pending });
+      orphans.push({
+        path,
+        owner: { pid: 0, startTime: "", plan: "?", runId: name, started: "" },
+        pending: parsed.pending,
+      });
       continue;
     }
-    if (!isAlive(parsed.owner)) orphans.push({ path, owner: parsed.owner, pending: parsed.pending });
+    if (!isAlive(parsed.owner))
+      orphans.push({ path, owner: parsed.owner, pending: parsed.pending });
   }
   return orphans;
 }

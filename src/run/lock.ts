@@ -1,7 +1,32 @@
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { LockedError } from "../errors.js";
+import { InterruptedError, LockedError } from "../errors.js";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
+
+export interface LockOwner extends ProcessIdentity {
+  since: string;
+  /** The plan the owner runs, for whoever waits ("waiting for plan home (pid 42)"). */
+  plan?: string;
+}
+
+export interface AcquireOptions {
+  /** A lock whose owner is dead is taken over; this hears about it. */
+  onStale?: (owner: LockOwner) => void;
+  /** How long to wait for a live owner: 0 (default) fails at once, Infinity waits until `signal`. */
+  waitMs?: number;
+  /** How often a waiter looks again. */
+  pollMs?: number;
+  /** Stops a wait with InterruptedError. */
+  signal?: AbortSignal;
+  /** Called when the lock is busy, once per owner waited for. */
+  onWait?: (owner: LockOwner) => void;
+  /** Recorded in the lock for waiters. */
+  plan?: string;
+}
+
+const DEFAULT_POLL_MS = 500;
+/** Stale owners in a row before giving up (another process keeps winning the takeover). */
+const MAX_TAKEOVERS = 3;
 
 /**
  * A lock file created with O_EXCL holding the owner's pid and start time. A lock whose owner
@@ -14,12 +39,18 @@ export class FileLock implements AsyncDisposable {
     dir: string,
     name: string,
     what: string,
-    onStale?: (owner: LockOwner) => void,
+    options: AcquireOptions | ((owner: LockOwner) => void) = {},
   ): Promise<FileLock> {
+    const opts: AcquireOptions = typeof options === "function" ? { onStale: options } : options;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, `${name}.lock`);
-    const me: LockOwner = { ...selfIdentity(), since: new Date().toISOString() };
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const me: LockOwner = { ...selfIdentity(), since: new Date().toISOString(), ...(opts.plan === undefined ? {} : { plan: opts.plan }) };
+    const waitMs = opts.waitMs ?? 0;
+    const deadline = Date.now() + waitMs;
+    let takeovers = 0;
+    let waitedFor: string | undefined;
+    let rereadUnreadable = false;
+    for (;;) {
       try {
         const fh = await open(path, "wx", 0o600);
         await fh.writeFile(JSON.stringify(me));
@@ -29,17 +60,39 @@ export class FileLock implements AsyncDisposable {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       }
-      const owner = await readOwner(path);
-      if (owner && isAlive(owner)) {
-        throw new LockedError(
-          `${what} is locked by another snapback run (pid ${owner.pid}, since ${owner.since})`,
-          `wait for it to finish, or check with: snapback status`,
-        );
+      const { owner, text } = await readOwner(path);
+      if (owner === undefined) continue; // released between our create and our read
+      if (owner === "unreadable" && !rereadUnreadable) {
+        // Probably being written this very moment by its creator: look again shortly.
+        rereadUnreadable = true;
+        await sleep(100, opts.signal);
+        continue;
       }
-      if (owner) onStale?.(owner);
+      if (owner !== "unreadable" && isAlive(owner)) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          const waited = waitMs > 0 ? `; gave up after waiting ${formatMs(waitMs)}` : "";
+          throw new LockedError(
+            `${what} is locked by another snapback run (pid ${owner.pid}, since ${owner.since})${waited}`,
+            waitMs > 0 ? "it is still running; try again later or wait longer (--wait)" : "wait for it to finish (or pass --wait DURATION), or check with: snapback status",
+          );
+        }
+        const key = `${owner.pid}/${owner.startTime}`;
+        if (key !== waitedFor) {
+          waitedFor = key;
+          opts.onWait?.(owner);
+        }
+        await sleep(Math.min(opts.pollMs ?? DEFAULT_POLL_MS, left), opts.signal);
+        continue;
+      }
+      if (++takeovers > MAX_TAKEOVERS) throw new LockedError(`${what}: could not take the lock ${path}`);
+      // Another waiter may have taken the stale lock over since we read it: only the very
+      // file we judged is removed.
+      if ((await readOwner(path)).text !== text) continue;
+      // A file that never became readable was left by a process killed between create and write.
+      opts.onStale?.(owner === "unreadable" ? { pid: 0, startTime: "", since: "unknown" } : owner);
       await rm(path, { force: true });
     }
-    throw new LockedError(`${what}: could not take the lock ${path}`);
   }
 
   async release(): Promise<void> {
@@ -51,17 +104,48 @@ export class FileLock implements AsyncDisposable {
   }
 }
 
-export interface LockOwner extends ProcessIdentity {
-  since: string;
+/** The lock's owner; undefined when the file is gone. */
+async function readOwner(path: string): Promise<{ owner: LockOwner | "unreadable" | undefined; text: string | undefined }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { owner: undefined, text: undefined };
+    throw e;
+  }
+  try {
+    const owner = JSON.parse(text) as LockOwner;
+    if (typeof owner.pid === "number") return { owner, text };
+  } catch {
+    // Empty or half-written.
+  }
+  return { owner: "unreadable", text };
 }
 
-async function readOwner(path: string): Promise<LockOwner | undefined> {
-  try {
-    return JSON.parse(await readFile(path, "utf8")) as LockOwner;
-  } catch {
-    // Half-written by a process killed between create and write: treat as stale.
-    return { pid: 0, startTime: "x", since: "unknown" };
-  }
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const interrupted = (): void => {
+      const reason: unknown = signal?.reason;
+      reject(new InterruptedError(reason instanceof Error ? reason.message : "a signal"));
+    };
+    if (signal?.aborted) return interrupted();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      interrupted();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }
 
 export function lockDir(stateDir: string): string {

@@ -36,7 +36,9 @@ export interface RunPlan {
 export async function planRun(config: Config, planName: string, runId: string): Promise<RunPlan> {
   const plan = config.plans[planName];
   if (!plan) {
-    throw new UsageError(`unknown plan "${planName}" (defined: ${Object.keys(config.plans).join(", ") || "none"})`);
+    throw new UsageError(
+      `unknown plan "${planName}" (defined: ${Object.keys(config.plans).join(", ") || "none"})`,
+    );
   }
   const warnings: string[] = [];
   const sourcePaths = plan.sources.map(normalizePath);
@@ -45,7 +47,9 @@ export async function planRun(config: Config, planName: string, runId: string): 
     for (const s of found.skipped) warnings.push(`ZFS dataset ${s.dataset} skipped: ${s.reason}`);
     for (const s of found.sources) if (!sourcePaths.includes(s)) sourcePaths.push(s);
     if (sourcePaths.length === 0) {
-      throw new UsageError(`plans.${planName}.zfs_datasets = "${plan.zfs_datasets}" found no mounted dataset to back up`);
+      throw new UsageError(
+        `plans.${planName}.zfs_datasets = "${plan.zfs_datasets}" found no mounted dataset to back up`,
+      );
     }
   }
   const sources = await detectSources(planName, sourcePaths, plan.snapshot);
@@ -95,11 +99,17 @@ export async function planRun(config: Config, planName: string, runId: string): 
  * A bind of a snapshot over a source hides whatever is mounted below that source. Say so,
  * unless the hidden mount is itself a source or a nested snapshot mounted into place.
  */
-async function hiddenMountWarnings(sources: DetectedSource[], groups: RunPlan["groups"]): Promise<string[]> {
+async function hiddenMountWarnings(
+  sources: DetectedSource[],
+  groups: RunPlan["groups"],
+): Promise<string[]> {
   const snapshotted = sources.filter((s) => s.kind !== "none");
   if (snapshotted.length === 0) return [];
   const r = await run("findmnt", ["-rn", "-o", "TARGET,FSTYPE"], { reject: false });
-  const covered = new Set([...sources.map((s) => s.path), ...groups.flatMap((g) => g.snapshot.nested)]);
+  const covered = new Set([
+    ...sources.map((s) => s.path),
+    ...groups.flatMap((g) => g.snapshot.nested),
+  ]);
   const warnings: string[] = [];
   for (const line of r.stdout.split("\n")) {
     const [rawTarget, fstype] = line.split(" ");
@@ -109,7 +119,9 @@ async function hiddenMountWarnings(sources: DetectedSource[], groups: RunPlan["g
     const parent = snapshotted.find((s) => target !== s.path && isUnder(target, s.path));
     if (!parent) continue;
     if (parent.path === "/" && ROOT_SYSTEM_MOUNTS.some((m) => isUnder(target, m))) continue;
-    warnings.push(`${target} (${fstype}) is mounted below ${parent.path} but is not a source: it is not in the backup`);
+    warnings.push(
+      `${target} (${fstype}) is mounted below ${parent.path} but is not a source: it is not in the backup`,
+    );
   }
   return warnings;
 }
@@ -117,15 +129,22 @@ async function hiddenMountWarnings(sources: DetectedSource[], groups: RunPlan["g
 /** Human-readable lines for --dry-run. */
 export function describeRunPlan(p: RunPlan, engineCommands: string[]): string[] {
   const lines = [`plan ${p.planName} (run ${p.runId}, host ${p.host})`];
-  for (const s of p.sources) lines.push(`  source ${s.path}: ${s.kind} on ${s.mount.source} (${s.mount.fstype}) at ${s.mount.target}`);
+  for (const s of p.sources)
+    lines.push(
+      `  source ${s.path}: ${s.kind} on ${s.mount.source} (${s.mount.fstype}) at ${s.mount.target}`,
+    );
   for (const g of p.groups) {
-    lines.push(`  ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}${g.snapshot.atomic && g.snapshot.sources.length > 1 ? " (atomic)" : ""}`);
+    lines.push(
+      `  ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}${g.snapshot.atomic && g.snapshot.sources.length > 1 ? " (atomic)" : ""}`,
+    );
     for (const step of g.snapshot.steps) lines.push(`    ${step}`);
     for (const n of g.snapshot.nested) lines.push(`    nested: ${n}`);
   }
-  for (const n of p.notPointInTime) lines.push(`  warning: ${n} is backed up live, not point-in-time`);
+  for (const n of p.notPointInTime)
+    lines.push(`  warning: ${n} is backed up live, not point-in-time`);
   for (const w of p.warnings) lines.push(`  warning: ${w}`);
-  if (p.internalExcludes.length) lines.push(`  excluded (snapback's own): ${p.internalExcludes.join(", ")}`);
+  if (p.internalExcludes.length)
+    lines.push(`  excluded (snapback's own): ${p.internalExcludes.join(", ")}`);
   for (const h of describeHooks(p.plan.hooks)) lines.push(`  hook: ${h}`);
   for (const c of engineCommands) lines.push(`  run: ${c}`);
   return lines;

@@ -5,7 +5,9 @@ import { log } from "../log.js";
  * every step to stop (restic gets SIGINT and is waited for); cleanup still runs, so further
  * signals only say so instead of exiting with things left behind.
  */
-export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<{ value: T; interruptedBy: NodeJS.Signals | undefined }> {
+export async function withInterrupts<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<{ value: T; interruptedBy: NodeJS.Signals | undefined }> {
   const controller = new AbortController();
   let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {

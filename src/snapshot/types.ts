@@ -76,11 +76,39 @@ export interface JournalEntry {
 export interface SnapshotProvider {
   readonly kind: SnapshotKind;
   /** Read-only. Groups the sources and says exactly what take() will create. */
-  plan(sources: DetectedSource[], ctx: { plan: string; runId: string; snapshotDir?: string; recursive: boolean }): Promise<SnapshotPlan[]>;
+  plan(
+    sources: DetectedSource[],
+    ctx: { plan: string; runId: string; snapshotDir?: string; recursive: boolean },
+  ): Promise<SnapshotPlan[]>;
   /** Creates the snapshots; every object is journaled before it is created. */
   take(plan: SnapshotPlan, ctx: TakeContext): Promise<TakenSnapshot>;
   /** Deletes what take() created, unless `keep` (local retention) says otherwise. Idempotent. */
   release(taken: TakenSnapshot, ctx: TakeContext): Promise<void>;
   /** Removes one object a dead run journaled. Must treat "already gone" as success. */
   reclaim(entry: JournalEntry): Promise<void>;
+  /**
+   * Instead of release(): leaves what take() created in place as a restore point
+   * (`local_snapshots`) and marks it done in the journal, so no later run reclaims it.
+   * Providers without it cannot keep snapshots (the run releases them).
+   */
+  keep?(taken: TakenSnapshot, ctx: TakeContext): Promise<void>;
+  /** The restore points kept for `planName` where this plan item puts its snapshots, oldest first. */
+  listKept?(plan: SnapshotPlan, planName: string): Promise<KeptSnapshot[]>;
+  /** Deletes one kept restore point (nested objects first). Missing is success. */
+  removeKept?(kept: KeptSnapshot): Promise<void>;
+}
+
+/** One run's snapshot of one plan item, kept on the source as a restore point. */
+export interface KeptSnapshot {
+  kind: SnapshotKind;
+  plan: string;
+  runId: string;
+  /** Where the provider keeps it (btrfs: the snapshot directory); retention counts runs per location. */
+  location: string;
+  /** The snapshot objects of this run in `location`, the item's own first. */
+  objects: string[];
+  /** Creation time, ms since the epoch. */
+  createdMs: number;
+  /** Where each source's files appear inside the restore point (empty when the plan changed since). */
+  sources: { source: string; path: string }[];
 }

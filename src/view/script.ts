@@ -53,7 +53,9 @@ export function viewScript(spec: ViewSpec): string {
       lines.push(`if [ -d ${at(m)} ]; then mount --rbind ${m} ${at(m)}; fi`);
     }
   }
-  spec.writable.forEach((dir, i) => lines.push(`mount -c --bind "/proc/self/fd/$w${i}" ${at(dir)}`));
+  spec.writable.forEach((dir, i) =>
+    lines.push(`mount -c --bind "/proc/self/fd/$w${i}" ${at(dir)}`),
+  );
   const fds = [...spec.binds.map((_, i) => `s${i}`), ...spec.writable.map((_, i) => `w${i}`)];
   if (fds.length > 0) lines.push(fds.map((f) => `exec {${f}}<&-`).join("; "));
   lines.push(rootBind ? `cd / && exec chroot ${quote(prefix)} "$@"` : `exec "$@"`);

@@ -73,7 +73,10 @@ describe("view", () => {
       ],
       writable: [cache],
     };
-    const out = await inView(spec, "sh", ["-c", "cat /marker; test -r /proc/self/status && echo proc-ok; test -w /var/cache && echo cache-ok"]);
+    const out = await inView(spec, "sh", [
+      "-c",
+      "cat /marker; test -r /proc/self/status && echo proc-ok; test -w /var/cache && echo cache-ok",
+    ]);
     expect(out).toBe("snapshot rootproc-ok\ncache-ok\n");
     expect(await mountsUnder(snap)).toEqual([]);
     await run("btrfs", ["subvolume", "delete", snap]);

@@ -33,14 +33,28 @@ export const backupCommand: Command = {
     // Plans first, for every named plan: a bad source fails the whole command before
     // anything is created.
     const plans: RunPlan[] = [];
-    for (const name of planNames) plans.push(await planRun(config, name, runIds.get(name) ?? newRunId()));
+    for (const name of planNames)
+      plans.push(await planRun(config, name, runIds.get(name) ?? newRunId()));
 
     if (values["dry-run"]) {
       const docs = [];
       for (const p of plans) {
         const engines = await openEngines(config, p.planName, { resolveSecrets: false });
-        const commands = engines.map((e) => `[${e.repoName}] ${e.describeBackup({ planName: p.planName, plan: p.plan, paths: p.sources.map((s) => s.path), extraExcludes: p.internalExcludes, host: p.host })}`);
-        if (global.json) docs.push({ type: "dry_run", plan: p.planName, sources: p.sources, groups: p.groups.map((g) => g.snapshot), repositories: p.repositories, excludes: p.internalExcludes, warnings: p.warnings, commands });
+        const commands = engines.map(
+          (e) =>
+            `[${e.repoName}] ${e.describeBackup({ planName: p.planName, plan: p.plan, paths: p.sources.map((s) => s.path), extraExcludes: p.internalExcludes, host: p.host })}`,
+        );
+        if (global.json)
+          docs.push({
+            type: "dry_run",
+            plan: p.planName,
+            sources: p.sources,
+            groups: p.groups.map((g) => g.snapshot),
+            repositories: p.repositories,
+            excludes: p.internalExcludes,
+            warnings: p.warnings,
+            commands,
+          });
         else for (const line of describeRunPlan(p, commands)) io.print(line);
       }
       for (const d of docs) io.printJson(d);
@@ -48,10 +62,12 @@ export const backupCommand: Command = {
     }
 
     const engineSets: RepositoryEngine[][] = [];
-    for (const p of plans) engineSets.push(await openEngines(config, p.planName, { resolveSecrets: true }));
+    for (const p of plans)
+      engineSets.push(await openEngines(config, p.planName, { resolveSecrets: true }));
 
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
-    const emit = (event: RunEvent): void => (global.json ? io.printJson(event) : reporter.handle(event));
+    const emit = (event: RunEvent): void =>
+      global.json ? io.printJson(event) : reporter.handle(event);
 
     using history = openHistory(config.state_dir);
     const { value: codes, interruptedBy } = await withInterrupts(async (signal) => {

@@ -8,7 +8,9 @@ export const cleanupCommand: Command = {
   summary: "remove what interrupted runs left behind (snapshots, clones, journals, stale locks)",
   usage: "snapback cleanup [--dry-run]",
   async run(argv, io) {
-    const { global, values, help } = parseCommand("cleanup", argv, { "dry-run": { type: "boolean" } });
+    const { global, values, help } = parseCommand("cleanup", argv, {
+      "dry-run": { type: "boolean" },
+    });
     if (help) {
       io.print(this.usage);
       return 0;
@@ -20,13 +22,19 @@ export const cleanupCommand: Command = {
     if (global.json) {
       io.printJson({
         dry_run: dryRun,
-        removed: report.filter((r) => !r.error).map((r) => ({ run_id: r.runId, plan: r.plan, ...r.entry })),
+        removed: report
+          .filter((r) => !r.error)
+          .map((r) => ({ run_id: r.runId, plan: r.plan, ...r.entry })),
         failed: failed.map((r) => ({ run_id: r.runId, plan: r.plan, ...r.entry, error: r.error })),
       });
     } else {
       for (const r of report) {
-        if (r.error) log.error(`could not remove ${describeEntry(r.entry)} (run ${r.runId}): ${r.error}`);
-        else io.print(`${dryRun ? "would remove" : "removed"} ${describeEntry(r.entry)} (plan ${r.plan}, run ${r.runId})`);
+        if (r.error)
+          log.error(`could not remove ${describeEntry(r.entry)} (run ${r.runId}): ${r.error}`);
+        else
+          io.print(
+            `${dryRun ? "would remove" : "removed"} ${describeEntry(r.entry)} (plan ${r.plan}, run ${r.runId})`,
+          );
       }
       if (report.length === 0) io.print("nothing to clean up");
     }

@@ -16,19 +16,24 @@ export const configCommand: Command = {
     }
     const [sub, ...extra] = positionals;
     if (extra.length > 0 || (sub !== "validate" && sub !== "show")) {
-      throw new UsageError(`config: expected "validate" or "show"${sub ? `, got "${[sub, ...extra].join(" ")}"` : ""}`);
+      throw new UsageError(
+        `config: expected "validate" or "show"${sub ? `, got "${[sub, ...extra].join(" ")}"` : ""}`,
+      );
     }
     const { path, config } = await io.load(global);
     if (sub === "validate") {
       const plans = Object.keys(config.plans).length;
       const repos = Object.keys(config.repositories).length;
       if (global.json) io.printJson({ valid: true, path, plans, repositories: repos });
-      else io.print(`${path}: valid (${plans} plan${plans === 1 ? "" : "s"}, ${repos} repositor${repos === 1 ? "y" : "ies"})`);
+      else
+        io.print(
+          `${path}: valid (${plans} plan${plans === 1 ? "" : "s"}, ${repos} repositor${repos === 1 ? "y" : "ies"})`,
+        );
       return 0;
     }
     const shown = redactConfig(config);
     if (global.json) io.printJson(shown);
-    else io.print(stringify(shown as Record<string, unknown>));
+    else io.print(stringify(shown));
     return 0;
   },
 };

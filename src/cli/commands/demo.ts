@@ -5,7 +5,8 @@ import type { Command } from "../command.js";
 
 export const demoCommand: Command = {
   name: "demo",
-  summary: "self-contained demonstration on a loopback btrfs image (needs root); leaves nothing behind",
+  summary:
+    "self-contained demonstration on a loopback btrfs image (needs root); leaves nothing behind",
   usage: "snapback demo",
   async run(argv, io) {
     const { help } = parseCommand("demo", argv, {});
@@ -15,7 +16,9 @@ export const demoCommand: Command = {
     }
     // The demo's own backups run through the same CLI code a user's would.
     const { main } = await import("../app.js");
-    const { interruptedBy } = await withInterrupts(() => runDemo({ say: io.print, snapback: (args) => main(args, io) }));
+    const { interruptedBy } = await withInterrupts(() =>
+      runDemo({ say: io.print, snapback: (args) => main(args, io) }),
+    );
     return interruptedBy ? 130 : 0;
   },
 };

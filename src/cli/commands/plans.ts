@@ -7,7 +7,8 @@ export function selectPlans(config: Config, names: string[]): string[] {
   if (defined.length === 0) throw new UsageError("the config defines no plans ([plans.NAME])");
   if (names.length === 0) return defined;
   for (const n of names) {
-    if (!defined.includes(n)) throw new UsageError(`unknown plan "${n}" (defined: ${defined.join(", ")})`);
+    if (!defined.includes(n))
+      throw new UsageError(`unknown plan "${n}" (defined: ${defined.join(", ")})`);
   }
   return [...new Set(names)];
 }

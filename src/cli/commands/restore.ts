@@ -9,7 +9,8 @@ import { selectPlans } from "./plans.js";
 export const restoreCommand: Command = {
   name: "restore",
   summary: "restore a backup (default latest) or parts of it into DIR",
-  usage: "snapback restore PLAN --target DIR [--snapshot ID|latest] [--path P]... [--overwrite] [--repository NAME]",
+  usage:
+    "snapback restore PLAN --target DIR [--snapshot ID|latest] [--path P]... [--overwrite] [--repository NAME]",
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("restore", argv, {
       target: { type: "string" },
@@ -22,22 +23,37 @@ export const restoreCommand: Command = {
       io.print(this.usage);
       return 0;
     }
-    if (positionals.length !== 1) throw new UsageError("restore: name exactly one PLAN", { hint: this.usage });
-    if (!values.target) throw new UsageError("restore: --target DIR is required", { hint: this.usage });
+    if (positionals.length !== 1)
+      throw new UsageError("restore: name exactly one PLAN", { hint: this.usage });
+    if (!values.target)
+      throw new UsageError("restore: --target DIR is required", { hint: this.usage });
     const paths = values.path ?? [];
-    for (const p of paths) if (!isAbsolute(p)) throw new UsageError(`restore: --path ${p} must be an absolute (original) path`);
+    for (const p of paths)
+      if (!isAbsolute(p))
+        throw new UsageError(`restore: --path ${p} must be an absolute (original) path`);
     const { config } = await io.load(global);
     const [plan] = selectPlans(config, positionals);
     if (!plan) throw new UsageError("restore: name exactly one PLAN");
     const engines = await openEngines(config, plan, { resolveSecrets: true });
-    const engine = values.repository ? engines.find((e) => e.repoName === values.repository) : engines[0];
+    const engine = values.repository
+      ? engines.find((e) => e.repoName === values.repository)
+      : engines[0];
     if (!engine) {
-      throw new UsageError(`restore: plan "${plan}" has no repository "${values.repository ?? ""}" (it uses: ${engines.map((e) => e.repoName).join(", ")})`);
+      throw new UsageError(
+        `restore: plan "${plan}" has no repository "${values.repository ?? ""}" (it uses: ${engines.map((e) => e.repoName).join(", ")})`,
+      );
     }
     const target = resolve(values.target);
     const snapshot = values.snapshot ?? "latest";
     const { interruptedBy } = await withInterrupts((signal) =>
-      engine.restore({ plan, snapshot, target, paths, overwrite: values.overwrite === true, signal }),
+      engine.restore({
+        plan,
+        snapshot,
+        target,
+        paths,
+        overwrite: values.overwrite === true,
+        signal,
+      }),
     );
     if (interruptedBy) return 130;
     if (global.json) io.printJson({ plan, repository: engine.repoName, snapshot, target, paths });

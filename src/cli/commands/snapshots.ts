@@ -37,7 +37,16 @@ export const snapshotsCommand: Command = {
         if (values.repository && engine.repoName !== values.repository) continue;
         try {
           for (const s of await engine.snapshots(plan)) {
-            listing.push({ id: s.id, short_id: s.shortId, time: s.time, plan, repository: engine.repoName, paths: s.paths, tags: s.tags, host: s.host });
+            listing.push({
+              id: s.id,
+              short_id: s.shortId,
+              time: s.time,
+              plan,
+              repository: engine.repoName,
+              paths: s.paths,
+              tags: s.tags,
+              host: s.host,
+            });
           }
         } catch (e) {
           failures++;
@@ -51,7 +60,17 @@ export const snapshotsCommand: Command = {
     else if (listing.length === 0) io.print("no backups");
     else {
       io.print(["ID", "Time", "Plan", "Repository", "Host", "Paths"].join("\t"));
-      for (const s of listing) io.print([s.short_id, s.time.replace(/\.\d+/, ""), s.plan, s.repository, s.host, s.paths.join(",")].join("\t"));
+      for (const s of listing)
+        io.print(
+          [
+            s.short_id,
+            s.time.replace(/\.\d+/, ""),
+            s.plan,
+            s.repository,
+            s.host,
+            s.paths.join(","),
+          ].join("\t"),
+        );
     }
     return failures > 0 ? 1 : 0;
   },

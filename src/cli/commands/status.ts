@@ -28,8 +28,12 @@ export const statusCommand: Command = {
       }
       for (const p of plans) {
         const last = p.latest;
-        const lastText = last ? `${last.status} at ${last.endedAt ?? last.startedAt}${last.error ? ` (${last.error})` : ""}` : "never run";
-        io.print(`${p.plan}: ${p.running ? `RUNNING since ${p.running.startedAt} (pid ${p.running.pid}); ` : ""}last: ${lastText}`);
+        const lastText = last
+          ? `${last.status} at ${last.endedAt ?? last.startedAt}${last.error ? ` (${last.error})` : ""}`
+          : "never run";
+        io.print(
+          `${p.plan}: ${p.running ? `RUNNING since ${p.running.startedAt} (pid ${p.running.pid}); ` : ""}last: ${lastText}`,
+        );
       }
       return 0;
     } finally {

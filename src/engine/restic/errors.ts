@@ -36,10 +36,10 @@ export class ResticError extends SnapbackError {
     kind: ResticErrorKind,
     repository: string | undefined,
     message: string,
-    options: { hint?: string; stderrTail?: string; cause?: unknown } = {},
+    options: { hint?: string; stderrTail?: string; cause?: unknown; exitCode?: number } = {},
   ) {
     super(message, {
-      exitCode: EXIT_CODES[kind],
+      exitCode: options.exitCode ?? EXIT_CODES[kind],
       ...(options.hint === undefined ? {} : { hint: options.hint }),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
@@ -105,6 +105,8 @@ const UNREACHABLE = new RegExp(
     "permission denied \\(publickey",
     "host key verification failed",
     "dial tcp",
+    // A REST server or S3 endpoint refusing the URL's credentials: reached, but not usable.
+    "unexpected http response \\(40[13]\\)",
   ].join("|"),
 );
 
@@ -148,16 +150,20 @@ export function classifyFailure(input: FailureInput): ResticError {
         `${name} at ${input.url} is unreachable${detail ? `: ${detail}` : ""}`,
         opts,
       );
-    case "locked":
+    case "locked": {
+      const holder = lockHolderFromStderr(stderr);
       return new ResticError(
         kind,
         input.repoName,
-        `${name} is locked by another restic process${detail ? `: ${detail}` : ""}`,
+        holder
+          ? `${name} is locked by another restic process: ${holder}`
+          : `${name} is locked by another restic process${detail ? `: ${detail}` : ""}`,
         {
           ...opts,
           hint: `wait for it to finish; if none is running, remove the stale lock with "restic unlock" on ${input.url}`,
         },
       );
+    }
     case "disk-full":
       return new ResticError(
         kind,
@@ -166,6 +172,16 @@ export function classifyFailure(input: FailureInput): ResticError {
         opts,
       );
     case "killed":
+      // Stopped by snapback (SIGINT on an interrupt) is an interruption; killed by anyone
+      // else (the OOM killer, an admin) is a failure of this repository's backup.
+      if (!input.aborted && input.signal !== null) {
+        return new ResticError(
+          kind,
+          input.repoName,
+          `restic ${input.action} for ${name} was killed by ${input.signal}`,
+          { ...opts, exitCode: 1 },
+        );
+      }
       return new ResticError(
         kind,
         input.repoName,
@@ -182,6 +198,18 @@ export function classifyFailure(input: FailureInput): ResticError {
       );
     }
   }
+}
+
+/**
+ * The lock holder restic names when it cannot lock: "repository is already locked
+ * exclusively by PID 42 on nas by root (UID 0, GID 0)" and "lock was created at
+ * 2024-01-01 10:00:00 (1m ago)" → "pid 42 on host nas (user root), since 2024-01-01 10:00:00".
+ */
+export function lockHolderFromStderr(stderr: string): string | undefined {
+  const m = /already locked(?: exclusively)? by PID (\d+) on (\S+) by (\S+)/.exec(stderr);
+  if (!m) return undefined;
+  const since = /lock was created at ([^(\n]+?)\s*(?:\(|$)/m.exec(stderr)?.[1];
+  return `pid ${m[1] ?? "?"} on host ${m[2] ?? "?"} (user ${m[3] ?? "?"})${since ? `, since ${since}` : ""}`;
 }
 
 export function repoMissingMessage(repoName: string, url: string): string {

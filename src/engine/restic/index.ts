@@ -27,7 +27,27 @@ export {
   type ResticTarget,
 } from "./command.js";
 export { resticEnv, displayUrl, secretValues } from "./env.js";
-export { ResticError, classifyFailure, failureKind, type ResticErrorKind } from "./errors.js";
+export {
+  ResticError,
+  classifyFailure,
+  failureKind,
+  lockHolderFromStderr,
+  type ResticErrorKind,
+} from "./errors.js";
+export {
+  clearStaleLocks,
+  describeHolder,
+  ensureNotLocked,
+  judgeLock,
+  listLocks,
+  lockedBy,
+  parseLock,
+  STALE_LOCK_AGE_MS,
+  type ClearedLocks,
+  type ClearLocksOptions,
+  type LockVerdict,
+  type ResticLock,
+} from "./locks.js";
 export { parseBackupLine, describeError, type BackupMessage } from "./messages.js";
 export { ensureRepository, type EnsureResult } from "./repository.js";
 export {

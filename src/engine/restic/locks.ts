@@ -168,17 +168,6 @@ export function lockedBy(target: ResticTarget, lock: ResticLock): ResticError {
   );
 }
 
-/**
- * The holder restic names when it cannot lock ("repository is already locked exclusively by
- * PID 42 on nas by root (UID 0, GID 0)" / "lock was created at 2024-01-01 10:00:00 (1m ago)").
- */
-export function holderFromStderr(stderr: string): string | undefined {
-  const m = /already locked(?: exclusively)? by PID (\d+) on (\S+) by (\S+)/.exec(stderr);
-  if (!m) return undefined;
-  const since = /lock was created at ([^(\n]+?)\s*(?:\(|$)/m.exec(stderr)?.[1];
-  return `pid ${m[1]} on host ${m[2]} (user ${m[3]})${since ? `, since ${since}` : ""}`;
-}
-
 function currentJudge(): JudgeContext {
   return { now: Date.now(), host: hostname(), isAlive: pidExists };
 }

@@ -9,6 +9,7 @@ import type {
   TakeContext,
   TakenSnapshot,
 } from "../types.js";
+import { listKeptBtrfs, removeKeptBtrfs } from "./kept.js";
 import { isSnapbackSnapshotPath } from "./naming.js";
 import { isBtrfsPlanDetail, planBtrfs, type BtrfsPlanDetail } from "./plan.js";
 import { deleteSubvolume, isSubvolume } from "./subvolume.js";
@@ -110,6 +111,14 @@ export const btrfsProvider: SnapshotProvider = {
       );
     }
   },
+
+  async keep(taken, ctx) {
+    // Marked done, the snapshots are no run's leftovers any more: they belong to local retention.
+    for (const name of taken.names) await ctx.journal.done(entryFor(name));
+  },
+
+  listKept: (plan, planName) => listKeptBtrfs(plan, planName),
+  removeKept: (kept) => removeKeptBtrfs(kept),
 
   async reclaim(entry) {
     if (entry.provider !== "btrfs" || entry.type !== "subvolume") {

@@ -1,0 +1,78 @@
+import { lstat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { SnapbackError } from "../../errors.js";
+import type { KeptSnapshot, SnapshotPlan } from "../types.js";
+import { listSnapbackSnapshots, type LocalSnapshot } from "./list.js";
+import { formatSnapshotName, isSnapbackSnapshotPath, parseSnapshotName } from "./naming.js";
+import { isBtrfsPlanDetail } from "./plan.js";
+import { deleteSubvolume } from "./subvolume.js";
+
+/**
+ * The restore points of `planName` in the directory where this plan item puts its snapshots:
+ * one per run and item (the item's own snapshot plus its nested ones), oldest first. Other
+ * plans' snapshots in the same directory are not looked at.
+ */
+export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promise<KeptSnapshot[]> {
+  if (plan.kind !== "btrfs" || !isBtrfsPlanDetail(plan.detail)) return [];
+  const detail = plan.detail;
+  const own = detail.snapshots[0];
+  if (!own) return [];
+  const dir = dirname(own.snapshot);
+  const current = parseSnapshotName(basename(own.snapshot));
+
+  const byRun = new Map<string, LocalSnapshot[]>();
+  for (const s of await listSnapbackSnapshots(dir)) {
+    if (s.plan !== planName) continue;
+    const key = `${s.runId}@${s.item}`;
+    byRun.set(key, [...(byRun.get(key) ?? []), s]);
+  }
+
+  const kept: KeptSnapshot[] = [];
+  for (const snaps of byRun.values()) {
+    snaps.sort((a, b) => (a.nested ?? 0) - (b.nested ?? 0));
+    const first = snaps[0];
+    if (!first) continue;
+    const sources: KeptSnapshot["sources"] = [];
+    if (current && first.item === current.item) {
+      for (const b of detail.binds) {
+        if (!plan.sources.includes(b.to)) continue;
+        const step = detail.snapshots.find((s) => b.from === s.snapshot || b.from.startsWith(`${s.snapshot}/`));
+        const parsed = step && parseSnapshotName(basename(step.snapshot));
+        if (!step || !parsed) continue;
+        const path = join(dir, formatSnapshotName({ ...parsed, runId: first.runId }), b.from.slice(step.snapshot.length));
+        if (await exists(path)) sources.push({ source: b.to, path });
+      }
+    }
+    kept.push({
+      kind: "btrfs",
+      plan: planName,
+      runId: first.runId,
+      location: dir,
+      objects: snaps.map((s) => s.path),
+      createdMs: Math.max(...snaps.map((s) => s.createdMs)),
+      sources,
+    });
+  }
+  return kept.sort((a, b) => a.createdMs - b.createdMs || a.runId.localeCompare(b.runId));
+}
+
+/** Deletes a kept restore point, nested snapshots before the item's own. */
+export async function removeKeptBtrfs(kept: KeptSnapshot): Promise<void> {
+  const failures: string[] = [];
+  for (const path of [...kept.objects].reverse()) {
+    try {
+      if (!isSnapbackSnapshotPath(path)) throw new SnapbackError(`refusing to delete ${path}: not a snapback snapshot`);
+      await deleteSubvolume(path);
+    } catch (e) {
+      failures.push(e instanceof Error ? e.message : String(e));
+    }
+  }
+  if (failures.length > 0) throw new SnapbackError(failures.join("; "));
+}
+
+function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
