@@ -8,7 +8,7 @@
 import { createCipheriv, createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm, stat, statfs, writeFile } from "node:fs/promises";
-import { availableParallelism, cpus, release, tmpdir, totalmem } from "node:os";
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { run, type RunOptions, type RunResult } from "../src/exec/index.js";
@@ -189,6 +189,8 @@ interface Counts {
   data_added: number;
   total_files_processed: number;
   total_bytes_processed: number;
+  /** restic's own time for the backup (its summary), without process start and repository opening. */
+  restic_s: number;
 }
 
 interface Measured {
@@ -197,6 +199,7 @@ interface Measured {
 }
 
 interface SnapbackMeasured extends Measured {
+  snapshotId: string;
   tookMs: number;
   skewMs: number;
   /** VmHWM of the snapback (node) process, KiB. */
@@ -215,6 +218,8 @@ function countsOf(o: Record<string, unknown>): Counts {
     data_added: n("data_added"),
     total_files_processed: n("total_files_processed"),
     total_bytes_processed: n("total_bytes_processed"),
+    // restic calls it total_duration; snapback's summary event duration_s.
+    restic_s: n("total_duration") || n("duration_s"),
   };
 }
 
@@ -248,7 +253,16 @@ class Bench {
     private readonly signal: AbortSignal,
     private readonly cli: string,
     private readonly configPath: string,
+    private readonly mountpoint: string,
   ) {}
+
+  /**
+   * Waits until deleted subvolumes are really gone: only then is a deleted snapshot's device
+   * number free again, so the next snapshot's number does not depend on the cleaner's timing.
+   */
+  async settle(): Promise<void> {
+    await this.exec("btrfs", ["subvolume", "sync", this.mountpoint]);
+  }
 
   exec(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
     return run(file, args, { signal: this.signal, killSignal: "SIGINT", ...options });
@@ -265,6 +279,7 @@ class Bench {
    */
   async snapback(what: string, plan: string): Promise<SnapbackMeasured> {
     this.checkAborted();
+    await this.settle();
     await coldStart();
     let peakKiB = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -304,6 +319,7 @@ class Bench {
     return {
       ms,
       counts: countsOf(summary),
+      snapshotId: String(summary["snapshot_id"]),
       tookMs: Number(snaps["took_ms"]),
       skewMs: Number(snaps["skew_ms"]),
       peakKiB,
@@ -363,6 +379,37 @@ class Bench {
   }
 }
 
+/**
+ * The st_dev restic recorded for `path` in each snapshot, read back from the repository:
+ * the evidence that measure 2 kept one device number and 2b did not.
+ */
+async function recordedDeviceIds(repo: TestRepo, path: string, ids: string[]): Promise<string[]> {
+  const blobs = new Map<string, TreeJson>();
+  const blob = async (id: string): Promise<TreeJson> => {
+    const cached = blobs.get(id);
+    if (cached) return cached;
+    const tree = JSON.parse(await repo.restic(["cat", "blob", id])) as TreeJson;
+    blobs.set(id, tree);
+    return tree;
+  };
+  const out: string[] = [];
+  for (const id of ids) {
+    let tree = (JSON.parse(await repo.restic(["cat", "snapshot", id])) as { tree: string }).tree;
+    let dev: number | undefined;
+    for (const name of path.split("/").filter(Boolean)) {
+      const node = (await blob(tree)).nodes.find((n) => n.name === name);
+      dev = node?.device_id;
+      tree = node?.subtree ?? "";
+    }
+    out.push(dev === undefined ? "?" : String(dev));
+  }
+  return out;
+}
+
+interface TreeJson {
+  nodes: { name: string; subtree?: string; device_id?: number }[];
+}
+
 function ancestors(rel: string): string[] {
   const out: string[] = [];
   for (let d = rel; d !== "." && d !== "/"; d = dirname(d)) out.push(d);
@@ -397,6 +444,12 @@ async function describeMachine(dir: string): Promise<[string, string][]> {
     ["btrfs-progs", await firstLine("btrfs", ["--version"])],
     ["node", process.version],
     [
+      "load average (1, 5, 15 min) at start",
+      loadavg()
+        .map((l) => l.toFixed(2))
+        .join(", "),
+    ],
+    [
       "disk under the loop image",
       `${source} (lsblk: ${disk.replace(/\s+/g, " ").trim()}; ROTA 0 = non-rotational)`,
     ],
@@ -409,8 +462,9 @@ const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : "—");
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
 
-function countsRow(name: string, c: Counts): string {
-  return `| ${name} | ${c.files_new} | ${c.files_changed} | ${c.files_unmodified} | ${c.dirs_new} | ${c.dirs_changed} | ${c.dirs_unmodified} | ${mib(c.data_added)} |`;
+function countsRow(name: string, m: Measured): string {
+  const c = m.counts;
+  return `| ${name} | ${c.files_new} | ${c.files_changed} | ${c.files_unmodified} | ${c.dirs_new} | ${c.dirs_changed} | ${c.dirs_unmodified} | ${mib(c.data_added)} | ${c.restic_s.toFixed(2)} s | ${sec(m.ms)} |`;
 }
 
 // ---------------------------------------------------------------- main
@@ -513,7 +567,7 @@ async function main(signal: AbortSignal): Promise<string> {
     ].join("\n"),
     { mode: 0o600 },
   );
-  const bench = new Bench(signal, cli, configPath);
+  const bench = new Bench(signal, cli, configPath, loop.mountpoint);
   const bareCache = join(work, "cache-bare");
   const naiveCache = join(work, "cache-naive");
 
@@ -538,6 +592,7 @@ async function main(signal: AbortSignal): Promise<string> {
   const snapIncNewDev: SnapbackMeasured[] = [];
   for (let i = 0; i < scale.repeat; i++) {
     const holder = join(naiveDir, `devid-holder-${i}`);
+    await bench.settle();
     await bench.exec("btrfs", ["subvolume", "snapshot", "-r", small[0] ?? data, holder]);
     stack.defer(`removing ${holder}`, async () => {
       await run("btrfs", ["subvolume", "delete", holder], { reject: false });
@@ -558,12 +613,21 @@ async function main(signal: AbortSignal): Promise<string> {
   for (let i = 0; i < scale.repeat; i++)
     four.push(await bench.snapback(`four sources ${i + 1}`, "four"));
 
+  say("reading back the device ids restic recorded");
+  const devIds = await recordedDeviceIds(
+    snapRepo,
+    data,
+    [snapFirst, ...snapInc, ...snapIncNewDev].map((m) => m.snapshotId),
+  );
+  const devKept = new Set(devIds.slice(0, 1 + snapInc.length)).size === 1;
+  const devMoved = new Set(devIds.slice(snapInc.length)).size === 1 + snapIncNewDev.length;
   const snapIncMs = median(snapInc.map((m) => m.ms));
   const bareIncMs = median(bareInc.map((m) => m.ms));
   const snapIncNewDevMs = median(snapIncNewDev.map((m) => m.ms));
   const newDevRatio = snapIncNewDevMs / bareIncMs;
   const naiveIncMs = median(naiveInc.map((m) => m.ms));
-  const oneSourceMs = median([snapFirst, ...snapInc].map((m) => m.tookMs));
+  const oneSource = [snapFirst, ...snapInc, ...snapIncNewDev];
+  const oneSourceMs = median(oneSource.map((m) => m.tookMs));
   const fourPerSourceMs = median(four.map((m) => m.tookMs / 4));
   const peak = [...bench.peaks].sort((a, b) => b.kib - a.kib)[0] ?? { what: "?", kib: 0 };
   const peakMiB = peak.kib / 1024;
@@ -583,22 +647,25 @@ async function main(signal: AbortSignal): Promise<string> {
     `| 2. unchanged incremental vs bare restic incremental on the live path | ${sec(snapIncMs)} | ${sec(bareIncMs)} | ${incRatio.toFixed(2)} (snapback/bare) | ≤ 1.10 | ${met(incRatio <= 1.1)} |`,
     `| 2b. the same, but the snapshot's device id differs from the last run's | ${sec(snapIncNewDevMs)} | ${sec(bareIncMs)} | ${newDevRatio.toFixed(2)} (snapback/bare) | ≤ 1.10 | ${met(newDevRatio <= 1.1)} |`,
     `| 3. naive snapshot-path incremental vs snapback incremental | ${sec(snapIncMs)} | ${sec(naiveIncMs)} | ${ratio(naiveIncMs, snapIncMs)} (naive/snapback) | — | — |`,
-    `| 4a. snapshot step per btrfs source, 1 source (\`took_ms\`, median of ${1 + snapInc.length}) | ${oneSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(oneSourceMs <= 100)} |`,
+    `| 4a. snapshot step per btrfs source, 1 source (\`took_ms\`, median of ${oneSource.length}) | ${oneSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(oneSourceMs <= 100)} |`,
     `| 4b. snapshot step per btrfs source, 4 sources in one plan (\`took_ms\`/4, median of ${four.length}) | ${fourPerSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(fourPerSourceMs <= 100)} |`,
     `| 4c. snapback peak RSS (node process only, VmHWM) | ${peakMiB.toFixed(1)} MiB (${peak.what}) | — | — | ≤ 150 MB | ${met(peak.kib * 1024 <= 150e6)} |`,
     "",
     "What restic reported (last run of each kind):",
     "",
-    "| run | files new | files changed | files unmodified | dirs new | dirs changed | dirs unmodified | data added |",
-    "|---|---|---|---|---|---|---|---|",
-    countsRow("snapback first", snapFirst.counts),
-    countsRow("bare restic first", bareFirst.counts),
-    countsRow("snapback incremental", snapLast.counts),
-    countsRow("snapback incremental, new device id", (snapIncNewDev[snapIncNewDev.length - 1] ?? snapFirst).counts),
-    countsRow("bare restic incremental", (bareInc[bareInc.length - 1] ?? bareFirst).counts),
-    countsRow("naive first (snapshot path)", naiveFirst.counts),
-    countsRow("naive incremental (new snapshot path)", naiveLast.counts),
-    countsRow("snapback, 4 sources", (four[four.length - 1] ?? fourFirst).counts),
+    "| run | files new | files changed | files unmodified | dirs new | dirs changed | dirs unmodified | data added | restic's own time | whole command |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    countsRow("snapback first", snapFirst),
+    countsRow("bare restic first", bareFirst),
+    countsRow("snapback incremental", snapLast),
+    countsRow(
+      "snapback incremental, new device id",
+      snapIncNewDev[snapIncNewDev.length - 1] ?? snapFirst,
+    ),
+    countsRow("bare restic incremental", bareInc[bareInc.length - 1] ?? bareFirst),
+    countsRow("naive first (snapshot path)", naiveFirst),
+    countsRow("naive incremental (new snapshot path)", naiveLast),
+    countsRow("snapback, 4 sources", four[four.length - 1] ?? fourFirst),
     "",
     "Individual runs (seconds): " +
       [
@@ -607,17 +674,22 @@ async function main(signal: AbortSignal): Promise<string> {
         `bare incremental ${bareInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
         `naive first ${(naiveFirst.ms / 1000).toFixed(2)}`,
         `naive incremental ${naiveInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
-        `snapshot took_ms 1 source ${[snapFirst, ...snapInc].map((m) => m.tookMs.toFixed(0)).join(", ")}`,
+        `snapshot took_ms 1 source ${oneSource.map((m) => m.tookMs.toFixed(0)).join(", ")}`,
         `4 sources ${four.map((m) => m.tookMs.toFixed(0)).join(", ")} (skew_ms ${four.map((m) => m.skewMs.toFixed(0)).join(", ")})`,
         `peak RSS per run (MiB) ${bench.peaks.map((p) => (p.kib / 1024).toFixed(0)).join(", ")}`,
       ].join("; ") +
       ".",
+    "",
+    `Device id of ${data} as restic recorded it (restic 0.14 stores it in every node): first backup and measure 2: ${devIds.slice(0, 1 + snapInc.length).join(", ")} (${devKept ? "kept from run to run: nothing else took a device number in between" : "changed between runs: other mounts or subvolumes on this machine took device numbers in between"}); measure 2b: ${devIds.slice(1 + snapInc.length).join(", ")} (${devMoved ? "a new one every run, as intended" : "**repeated: measure 2b is not what it claims**"}).`,
     "",
     "Machine:",
     "",
     "| | |",
     "|---|---|",
     ...machine.map(([k, v]) => `| ${k} | ${v} |`),
+    `| load average at end | ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")} |`,
     "",
   ];
   return lines.join("\n");

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
 import { createWorld, leftovers } from "./fixtures/cli.js";
+import { createTestRepo } from "./fixtures/restic.js";
 
 interface JsonEvent {
   type: string;
@@ -102,5 +103,27 @@ describe("backup end to end (real btrfs, real restic)", () => {
     const forced = await w.cli(["restore", "p", "--target", target, "--overwrite"]);
     expect(forced.exitCode).toBe(0);
     expect(await readFile(restored, "utf8")).toBe("original\n");
+  });
+
+  test("one plan with two repositories backs up the same snapshot view to each", async () => {
+    await using w = await createWorld();
+    await using second = await createTestRepo();
+    for (let i = 0; i < 5; i++) await writeFile(join(w.data, `f${i}`), `${i}\n`);
+    const config = w
+      .basicConfig([w.data])
+      .replace('repositories = ["r"]', 'repositories = ["r", "r2"]')
+      .concat(`\n[repositories.r2]\nengine = "restic"\nurl = "${second.url}"\npassword_file = "${second.passwordFile}"\n`);
+    await w.writeConfig(config);
+    const r = await w.cli(["--json", "backup"]);
+    expect(r.exitCode).toBe(0);
+    const summaries = events(r.stdout).filter((e) => e.type === "summary");
+    expect(summaries.map((e) => e["repository"])).toEqual(["r", "r2"]);
+    expect(events(r.stdout).filter((e) => e.type === "snapshots")).toHaveLength(1);
+    const lsFirst = await w.repo.restic(["ls", "--long", "latest"]);
+    const lsSecond = await second.restic(["ls", "--long", "latest"]);
+    const inData = (ls: string): string[] => ls.split("\n").filter((l) => l.includes(w.data) && !l.startsWith("snapshot "));
+    expect(inData(lsSecond)).toEqual(inData(lsFirst));
+    expect(inData(lsFirst).length).toBe(6);
+    expect(await leftovers(w)).toEqual([]);
   });
 });

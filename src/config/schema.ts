@@ -1,6 +1,8 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
+import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
 import { hooksSchema } from "../hooks/schema.js";
+import { ignorePlanKeys } from "../ignore/schema.js";
 
 /**
  * The configuration schema. It is the single source of the config types: everything else
@@ -62,6 +64,22 @@ export const retentionSchema = z.strictObject({
   local_snapshots: z.int().nonnegative().default(0),
   /** Run restic prune after forget (default true). */
   prune: z.boolean().default(true),
+});
+
+/** `[plans.X.check]`: a check run after a successful backup whenever the last one is older than `every`. */
+export const checkScheduleSchema = z.strictObject({
+  /** Read back this much pack data: "all", "n/t", "x%" or a size such as "500M". */
+  read_data: z
+    .string()
+    .refine((s) => readDataSubsetProblem(s) === undefined, { message: `must be ${READ_DATA_FORMS}` })
+    .optional(),
+  /** Restore this many random files of the new backup and compare them with the snapshot. */
+  spot: z.int().positive().optional(),
+  /** How often: "7d", "12h", "1w2d"; without it, after every successful backup. */
+  every: z
+    .string()
+    .regex(/^(\d+[wdhms])+$/, "must look like 7d, 12h, 1w2d")
+    .optional(),
 });
 
 const repositoryBase = {
@@ -162,8 +180,7 @@ export const planSchema = z.strictObject({
   snapshot_dir: absolutePath.optional(),
   tags: z.array(z.string().regex(/^[^,\s]+$/, "must not contain commas or spaces")).default([]),
   exclude: z.array(z.string().min(1)).default([]),
-  exclude_if_present: z.array(z.string().min(1)).default([]),
-  exclude_caches: z.boolean().default(false),
+  ...ignorePlanKeys,
   one_file_system: z.boolean().default(false),
   schedule: z.string().min(1).optional(),
   /** Host name recorded with the backup (default: this machine's). */
@@ -172,6 +189,7 @@ export const planSchema = z.strictObject({
   recursive: z.boolean().default(true),
   zfs_datasets: z.enum(["property", "all"]).optional(),
   retention: retentionSchema.optional(),
+  check: checkScheduleSchema.optional(),
   /** Commands run around the snapshots and after the run ([[plans.X.hooks]]). */
   hooks: hooksSchema,
 });
@@ -231,6 +249,7 @@ export type Plan = z.infer<typeof planSchema>;
 export type Repository = z.infer<typeof repositorySchema>;
 export type ResticRepository = z.infer<typeof resticRepository>;
 export type Retention = z.infer<typeof retentionSchema>;
+export type CheckSchedule = z.infer<typeof checkScheduleSchema>;
 
 /** Keys whose values are secrets wherever they appear. */
 export const SECRET_KEYS = ["password", "env", "env_file_values"] as const;

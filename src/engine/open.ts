@@ -3,6 +3,7 @@ import type { Config, Repository } from "../config/schema.js";
 import { resolveSecrets, type RepositorySecrets } from "../config/secrets.js";
 import { UsageError } from "../errors.js";
 import { registerSecret } from "../log.js";
+import { KopiaEngine } from "./kopia-engine.js";
 import { ResticEngine } from "./restic-engine.js";
 import type { RepositoryEngine } from "./types.js";
 
@@ -45,6 +46,8 @@ function openEngine(
         secrets,
         repo.cache_dir ?? join(config.state_dir, "cache", "restic"),
       );
+    case "kopia":
+      return new KopiaEngine(repoName, repo, secrets, { logDir: join(config.state_dir, "kopia", "logs", repoName) });
     default:
       throw new UsageError(
         `repositories.${repoName}.engine = "${repo.engine}" is not supported by this version of snapback yet`,

@@ -18,6 +18,8 @@ import type {
   RestoreRequest,
   ViewBackupRequest,
 } from "./types.js";
+import { backupStdin, dumpToSink, listTagged } from "./restic/stdin.js";
+import type { StreamBackupRequest, StreamBackupSummary, StreamRestoreRequest, StreamRestoreResult } from "./types.js";
 import { checkRepository, restoreFiles, sampleFiles } from "./restic/check.js";
 import { forget, prune } from "./restic/forget.js";
 import type {
@@ -69,12 +71,7 @@ export class ResticEngine implements RepositoryEngine {
   }
 
   describeBackup(req: Parameters<RepositoryEngine["describeBackup"]>[0]): string {
-    const args = backupArgs({
-      ...req,
-      repoName: this.repoName,
-      repo: this.repo,
-      secrets: this.secrets,
-    } as Parameters<typeof backupArgs>[0]);
+    const args = backupArgs(req);
     return `RESTIC_REPOSITORY=${displayUrl(this.repo.url)} restic ${[...optionArgs(this.repo), ...args].join(" ")}`;
   }
 
@@ -147,6 +144,18 @@ export class ResticEngine implements RepositoryEngine {
 
   private target(): { repoName: string; repo: ResticRepository; secrets: RepositorySecrets } {
     return { repoName: this.repoName, repo: this.repo, secrets: this.secrets };
+  }
+
+  backupStream(req: StreamBackupRequest): Promise<StreamBackupSummary> {
+    return backupStdin(this.target(), req, { cacheDir: this.cacheDir });
+  }
+
+  restoreStream(req: StreamRestoreRequest): Promise<StreamRestoreResult> {
+    return dumpToSink(this.target(), req, { cacheDir: this.cacheDir });
+  }
+
+  snapshotsWithTags(tags: string[], signal?: AbortSignal): Promise<EngineSnapshot[]> {
+    return listTagged(this.target(), tags, { cacheDir: this.cacheDir, ...(signal ? { signal } : {}) });
   }
 
   secretValues(): string[] {

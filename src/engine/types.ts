@@ -1,3 +1,4 @@
+import type { Readable, Writable } from "node:stream";
 import type { Plan, Repository } from "../config/schema.js";
 import type { RepositorySecrets } from "../config/secrets.js";
 import type { TakenSnapshot } from "../snapshot/types.js";
@@ -15,6 +16,11 @@ export interface BackupRequest {
   paths: string[];
   /** Extra exclude patterns (snapback's own state, snapshot dirs inside sources). */
   extraExcludes: string[];
+  /**
+   * A file holding every exclude pattern of the run in order (ignore files, then the plan's
+   * `exclude`, then `extraExcludes`); when set it replaces the separate patterns.
+   */
+  excludeFile?: string;
   host: string;
   /** Runs the engine inside the view. */
   wrap: CommandWrapper;
@@ -94,6 +100,12 @@ export interface RepositoryEngine {
   ): Promise<{ files: BackupFile[]; total: number }>;
   /** Restores exactly these files of a backup below `target` (at their original paths). */
   restoreFiles(req: RestoreFilesRequest): Promise<RestoreFilesResult>;
+  /** Stores one stream (a database dump) as its own snapshot holding the file `filename`. */
+  backupStream(req: StreamBackupRequest): Promise<StreamBackupSummary>;
+  /** Streams the file `filename` of a snapshot into `sink`. */
+  restoreStream(req: StreamRestoreRequest): Promise<StreamRestoreResult>;
+  /** Snapshots that carry every one of `tags`, oldest first. */
+  snapshotsWithTags(tags: string[], signal?: AbortSignal): Promise<EngineSnapshot[]>;
   /** Values that must never appear in output (password, env values). */
   secretValues(): string[];
 }
@@ -174,4 +186,58 @@ export interface RestoreFilesRequest {
 /** Restores that hit errors still restore what they can; the errors name the files. */
 export interface RestoreFilesResult {
   errors: string[];
+}
+
+/** A program in a stream: its stdout feeds a backup, or its stdin reads a restore. */
+export interface StreamCommand {
+  /** For messages: "pg_dump of database app". */
+  label: string;
+  file: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Values masked in its error output (the program may echo them). */
+  secrets?: string[];
+}
+
+/** Where a backed-up stream comes from. */
+export type StreamSource =
+  | ({ kind: "command" } & StreamCommand)
+  | { kind: "readable"; label: string; open: () => Readable };
+
+/** Where a restored stream goes; a writable is ended when the stream is complete, destroyed on failure. */
+export type StreamSink =
+  | ({ kind: "command" } & StreamCommand)
+  | { kind: "writable"; label: string; stream: Writable };
+
+export interface StreamBackupRequest {
+  /** The absolute path the stream is recorded under. */
+  filename: string;
+  host: string;
+  /** Every tag of the snapshot. */
+  tags: string[];
+  source: StreamSource;
+  /** Extra environment for the engine (TMPDIR). */
+  env: Record<string, string>;
+  signal: AbortSignal;
+}
+
+export interface StreamBackupSummary {
+  snapshotId: string;
+  /** Bytes read from the source. */
+  bytes: number;
+  /** Bytes the repository grew by (after dedup and compression). */
+  dataAdded: number;
+  durationS: number;
+}
+
+export interface StreamRestoreRequest {
+  snapshotId: string;
+  filename: string;
+  sink: StreamSink;
+  signal: AbortSignal;
+}
+
+export interface StreamRestoreResult {
+  bytes: number;
 }

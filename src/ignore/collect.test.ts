@@ -261,7 +261,13 @@ describe("collectIgnorePatterns", () => {
   it("refuses '!' lines and corrections that need negation with restic older than 0.13", async () => {
     await using dir = await tempDir("old");
     const R = join(dir.path, "src");
-    await makeTree(R, { [NAME]: "*.log\n!keep.log\ntmp/\n", tmp: "a file", "sub/tmp/": "" });
+    // Two files named tmp, one message for the rule.
+    await makeTree(R, {
+      [NAME]: "*.log\n!keep.log\ntmp/\n",
+      tmp: "a file",
+      "sub/tmp/": "",
+      "zz/tmp": "a file",
+    });
     const c = await collectIgnorePatterns([{ readFrom: R, original: "/data" }], NAME, {
       resticVersion: "0.12.1",
     });
@@ -278,6 +284,7 @@ describe("collectIgnorePatterns", () => {
       "!/data/**/keep.log",
       "/data/**/tmp",
       "!/data/tmp",
+      "!/data/zz/tmp",
     ]);
   });
 
@@ -301,12 +308,12 @@ describe("collectIgnorePatterns", () => {
   it("walks a large tree", async () => {
     await using dir = await tempDir("large");
     const R = join(dir.path, "src");
-    // 200 directories x 50 files, an ignore file in every tenth directory.
-    for (let d = 0; d < 200; d++) {
+    // 100 directories x 50 files, an ignore file in every fifth directory.
+    for (let d = 0; d < 100; d++) {
       const p = join(R, `d${d}`, "inner");
       await mkdir(p, { recursive: true });
       await Promise.all(Array.from({ length: 50 }, (_, f) => writeFile(join(p, `f${f}.txt`), "")));
-      if (d % 10 === 0) await writeFile(join(R, `d${d}`, NAME), "*.tmp\n!keep.tmp\n");
+      if (d % 5 === 0) await writeFile(join(R, `d${d}`, NAME), "*.tmp\n!keep.tmp\n");
     }
     const c = await collectIgnorePatterns([{ readFrom: R, original: R }], NAME);
     clean(c);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LockedError, SnapbackError } from "../errors.js";
 import { log } from "../log.js";
@@ -19,12 +19,27 @@ const LOCK_WAIT_MS = 10_000;
  * runs as its own user. Throws SnapbackError when the file cannot be written; the caller
  * decides (a backup should not fail over its metrics).
  */
-export async function writeMetrics(
+export function writeMetrics(
   path: string,
   runs: MetricsRun | readonly MetricsRun[],
   now: Date = new Date(),
 ): Promise<void> {
   const list: readonly MetricsRun[] = Array.isArray(runs) ? runs : [runs as MetricsRun];
+  // Writers in this process take turns; the lock file orders them against other processes.
+  const key = resolve(path);
+  const previous = queue.get(key) ?? Promise.resolve();
+  const mine = previous.then(() => writeLocked(path, list, now));
+  const settled = mine.catch(() => undefined);
+  queue.set(key, settled);
+  void settled.then(() => {
+    if (queue.get(key) === settled) queue.delete(key);
+  });
+  return mine;
+}
+
+const queue = new Map<string, Promise<void>>();
+
+async function writeLocked(path: string, list: readonly MetricsRun[], now: Date): Promise<void> {
   const dir = dirname(path);
   const base = basename(path);
   await requireDirectory(dir);

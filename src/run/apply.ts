@@ -1,10 +1,12 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
-import { errorMessage, SnapbackError } from "../errors.js";
+import { errorMessage, SnapbackError, UsageError } from "../errors.js";
+import { probeRestic } from "../engine/restic/index.js";
+import { collectIgnorePatterns, writeExcludeFile } from "../ignore/index.js";
 import { log, redact } from "../log.js";
 import { HookRunner, type RunFacts } from "../hooks/index.js";
-import type { TakeContext, TakenSnapshot } from "../snapshot/types.js";
+import type { TakeContext, TakenSnapshot, ViewBind } from "../snapshot/types.js";
 import { viewWrapper, directWrapper } from "../view/wrapper.js";
 import { DeferStack } from "./defer.js";
 import type { EventSink, ResultEvent, RunStatus, SummaryEvent } from "./events.js";
@@ -12,6 +14,7 @@ import { Journal } from "./journal.js";
 import { FileLock, lockDir } from "./lock.js";
 import { RepositoryLocks, waitingMessage } from "./repo-lock.js";
 import type { RunPlan } from "./plan.js";
+import { applyRetentionAfterBackup, releaseOrKeep, type AfterBackup } from "./retention.js";
 import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
 
@@ -47,6 +50,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
   const summaries: SummaryEvent[] = [];
   let skewMs: number | null = null;
   let fatal: string | undefined;
+  let afterBackup: AfterBackup = {};
   const taken: TakenSnapshot[] = [];
   const warn = (message: string, repository?: string): void => {
     warnings.push(repository ? `${repository}: ${message}` : message);
@@ -147,7 +151,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           recordFailure(engine.repoName, e);
         }
       }
-      if (ready.length === 0) throw new SnapbackError("no repository could be opened");
+      if (ready.length === 0) throw new NoRepositoryError();
 
       // All snapshots back to back: nothing slow between the first and the last. `before`
       // hooks quiesce services; `after_snapshot` hooks restart them even if this fails.
@@ -161,7 +165,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
             taken.push(t);
             stack.defer(
               `removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`,
-              () => g.provider.release(t, takeCtx),
+              () => releaseOrKeep(p, g.provider, t, takeCtx, summaries.length > 0),
             );
           }
         },
@@ -187,6 +191,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       const binds = taken.flatMap((t) => t.binds).sort((a, b) => depth(a.to) - depth(b.to));
       const writable = unique([p.tmpDir, ...ready.flatMap((e) => e.writableDirs())]);
       const wrap = binds.length > 0 ? viewWrapper({ binds, writable }) : directWrapper;
+      const excludeFile = await writeRunExcludes(p, binds, warn);
 
       for (const engine of ready) {
         throwIfAborted(ctx.signal);
@@ -197,6 +202,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
             plan: p.plan,
             paths: p.sources.map((s) => s.path),
             extraExcludes: p.internalExcludes,
+            ...(excludeFile === undefined ? {} : { excludeFile }),
             host: p.host,
             wrap,
             snapshots: taken,
@@ -225,8 +231,14 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           recordFailure(engine.repoName, e);
         }
       }
+      afterBackup = await applyRetentionAfterBackup({ run: p, engines: ready.filter((e) => summaries.some((s) => s.repository === e.repoName)), taken, signal: ctx.signal, warn });
     } catch (e) {
-      if (!ctx.signal.aborted) fatal = errorMessage(e);
+      if (!ctx.signal.aborted) {
+        fatal = errorMessage(e);
+        if (!(e instanceof NoRepositoryError)) ctx.emit({ type: "error", plan: p.planName, message: fatal });
+        // Repositories that failed to open already gave their own codes.
+        if (!(e instanceof NoRepositoryError)) failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
+      }
     }
   }
   if (!unwindFailed) await journal.remove();
@@ -267,6 +279,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     failed_repositories: failed,
     ...(fatal === undefined ? {} : { error: fatal }),
     duration_s: round((performance.now() - started) / 1000),
+    ...afterBackup,
   };
   ctx.emit(result);
   ctx.history?.finishRun(p.runId, {
@@ -337,6 +350,38 @@ function summaryEvent(plan: string, repository: string, s: BackupSummary): Summa
     error_count: s.errorCount,
     duration_s: round(s.durationS),
   };
+}
+
+/**
+ * With `ignore_file`, every such file under the sources — read from the snapshots, so at the
+ * snapshot instant — becomes exclude patterns in one file in the run's temp dir (live and
+ * visible in the view). The plan's own excludes come after them so that an ignore file's `!`
+ * can never re-include what the plan or snapback excludes.
+ */
+async function writeRunExcludes(
+  p: RunPlan,
+  binds: readonly ViewBind[],
+  warn: (m: string) => void,
+): Promise<string | undefined> {
+  const name = p.plan.ignore_file;
+  if (name === undefined) return undefined;
+  const roots = [
+    ...binds.map((b) => ({ readFrom: b.from, original: b.to })),
+    ...p.notPointInTime.map((s) => ({ readFrom: s, original: s })),
+  ];
+  const restic = await probeRestic().catch(() => undefined);
+  const found = await collectIgnorePatterns(roots, name, restic ? { resticVersion: restic.version } : {});
+  for (const w of found.warnings) warn(w);
+  if (found.errors.length > 0) {
+    throw new UsageError(`plans.${p.planName}.ignore_file: ${found.errors.join("; ")}`);
+  }
+  return writeExcludeFile(p.tmpDir, [...found.patterns, ...p.plan.exclude, ...p.internalExcludes]);
+}
+
+class NoRepositoryError extends SnapbackError {
+  constructor() {
+    super("no repository could be opened");
+  }
 }
 
 function throwIfAborted(signal: AbortSignal): void {

@@ -39,6 +39,31 @@ export interface ResultEvent {
   failed_repositories: Record<string, string>;
   error?: string;
   duration_s: number;
+  /** Retention applied after the backup (plans with a retention table). Its failure never fails the run. */
+  retention?: RetentionOutcome;
+  /** The plan's scheduled check ([plans.X.check]) when it was due. Its failure never fails the run. */
+  check?: ScheduledCheckOutcome;
+}
+
+export interface RetentionOutcome {
+  /** Backups of the plan (this host) removed / kept, over all repositories. */
+  removed: number;
+  kept: number;
+  /** Whether restic prune ran. */
+  pruned: boolean;
+  /** Local filesystem snapshots (restore points) removed / kept. */
+  local_removed: number;
+  local_kept: number;
+  error?: string;
+}
+
+export interface ScheduledCheckOutcome {
+  ok: boolean;
+  read_data?: string;
+  spot?: number;
+  /** Spot-checked files that differ from the snapshot. */
+  mismatches: number;
+  error?: string;
 }
 
 export type RunEvent =

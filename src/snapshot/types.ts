@@ -91,11 +91,11 @@ export interface SnapshotProvider {
    * (`local_snapshots`) and marks it done in the journal, so no later run reclaims it.
    * Providers without it cannot keep snapshots (the run releases them).
    */
-  keep?(taken: TakenSnapshot, ctx: TakeContext): Promise<void>;
+  keep?: (taken: TakenSnapshot, ctx: TakeContext) => Promise<void>;
   /** The restore points kept for `planName` where this plan item puts its snapshots, oldest first. */
-  listKept?(plan: SnapshotPlan, planName: string): Promise<KeptSnapshot[]>;
+  listKept?: (plan: SnapshotPlan, planName: string) => Promise<KeptSnapshot[]>;
   /** Deletes one kept restore point (nested objects first). Missing is success. */
-  removeKept?(kept: KeptSnapshot): Promise<void>;
+  removeKept?: (kept: KeptSnapshot) => Promise<void>;
 }
 
 /** One run's snapshot of one plan item, kept on the source as a restore point. */

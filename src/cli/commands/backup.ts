@@ -10,22 +10,24 @@ import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
 import { newRunId } from "../../run/runid.js";
 import { withInterrupts } from "../../run/signals.js";
 import { TerminalReporter } from "../../report/terminal.js";
-import { parseCommand } from "../args.js";
+import { parseCommand, parseDuration } from "../args.js";
 import type { Command } from "../command.js";
 import { combineExitCodes, selectPlans } from "./plans.js";
 
 export const backupCommand: Command = {
   name: "backup",
   summary: "run the named plans, or all plans (--dry-run: show what would happen)",
-  usage: "snapback backup [PLAN...] [--dry-run]",
+  usage: "snapback backup [PLAN...] [--dry-run] [--wait DURATION]\n  --wait DURATION  if the plan is already running, wait up to DURATION (30s, 5m, 1h) for it to finish instead of exiting 4",
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("backup", argv, {
       "dry-run": { type: "boolean" },
+      wait: { type: "string" },
     });
     if (help) {
       io.print(this.usage);
       return 0;
     }
+    const lockWaitMs = values.wait === undefined ? undefined : parseDuration(values.wait, "--wait");
     const { config } = await io.load(global);
     const planNames = selectPlans(config, positionals);
     const runIds = new Map(planNames.map((n) => [n, newRunId()]));
@@ -79,7 +81,7 @@ export const backupCommand: Command = {
       const codes: number[] = [];
       for (const [i, p] of plans.entries()) {
         if (signal.aborted) break;
-        const applied = await applyRun(p, { engines: engineSets[i] ?? [], emit, signal, history });
+        const applied = await applyRun(p, { engines: engineSets[i] ?? [], emit, signal, history, ...(lockWaitMs === undefined ? {} : { lockWaitMs }) });
         codes.push(applied.exitCode);
       }
       return codes;

@@ -1,9 +1,11 @@
 import type { Command } from "../command.js";
 import { backupCommand } from "./backup.js";
+import { checkCommand } from "./check.js";
 import { cleanupCommand } from "./cleanup.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
+import { pruneCommand } from "./prune.js";
 import { restoreCommand } from "./restore.js";
 import { snapshotsCommand } from "./snapshots.js";
 import { statusCommand } from "./status.js";
@@ -12,6 +14,8 @@ export const commands: Command[] = [
   backupCommand,
   snapshotsCommand,
   restoreCommand,
+  pruneCommand,
+  checkCommand,
   cleanupCommand,
   statusCommand,
   doctorCommand,

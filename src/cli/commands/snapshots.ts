@@ -1,8 +1,12 @@
+import type { Config } from "../../config/schema.js";
 import { openEngines } from "../../engine/open.js";
+import { listLocalSnapshots } from "../../run/local-snapshots.js";
+import { planRun } from "../../run/plan.js";
+import { newRunId } from "../../run/runid.js";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { log } from "../../log.js";
 import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import type { Command, CommandIO } from "../command.js";
 import { selectPlans } from "./plans.js";
 
 export interface SnapshotListing {
@@ -19,10 +23,13 @@ export interface SnapshotListing {
 export const snapshotsCommand: Command = {
   name: "snapshots",
   summary: "list the backups of the plans in their repositories",
-  usage: "snapback snapshots [PLAN...] [--repository NAME]",
+  usage:
+    "snapback snapshots [PLAN...] [--repository NAME] [--local]\n" +
+    "  --local  list the filesystem snapshots kept on the sources (local_snapshots) instead",
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("snapshots", argv, {
       repository: { type: "string" },
+      local: { type: "boolean" },
     });
     if (help) {
       io.print(this.usage);
@@ -30,6 +37,7 @@ export const snapshotsCommand: Command = {
     }
     const { config } = await io.load(global);
     const plans = selectPlans(config, positionals);
+    if (values.local) return listLocal(config, plans, global.json, io);
     const listing: SnapshotListing[] = [];
     let failures = 0;
     for (const plan of plans) {
@@ -75,3 +83,46 @@ export const snapshotsCommand: Command = {
     return failures > 0 ? 1 : 0;
   },
 };
+
+/** One row of `snapshots --local`: where a source's files are in a kept restore point. */
+export interface LocalListing {
+  plan: string;
+  /** The original source path, or null when the plan no longer maps it (sources changed). */
+  source: string | null;
+  name: string;
+  /** Where the source's files are inside the snapshot (the snapshot itself without a source). */
+  path: string;
+  time: string;
+  run_id: string;
+  kind: string;
+  snapshot: string;
+}
+
+/** Restore points are found where the plan puts its snapshots now; no repository is opened. */
+async function listLocal(config: Config, plans: string[], json: boolean, io: CommandIO): Promise<number> {
+  const rows: LocalListing[] = [];
+  let failures = 0;
+  for (const plan of plans) {
+    try {
+      const { groups } = await planRun(config, plan, newRunId());
+      for (const k of await listLocalSnapshots(groups, plan)) {
+        const snapshot = k.objects[0] ?? "";
+        const base = { plan, name: snapshot.split("/").at(-1) ?? "", time: new Date(k.createdMs).toISOString(), run_id: k.runId, kind: k.kind, snapshot };
+        if (k.sources.length === 0) rows.push({ ...base, source: null, path: snapshot });
+        for (const s of k.sources) rows.push({ ...base, source: s.source, path: s.path });
+      }
+    } catch (e) {
+      failures++;
+      log.error(`${plan}: ${errorMessage(e)}`);
+      if (plans.length === 1 && e instanceof SnapbackError && !json) throw e;
+    }
+  }
+  rows.sort((a, b) => a.time.localeCompare(b.time) || (a.source ?? "").localeCompare(b.source ?? ""));
+  if (json) io.printJson(rows);
+  else if (rows.length === 0) io.print("no local snapshots");
+  else {
+    io.print(["Time", "Plan", "Source", "Name", "Path"].join("\t"));
+    for (const r of rows) io.print([r.time.replace(/\.\d+/, ""), r.plan, r.source ?? "-", r.name, r.path].join("\t"));
+  }
+  return failures > 0 ? 1 : 0;
+}

@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.js";
+import { resticExcludeArgs } from "../../ignore/index.js";
 import type { BackupProgress, BackupRequest, BackupSummary } from "../types.js";
 import { runRestic } from "./command.js";
 import { ResticError } from "./errors.js";
@@ -21,15 +22,25 @@ const MAX_KEPT_ERRORS = 1000;
  * The argv of `restic backup` for a request. Only the original paths are given, so restic
  * records them and finds the parent snapshot by host and paths; nothing secret is here.
  */
-export function backupArgs(req: BackupRequest): string[] {
+export function backupArgs(
+  req: Pick<BackupRequest, "plan" | "planName" | "host" | "paths" | "extraExcludes" | "excludeFile">,
+): string[] {
   const { plan } = req;
   const args = ["backup", "--json", `--host=${req.host}`];
   for (const tag of plan.tags) args.push(`--tag=${tag}`);
   args.push(`--tag=${planTag(req.planName)}`);
   // "--flag=value": a pattern starting with "-" must not be read as a flag.
-  for (const p of [...plan.exclude, ...req.extraExcludes]) args.push(`--exclude=${p}`);
-  for (const f of plan.exclude_if_present) args.push(`--exclude-if-present=${f}`);
-  if (plan.exclude_caches) args.push("--exclude-caches");
+  if (req.excludeFile === undefined) {
+    for (const p of [...plan.exclude, ...req.extraExcludes]) args.push(`--exclude=${p}`);
+  }
+  args.push(
+    ...resticExcludeArgs({
+      ...(req.excludeFile === undefined ? {} : { excludeFile: req.excludeFile }),
+      excludeIfPresent: plan.exclude_if_present,
+      excludeCaches: plan.exclude_caches,
+      ...(plan.exclude_larger_than === undefined ? {} : { excludeLargerThan: plan.exclude_larger_than }),
+    }),
+  );
   if (plan.one_file_system) args.push("--one-file-system");
   args.push("--", ...req.paths);
   return args;

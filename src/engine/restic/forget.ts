@@ -47,7 +47,8 @@ export function forgetArgs(options: Pick<ForgetOptions, "planName" | "host" | "r
     if (typeof v === "number" && v > 0) args.push(`${flag}=${v}`);
     if (typeof v === "string" && v.length > 0) args.push(`${flag}=${v}`);
   }
-  if (options.dryRun) args.push("--dry-run");
+  // A dry run without a lock: it must not wait for, or stop, a backup running meanwhile.
+  if (options.dryRun) args.push("--dry-run", "--no-lock");
   return args;
 }
 

@@ -1,0 +1,75 @@
+import { checkPlans, type CheckDocument } from "../../check/run.js";
+import { READ_DATA_FORMS, readDataSubsetProblem } from "../../check/subset.js";
+import { UsageError } from "../../errors.js";
+import { log } from "../../log.js";
+import { withInterrupts } from "../../run/signals.js";
+import { parseCommand } from "../args.js";
+import type { Command } from "../command.js";
+import { selectPlans } from "./plans.js";
+
+export const checkCommand: Command = {
+  name: "check",
+  summary: "verify repositories; --spot N compares N restored files with a fresh snapshot",
+  usage:
+    "snapback check [PLAN...] [--read-data SUBSET] [--spot N]\n" +
+    `  --read-data SUBSET  also read back pack data: ${READ_DATA_FORMS}\n` +
+    "  --spot N            restore N random files of each plan's newest backup and compare them\n" +
+    "                      (bytes, mode, mtime) with a fresh snapshot of the sources",
+  async run(argv, io) {
+    const { global, values, positionals, help } = parseCommand("check", argv, {
+      "read-data": { type: "string" },
+      spot: { type: "string" },
+    });
+    if (help) {
+      io.print(this.usage);
+      return 0;
+    }
+    const readData = values["read-data"];
+    if (readData !== undefined) {
+      const problem = readDataSubsetProblem(readData);
+      if (problem !== undefined) throw new UsageError(`check: --read-data ${problem}`);
+    }
+    let spot: number | undefined;
+    if (values.spot !== undefined) {
+      if (!/^[1-9]\d*$/.test(values.spot)) throw new UsageError(`check: --spot ${values.spot}: must be a whole number of files, at least 1`);
+      spot = Number(values.spot);
+    }
+    const { config } = await io.load(global);
+    const planNames = selectPlans(config, positionals);
+
+    const { value: doc, interruptedBy } = await withInterrupts((signal) =>
+      checkPlans(config, planNames, {
+        ...(readData === undefined ? {} : { readData }),
+        ...(spot === undefined ? {} : { spot }),
+        signal,
+        onWarning: (m) => log.warn(m),
+      }),
+    );
+    if (interruptedBy) return 130;
+    if (global.json) io.printJson(doc);
+    else for (const line of describeCheck(doc)) io.print(line);
+    return doc.ok ? 0 : 1;
+  },
+};
+
+export function describeCheck(doc: CheckDocument): string[] {
+  const lines: string[] = [];
+  for (const r of doc.repositories) {
+    const what = r.read_data === undefined ? "structure" : `structure and data (${r.read_data})`;
+    lines.push(`repository ${r.repository}: ${what} ${r.ok ? "ok" : "FAILED"}`);
+    for (const e of r.errors) lines.push(`  ${e}`);
+  }
+  for (const s of doc.spot) {
+    const of = s.snapshot_id === undefined ? "" : ` backup ${s.snapshot_id.slice(0, 8)} (${s.snapshot_time ?? "?"})`;
+    lines.push(
+      `spot check of plan ${s.plan} in ${s.repository}${of}: ${s.sampled} of ${s.files_in_backup} files, ` +
+        `${s.matched} identical, ${s.mismatches.length} mismatched, ${s.changed.length} changed since the backup${s.ok ? "" : " — FAILED"}`,
+    );
+    for (const m of s.mismatches) lines.push(`  MISMATCH ${m.path}: ${m.problems.join(", ")}`);
+    for (const c of s.changed) lines.push(`  changed  ${c.path}: ${c.problems.join(", ")}`);
+    for (const e of s.errors) lines.push(`  error: ${e}`);
+  }
+  for (const e of doc.errors) lines.push(`error: ${e}`);
+  lines.push(doc.ok ? "check passed" : "check FAILED");
+  return lines;
+}

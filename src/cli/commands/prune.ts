@@ -1,0 +1,120 @@
+import { hostname } from "node:os";
+import { lockPlanForMaintenance } from "../../check/maintenance-lock.js";
+import type { Config } from "../../config/schema.js";
+import { openEngines } from "../../engine/open.js";
+import type { RepositoryEngine } from "../../engine/types.js";
+import { errorMessage } from "../../errors.js";
+import { log } from "../../log.js";
+import { planRun, type RunPlan } from "../../run/plan.js";
+import { applyPlanRetention, type PlanRetentionReport } from "../../run/retention.js";
+import { newRunId } from "../../run/runid.js";
+import { withInterrupts } from "../../run/signals.js";
+import { parseCommand } from "../args.js";
+import type { Command } from "../command.js";
+import { selectPlans } from "./plans.js";
+
+export const pruneCommand: Command = {
+  name: "prune",
+  summary: "apply each plan's retention to its repositories and to its local snapshots",
+  usage:
+    "snapback prune [PLAN...] [--dry-run] [--repository NAME]\n" +
+    "  --dry-run  list what would be kept (and by which rule) and removed; change nothing",
+  async run(argv, io) {
+    const { global, values, positionals, help } = parseCommand("prune", argv, {
+      "dry-run": { type: "boolean" },
+      repository: { type: "string" },
+    });
+    if (help) {
+      io.print(this.usage);
+      return 0;
+    }
+    const { config } = await io.load(global);
+    const planNames = selectPlans(config, positionals);
+    const dryRun = values["dry-run"] === true;
+
+    // Secrets for every plan first: a config problem stops the command before anything runs.
+    const engines = new Map<string, RepositoryEngine[]>();
+    for (const name of planNames) {
+      const all = await openEngines(config, name, { resolveSecrets: true });
+      engines.set(name, values.repository === undefined ? all : all.filter((e) => e.repoName === values.repository));
+    }
+
+    const { value: reports, interruptedBy } = await withInterrupts(async (signal) => {
+      const out: PlanRetentionReport[] = [];
+      for (const name of planNames) {
+        if (signal.aborted) break;
+        out.push(await prunePlan(config, name, engines.get(name) ?? [], dryRun, signal));
+      }
+      return out;
+    });
+    if (interruptedBy) return 130;
+
+    const ok = reports.every((r) => r.ok);
+    if (global.json) io.printJson({ dry_run: dryRun, ok, plans: reports });
+    else for (const r of reports) for (const line of describeRetention(r)) io.print(line);
+    return ok ? 0 : 1;
+  },
+};
+
+async function prunePlan(config: Config, planName: string, engines: RepositoryEngine[], dryRun: boolean, signal: AbortSignal): Promise<PlanRetentionReport> {
+  const plan = config.plans[planName];
+  if (!plan) throw new Error(`internal: unknown plan ${planName}`);
+  // The plan's groups say where its local snapshots are; a source that is gone only costs
+  // the local part, never the repositories'.
+  let groups: RunPlan["groups"] = [];
+  let planError: string | undefined;
+  try {
+    groups = (await planRun(config, planName, newRunId())).groups;
+  } catch (e) {
+    planError = `local snapshots not looked at: ${errorMessage(e)}`;
+  }
+  const run = async (): Promise<PlanRetentionReport> =>
+    applyPlanRetention({ planName, plan, host: plan.host ?? hostname(), engines, groups, dryRun, signal });
+  let report: PlanRetentionReport;
+  if (dryRun) report = await run();
+  else {
+    await using locks = await lockPlanForMaintenance(config.state_dir, planName, engines.map((e) => e.repoName), signal, (m) => log.warn(m));
+    void locks;
+    report = await run();
+  }
+  if (planError !== undefined) {
+    report.local.errors.push(planError);
+    report.ok = false;
+  }
+  for (const r of report.repositories) if (r.error !== undefined) log.error(`${planName} → ${r.repository}: ${r.error}`);
+  for (const e of report.local.errors) log.error(`${planName}: ${e}`);
+  return report;
+}
+
+/** Human-readable lines for one plan's retention. */
+export function describeRetention(r: PlanRetentionReport): string[] {
+  const would = r.dry_run ? "would remove" : "removed";
+  const lines: string[] = [];
+  for (const repo of r.repositories) {
+    const head = `plan ${r.plan} → ${repo.repository} (host ${repo.host})`;
+    if (repo.skipped !== undefined) {
+      lines.push(`${head}: ${repo.skipped}`);
+      continue;
+    }
+    if (repo.error !== undefined) {
+      lines.push(`${head}: failed: ${repo.error}`);
+      continue;
+    }
+    lines.push(`${head}: keep ${repo.keep.length}, ${would} ${repo.remove.length}${repo.pruned ? ", pruned" : ""}`);
+    for (const s of repo.keep) lines.push(`  keep          ${s.short_id}  ${shortTime(s.time)}  ${s.reasons.join(", ")}`);
+    for (const s of repo.remove) lines.push(`  ${would.padEnd(12)}  ${s.short_id}  ${shortTime(s.time)}`);
+  }
+  const local = r.local;
+  if (local.keep.length + local.remove.length > 0 || local.keep_runs > 0) {
+    lines.push(`plan ${r.plan} local snapshots (keep the newest ${local.keep_runs} per source): keep ${local.keep.length}, ${would} ${local.remove.length}`);
+    for (const k of local.keep) lines.push(`  keep          ${k.path}  ${shortTime(k.time)}`);
+    for (const k of local.remove) lines.push(`  ${would.padEnd(12)}  ${k.path}  ${shortTime(k.time)}`);
+  }
+  for (const kind of local.unsupported) lines.push(`plan ${r.plan}: ${kind} snapshots cannot be kept as local restore points yet`);
+  for (const e of local.errors) lines.push(`plan ${r.plan}: ${e}`);
+  return lines;
+}
+
+function shortTime(iso: string): string {
+  return iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+}

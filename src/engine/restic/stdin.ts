@@ -1,0 +1,316 @@
+import { Transform, type Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { redactText } from "../../config/secrets.js";
+import { SnapbackError } from "../../errors.js";
+import { ProcessError, run, type RunResult } from "../../exec/index.js";
+import type {
+  EngineSnapshot,
+  StreamBackupRequest,
+  StreamBackupSummary,
+  StreamCommand,
+  StreamRestoreRequest,
+  StreamRestoreResult,
+  StreamSink,
+  StreamSource,
+} from "../types.js";
+import { probeRestic } from "./binary.js";
+import {
+  DEFAULT_KILL_GRACE_MS,
+  optionArgs,
+  resticRepository,
+  runRestic,
+  type ResticOptions,
+  type ResticTarget,
+} from "./command.js";
+import { displayUrl, resticEnv, secretValues } from "./env.js";
+import { classifyFailure, ResticError } from "./errors.js";
+import { parseBackupLine, type SummaryMessage } from "./messages.js";
+import { listTargetSnapshots, parseSnapshots } from "./snapshots.js";
+
+/**
+ * restic's stdin and stdout as streams: `backup --stdin` stores what a program writes (a
+ * database dump) and `dump` gives it back to a program or a file. The bytes flow from one
+ * process to the other through a bounded buffer with backpressure; nothing holds the dump.
+ *
+ * The receiving side sees end-of-file only after the sending side has EXITED successfully.
+ * A dump that fails halfway therefore never becomes a snapshot: restic is still waiting for
+ * more input when the failure is known, gets SIGINT, and commits nothing. The reverse holds
+ * too: a restore program whose input broke off is stopped, never fed a truncated end.
+ */
+
+/** The buffer between the two processes (they block on a full pipe, not memory). */
+const PIPE_BUFFER = 1024 * 1024;
+
+export interface StdinOptions extends ResticOptions {
+  cacheDir: string;
+}
+
+/** The argv of a stream backup; the path and tags come from the caller, nothing secret. */
+export function stdinBackupArgs(req: Pick<StreamBackupRequest, "filename" | "host" | "tags">): string[] {
+  const args = ["backup", "--json", "--stdin", `--stdin-filename=${req.filename}`, `--host=${req.host}`];
+  for (const tag of req.tags) args.push(`--tag=${tag}`);
+  return args;
+}
+
+/** Stores the output of `req.source` as a snapshot holding one file, `req.filename`. */
+export async function backupStdin(
+  target: ResticTarget,
+  req: StreamBackupRequest,
+  options: StdinOptions,
+): Promise<StreamBackupSummary> {
+  if (!req.filename.startsWith("/")) {
+    throw new SnapbackError(`stream backup: ${req.filename} is not an absolute path`);
+  }
+  const started = performance.now();
+  let summary: SummaryMessage | undefined;
+  const onLine = (line: string): void => {
+    const msg = parseBackupLine(line);
+    if (msg?.type === "summary") summary = msg;
+  };
+  const { bytes } = await connect(req.signal, producerFor(req.source), req.source.label, (input, signal) =>
+    runRestic(target, stdinBackupArgs(req), {
+      ...options,
+      action: "backup",
+      env: { ...options.env, ...req.env },
+      signal,
+      stdin: input,
+      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      onStdoutLine: onLine,
+    }),
+  );
+  const id = summary?.snapshotId;
+  if (id === undefined) {
+    throw new ResticError(
+      "other",
+      target.repoName,
+      `restic backup --stdin for repository "${target.repoName}" reported no snapshot`,
+    );
+  }
+  return {
+    snapshotId: await fullId(target, id, options),
+    bytes,
+    dataAdded: summary?.dataAdded ?? 0,
+    durationS: (performance.now() - started) / 1000,
+  };
+}
+
+/** Streams `req.filename` of a snapshot (`restic dump`) into `req.sink`. */
+export async function dumpToSink(
+  target: ResticTarget,
+  req: StreamRestoreRequest,
+  options: StdinOptions,
+): Promise<StreamRestoreResult> {
+  const args = ["dump", req.snapshotId, req.filename];
+  const label = `restic dump of ${req.filename} from repository "${target.repoName}"`;
+  const { bytes } = await connect(
+    req.signal,
+    (out, signal) => runResticToStream(target, args, out, { ...options, signal }),
+    label,
+    consumerFor(req.sink),
+  );
+  return { bytes };
+}
+
+/** Snapshots carrying every one of `tags`, oldest first. */
+export async function listTagged(
+  target: ResticTarget,
+  tags: string[],
+  options: StdinOptions & { signal?: AbortSignal },
+): Promise<EngineSnapshot[]> {
+  const args = ["snapshots", "--json"];
+  if (tags.length > 0) args.push(`--tag=${tags.join(",")}`);
+  const r = await runRestic(target, args, { ...options, action: "snapshots" });
+  try {
+    return parseSnapshots(r.stdout);
+  } catch (e) {
+    throw new ResticError("other", target.repoName, `restic snapshots for repository "${target.repoName}" printed no valid JSON`, {
+      cause: e,
+    });
+  }
+}
+
+type Producer = (out: Writable, signal: AbortSignal) => Promise<unknown>;
+type Consumer = (input: Readable, signal: AbortSignal) => Promise<unknown>;
+
+/**
+ * Runs a producer and a consumer joined by a bounded pipe. The consumer's input ends only
+ * once the producer has succeeded; whichever side fails first stops the other and its error
+ * is the one reported.
+ */
+async function connect(
+  outer: AbortSignal,
+  produce: Producer,
+  producerLabel: string,
+  consume: Consumer,
+): Promise<{ bytes: number }> {
+  let bytes = 0;
+  const pipe = new Transform({
+    highWaterMark: PIPE_BUFFER,
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  // A side that fails destroys the pipe; the error is already reported by that side.
+  pipe.on("error", () => undefined);
+  const stopProducer = new AbortController();
+  const stopConsumer = new AbortController();
+  let first: "producer" | "consumer" | "early" | undefined;
+  let producerDone = false;
+
+  const producing = produce(pipe, AbortSignal.any([outer, stopProducer.signal])).then(
+    () => {
+      producerDone = true;
+      pipe.end();
+    },
+    (e: unknown) => {
+      producerDone = true;
+      first ??= "producer";
+      stopConsumer.abort();
+      throw e;
+    },
+  );
+  const consuming = consume(pipe, AbortSignal.any([outer, stopConsumer.signal])).then(
+    () => {
+      if (!producerDone) {
+        first ??= "early";
+        stopProducer.abort();
+      }
+    },
+    (e: unknown) => {
+      first ??= "consumer";
+      stopProducer.abort();
+      throw e;
+    },
+  );
+  const [p, c] = await Promise.allSettled([producing, consuming]);
+  if (first === "early") {
+    throw new SnapbackError(`the receiving program finished before reading all of ${producerLabel}`);
+  }
+  if (p.status === "rejected" && (first === "producer" || c.status === "fulfilled")) throw p.reason;
+  if (c.status === "rejected") throw c.reason;
+  if (p.status === "rejected") throw p.reason;
+  return { bytes };
+}
+
+function producerFor(source: StreamSource): Producer {
+  if (source.kind === "readable") {
+    return async (out, signal) => {
+      try {
+        await pipeline(source.open(), out, { end: false, signal });
+      } catch (e) {
+        throw new SnapbackError(`${source.label}: ${(e as Error).message}`, { cause: e });
+      }
+    };
+  }
+  return async (out, signal) => {
+    try {
+      await run(source.file, source.args, {
+        ...commandOptions(source),
+        stdoutTo: out,
+        signal,
+      });
+    } catch (e) {
+      throw commandFailure(source, e);
+    }
+  };
+}
+
+function consumerFor(sink: StreamSink): Consumer {
+  if (sink.kind === "writable") {
+    return async (input, signal) => {
+      try {
+        await pipeline(input, sink.stream, { signal });
+      } catch (e) {
+        throw new SnapbackError(`${sink.label}: ${(e as Error).message}`, { cause: e });
+      }
+    };
+  }
+  return async (input, signal) => {
+    try {
+      await run(sink.file, sink.args, { ...commandOptions(sink), stdin: input, signal });
+    } catch (e) {
+      throw commandFailure(sink, e);
+    }
+  };
+}
+
+function commandOptions(cmd: StreamCommand): { env?: Record<string, string>; cwd: string } {
+  return { ...(cmd.env ? { env: cmd.env } : {}), cwd: cmd.cwd ?? "/" };
+}
+
+/** A failed dump or load program, its own words (secrets masked) in the message. */
+function commandFailure(cmd: StreamCommand, e: unknown): SnapbackError {
+  if (!(e instanceof ProcessError)) return new SnapbackError(`${cmd.label}: ${String(e)}`, { cause: e });
+  if (e.spawnCode === "ENOENT") {
+    return new SnapbackError(`${cmd.label}: ${cmd.file} is not installed (not found on PATH)`);
+  }
+  if (e.spawnCode !== undefined) return new SnapbackError(`${cmd.label}: ${cmd.file} could not start (${e.spawnCode})`);
+  const how = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.exitCode_}`;
+  const tail = redactText(e.stderrTail(5), cmd.secrets ?? []).trim();
+  return new SnapbackError(`${cmd.label} failed: ${cmd.file} ${how}${tail ? `: ${tail}` : ""}`);
+}
+
+/**
+ * runRestic with stdout streamed (binary) instead of captured as text: repository and
+ * password through the environment, SIGINT on abort, failures classified.
+ */
+async function runResticToStream(
+  target: ResticTarget,
+  args: string[],
+  out: Writable,
+  options: StdinOptions & { signal: AbortSignal },
+): Promise<void> {
+  const repo = resticRepository(target);
+  const binary = await probeRestic(options.resticPath);
+  const env = resticEnv({
+    url: repo.url,
+    secrets: target.secrets,
+    binary,
+    cacheDir: options.cacheDir,
+    extra: options.env,
+  });
+  const full = [...optionArgs(repo), ...args];
+  options.onCommand?.(binary.path, full);
+  let result: RunResult;
+  try {
+    result = await run(binary.path, full, {
+      env,
+      reject: false,
+      killSignal: "SIGINT",
+      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      signal: options.signal,
+      stdoutTo: out,
+    });
+  } catch (e) {
+    if (e instanceof ProcessError && e.spawnCode !== undefined) {
+      throw new ResticError(e.spawnCode === "ENOENT" ? "not-found-binary" : "other", target.repoName, `${binary.path}: could not start (${e.spawnCode})`, {
+        cause: e,
+      });
+    }
+    throw e;
+  }
+  if (result.exitCode !== 0) {
+    throw classifyFailure({
+      repoName: target.repoName,
+      url: displayUrl(repo.url),
+      action: args[0] ?? "dump",
+      secrets: secretValues(repo.url, target.secrets),
+      exitCode: result.exitCode,
+      signal: result.signal,
+      aborted: result.aborted,
+      stderr: result.stderr,
+    });
+  }
+}
+
+/** restic 0.14 reports the short id; the snapshot exists either way, so a failed lookup keeps it. */
+async function fullId(target: ResticTarget, id: string, options: StdinOptions): Promise<string> {
+  if (id.length === 64) return id;
+  try {
+    const found = await listTargetSnapshots(target, { ...options, ids: [id], noLock: true });
+    return found.find((s) => s.id.startsWith(id))?.id ?? id;
+  } catch {
+    return id;
+  }
+}

@@ -1,0 +1,214 @@
+import { runScheduledCheck } from "../check/scheduled.js";
+import type { Plan, Retention } from "../config/schema.js";
+import type { KeepRules, RepositoryEngine, RetainedSnapshot } from "../engine/types.js";
+import { errorMessage } from "../errors.js";
+import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../snapshot/types.js";
+import type { RetentionOutcome, ScheduledCheckOutcome } from "./events.js";
+import { localSnapshotJson, trimLocalSnapshots } from "./local-snapshots.js";
+import type { RunPlan } from "./plan.js";
+
+/**
+ * A plan's retention: restic `forget` with its keep rules, scoped to its own backups from its
+ * host, then `prune`; and the local restore points trimmed to `local_snapshots`. Used by
+ * `prune` and after every backup of a plan that has a `[plans.X.retention]` table.
+ */
+export function keepRules(r: Retention | undefined): KeepRules {
+  if (!r) return {};
+  const rules: KeepRules = {};
+  if (r.keep_last) rules.last = r.keep_last;
+  if (r.keep_hourly) rules.hourly = r.keep_hourly;
+  if (r.keep_daily) rules.daily = r.keep_daily;
+  if (r.keep_weekly) rules.weekly = r.keep_weekly;
+  if (r.keep_monthly) rules.monthly = r.keep_monthly;
+  if (r.keep_yearly) rules.yearly = r.keep_yearly;
+  if (r.keep_within) rules.within = r.keep_within;
+  return rules;
+}
+
+export interface RetainedJson {
+  id: string;
+  short_id: string;
+  time: string;
+  host: string;
+  paths: string[];
+  tags: string[];
+  /** The rules that keep it ("daily snapshot", …); empty for removed ones. */
+  reasons: string[];
+}
+
+export interface RepositoryRetentionReport {
+  repository: string;
+  host: string;
+  keep: RetainedJson[];
+  remove: RetainedJson[];
+  pruned: boolean;
+  /** Why nothing was done (no keep rule). */
+  skipped?: string;
+  error?: string;
+}
+
+export interface PlanRetentionReport {
+  plan: string;
+  dry_run: boolean;
+  repositories: RepositoryRetentionReport[];
+  local: {
+    keep_runs: number;
+    keep: ReturnType<typeof localSnapshotJson>[];
+    remove: ReturnType<typeof localSnapshotJson>[];
+    /** Snapshot kinds whose provider cannot keep restore points. */
+    unsupported: string[];
+    errors: string[];
+  };
+  ok: boolean;
+}
+
+export interface PlanRetentionRequest {
+  planName: string;
+  plan: Plan;
+  host: string;
+  engines: RepositoryEngine[];
+  groups: RunPlan["groups"];
+  dryRun: boolean;
+  signal: AbortSignal;
+  /** The run in progress, whose snapshots are never trimmed here. */
+  currentRunId?: string;
+}
+
+export async function applyPlanRetention(req: PlanRetentionRequest): Promise<PlanRetentionReport> {
+  const rules = keepRules(req.plan.retention);
+  const repositories: RepositoryRetentionReport[] = [];
+  for (const engine of req.engines) {
+    const report: RepositoryRetentionReport = { repository: engine.repoName, host: req.host, keep: [], remove: [], pruned: false };
+    repositories.push(report);
+    if (!hasKeepRules(rules)) {
+      // restic would refuse (or, in some versions, forget everything): never ask it.
+      report.skipped = req.plan.retention ? "no keep_* rule: every backup is kept" : "no [retention] table: every backup is kept";
+      continue;
+    }
+    try {
+      const r = await engine.forget({ plan: req.planName, host: req.host, rules, dryRun: req.dryRun, signal: req.signal });
+      report.keep = r.keep.map(retainedJson);
+      report.remove = r.remove.map(retainedJson);
+      if (!req.dryRun && r.remove.length > 0 && (req.plan.retention?.prune ?? true)) {
+        await engine.prune(req.signal);
+        report.pruned = true;
+      }
+    } catch (e) {
+      if (req.signal.aborted) throw e;
+      report.error = errorMessage(e);
+    }
+  }
+
+  const keepRuns = req.plan.retention?.local_snapshots ?? 0;
+  let local: PlanRetentionReport["local"];
+  try {
+    const trimmed = await trimLocalSnapshots(req.groups, req.planName, keepRuns, {
+      dryRun: req.dryRun,
+      ...(req.currentRunId === undefined ? {} : { currentRunId: req.currentRunId }),
+    });
+    local = {
+      keep_runs: keepRuns,
+      keep: trimmed.keep.map(localSnapshotJson),
+      remove: trimmed.remove.map(localSnapshotJson),
+      unsupported: keepRuns > 0 ? trimmed.unsupported : [],
+      errors: trimmed.errors,
+    };
+  } catch (e) {
+    if (req.signal.aborted) throw e;
+    local = { keep_runs: keepRuns, keep: [], remove: [], unsupported: [], errors: [errorMessage(e)] };
+  }
+  const ok = repositories.every((r) => r.error === undefined) && local.errors.length === 0;
+  return { plan: req.planName, dry_run: req.dryRun, repositories, local, ok };
+}
+
+function retainedJson(s: RetainedSnapshot): RetainedJson {
+  return { id: s.id, short_id: s.shortId, time: s.time, host: s.host, paths: s.paths, tags: s.tags, reasons: s.reasons };
+}
+
+/** Releases a run's snapshot, or keeps it as a restore point when the plan keeps local snapshots and the backup exists. */
+export function releaseOrKeep(p: RunPlan, provider: SnapshotProvider, taken: TakenSnapshot, ctx: TakeContext, backedUp: boolean): Promise<void> {
+  const keep = (p.plan.retention?.local_snapshots ?? 0) > 0 && backedUp && provider.keep !== undefined;
+  return keep && provider.keep ? provider.keep(taken, ctx) : provider.release(taken, ctx);
+}
+
+export interface AfterBackupRequest {
+  run: RunPlan;
+  /** The repositories this run has just backed up to. */
+  engines: RepositoryEngine[];
+  taken: TakenSnapshot[];
+  signal: AbortSignal;
+  warn: (message: string, repository?: string) => void;
+}
+
+/** What the result event reports of the steps after the backup. */
+export interface AfterBackup {
+  retention?: RetentionOutcome;
+  check?: ScheduledCheckOutcome;
+}
+
+/**
+ * The lifecycle steps after a backup: retention (plans with a retention table), then the
+ * plan's scheduled check when it is due. Neither ever fails the backup: problems become
+ * warnings and fields of the result event. Only an interruption is thrown.
+ */
+export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promise<AfterBackup> {
+  const out: AfterBackup = {};
+  if (req.engines.length === 0) return out;
+  if (req.run.plan.retention) {
+    try {
+      const r = await applyPlanRetention({
+        planName: req.run.planName,
+        plan: req.run.plan,
+        host: req.run.host,
+        engines: req.engines,
+        groups: req.run.groups,
+        dryRun: false,
+        signal: req.signal,
+        currentRunId: req.run.runId,
+      });
+      const errors: string[] = [];
+      for (const repo of r.repositories) {
+        if (repo.error !== undefined) {
+          errors.push(`${repo.repository}: ${repo.error}`);
+          req.warn(`retention failed (the backup itself is fine): ${repo.error}`, repo.repository);
+        }
+      }
+      for (const e of r.local.errors) {
+        errors.push(e);
+        req.warn(`local snapshot retention: ${e}`);
+      }
+      for (const kind of r.local.unsupported) req.warn(`local_snapshots: ${kind} snapshots cannot be kept yet; they were removed after the backup`);
+      out.retention = {
+        removed: sum(r.repositories.map((x) => x.remove.length)),
+        kept: sum(r.repositories.map((x) => x.keep.length)),
+        pruned: r.repositories.some((x) => x.pruned),
+        local_removed: r.local.remove.length,
+        // The run's own restore point is kept when the run unwinds (after this).
+        local_kept: r.local.keep.length,
+        ...(errors.length > 0 ? { error: errors.join("; ") } : {}),
+      };
+    } catch (e) {
+      if (req.signal.aborted) throw e;
+      req.warn(`retention failed (the backup itself is fine): ${errorMessage(e)}`);
+      out.retention = { removed: 0, kept: 0, pruned: false, local_removed: 0, local_kept: 0, error: errorMessage(e) };
+    }
+  }
+  try {
+    const check = await runScheduledCheck({ run: req.run, engines: req.engines, taken: req.taken, signal: req.signal, warn: req.warn });
+    if (check) out.check = check;
+  } catch (e) {
+    if (req.signal.aborted) throw e;
+    req.warn(`scheduled check failed: ${errorMessage(e)}`);
+    out.check = { ok: false, mismatches: 0, error: errorMessage(e) };
+  }
+  return out;
+}
+
+/** Whether the rules keep anything in particular: without one, retention must not run at all. */
+export function hasKeepRules(rules: KeepRules): boolean {
+  return Object.values(rules).some((v) => (typeof v === "number" ? v > 0 : typeof v === "string" && v.length > 0));
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
