@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, open, rm, stat, statfs, writeFile } from "node:fs/promi
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { run, type RunOptions, type RunResult } from "../src/exec/index.js";
+import { ProcessError, run, type RunOptions, type RunResult } from "../src/exec/index.js";
 import { DeferStack } from "../src/run/defer.js";
 import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
@@ -705,9 +705,17 @@ process.on("SIGTERM", onSignal);
 try {
   process.stdout.write(`${await main(controller.signal)}\n`);
 } catch (e) {
-  process.stderr.write(
-    `bench: ${e instanceof BenchError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
-  );
+  // A failing tool is reported by what it said; only a bug in the bench gets its stack.
+  const message = controller.signal.aborted
+    ? "interrupted; everything it created is removed"
+    : e instanceof BenchError
+      ? e.message
+      : e instanceof ProcessError
+        ? `${e.message}\n${e.stderrTail(8)}`
+        : e instanceof Error
+          ? (e.stack ?? e.message)
+          : String(e);
+  process.stderr.write(`bench: ${message}\n`);
   process.exitCode = controller.signal.aborted ? 130 : 1;
 } finally {
   process.off("SIGINT", onSignal);

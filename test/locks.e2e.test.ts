@@ -86,7 +86,8 @@ async function leaveResticLock(w: World, host?: string): Promise<{ id: string; p
     const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
     let id: string | undefined;
     await until("restic's lock", async () => {
-      id = (await readdir(join(w.repo.url, "locks"))).find((f) => !before.includes(f));
+      // restic writes "<id>-tmp-<n>" first and renames it when complete.
+      id = (await readdir(join(w.repo.url, "locks"))).find((f) => /^[0-9a-f]{64}$/.test(f) && !before.includes(f));
       return id !== undefined;
     });
     child.kill("SIGKILL");

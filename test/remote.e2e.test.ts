@@ -108,6 +108,18 @@ describe("remote repositories", () => {
     expect((await readdir(repoDir)).sort()).toEqual(expect.arrayContaining(["config", "data", "index", "keys", "snapshots"]));
   });
 
+  test("repository options are checked, and shown by --dry-run as the restic -o flags they become", async () => {
+    await using w = await createWorld();
+    await w.writeConfig(configWith(w, [`url = "${w.repo.url}"`, 'options = ["sftp.command=ssh -p 2222 nas -s sftp", "no-equals-sign"]']));
+    const bad = await w.cli(["config", "validate"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`repositories.r.options[1]: must look like "backend.option=value"`);
+    await w.writeConfig(configWith(w, [`url = "${w.repo.url}"`, 'options = ["s3.region=eu-west-1"]']));
+    const dry = await w.cli(["backup", "--dry-run"]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("restic -o s3.region=eu-west-1 backup");
+  });
+
   test("REST server with credentials in the URL: init, backup, snapshots, restore", async () => {
     await using w = await createWorld();
     await using rest = await startRestServer({ user: "backup", pass: "rest-Pa55word-7f3a" });

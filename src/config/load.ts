@@ -209,7 +209,8 @@ interface Introspectable {
 
 /** The keys the schema allows at `path` (for "did you mean"); empty when it cannot tell. */
 function allowedKeysAt(path: readonly Key[], raw: unknown): string[] {
-  let node: Introspectable | undefined = configSchema;
+  // zod's internal definition types are too deep to match structurally; this reads them only.
+  let node: Introspectable | undefined = configSchema as unknown as Introspectable;
   for (let i = 0; i <= path.length && node;) {
     const def: Introspectable["_zod"]["def"] = node._zod.def;
     if (def.innerType) {
@@ -249,14 +250,16 @@ function editDistance(a: string, b: string): number {
 
 /** A config that carries secret values must not be readable by other users. */
 async function refuseReadableSecrets(path: string, config: Config): Promise<void> {
-  const carriesSecrets = Object.values(config.repositories).some(
-    (r) => r.env !== undefined && Object.keys(r.env).length > 0,
-  );
+  // Repository env values are credentials; so are notification URLs (they embed tokens).
+  const carriesSecrets =
+    Object.values(config.repositories).some((r) => r.env !== undefined && Object.keys(r.env).length > 0) ||
+    config.notify.length > 0 ||
+    Object.values(config.plans).some((p) => (p.notify?.length ?? 0) > 0);
   if (!carriesSecrets) return;
   const st = await stat(path);
   if ((st.mode & 0o044) !== 0) {
     throw new UsageError(
-      `config file ${path} contains secrets (repository env) but is readable by other users (mode ${(st.mode & 0o777).toString(8).padStart(3, "0")})`,
+      `config file ${path} contains secrets (repository env or notification URLs) but is readable by other users (mode ${(st.mode & 0o777).toString(8).padStart(3, "0")})`,
       { hint: `run: chmod 600 ${path}` },
     );
   }

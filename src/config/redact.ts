@@ -63,7 +63,9 @@ function walk(value: unknown): unknown {
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (k === "env" && v !== null && typeof v === "object" && !Array.isArray(v)) {
+      if (k === "notify" && Array.isArray(v)) {
+        out[k] = v.map(redactChannel);
+      } else if (k === "env" && v !== null && typeof v === "object" && !Array.isArray(v)) {
         // Keep the variable names: they tell which credentials are configured.
         out[k] = Object.fromEntries(Object.keys(v).map((name) => [name, REDACTED]));
       } else if (isSecretKey(k)) {
@@ -91,4 +93,31 @@ export function redactUrlCredentials(text: string): string {
       return `${scheme}://${REDACTED}@`;
     },
   );
+}
+
+/**
+ * A notification channel's URL is its credential (Healthchecks and Uptime Kuma put the check's
+ * token in the path; an ntfy topic is readable by anyone who knows it), and so are webhook
+ * header values. The type, events and host stay visible.
+ */
+function redactChannel(channel: unknown): unknown {
+  if (channel === null || typeof channel !== "object") return walk(channel);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(channel as Record<string, unknown>)) {
+    if (k === "url" && typeof v === "string") out[k] = redactUrlPath(v);
+    else if (k === "topic") out[k] = REDACTED;
+    else if (k === "headers" && v !== null && typeof v === "object") {
+      out[k] = Object.fromEntries(Object.keys(v).map((name) => [name, REDACTED]));
+    } else out[k] = walk(v);
+  }
+  return out;
+}
+
+function redactUrlPath(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/${REDACTED}`;
+  } catch {
+    return REDACTED;
+  }
 }

@@ -3,6 +3,8 @@ import { z } from "zod";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
 import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
+import { metricsSchema } from "../metrics/schema.js";
+import { globalNotifySchema, planNotifySchema } from "../notify/schema.js";
 
 /**
  * The configuration schema. It is the single source of the config types: everything else
@@ -123,19 +125,46 @@ const kopiaRepository = z.strictObject({
   ...repositoryBase,
 });
 
+/**
+ * Replication targets (btrfs/zfs send-receive): reached here or through ssh, with their own
+ * keep rules if set (they then replace the plan's for this target, like btrbk's target_preserve).
+ */
+const replicationKeys = {
+  /** `user@host`: the target is on another machine, reached with ssh (key auth, BatchMode). */
+  ssh: z
+    .string()
+    .min(1)
+    .regex(/^[^\s-][^\s]*$/, "must be an ssh destination like backup@nas (no spaces, no leading '-')")
+    .optional(),
+  /** Extra ssh arguments, e.g. ["-i", "/root/.ssh/backup", "-p", "2222"]. */
+  ssh_options: z.array(z.string()).optional(),
+  keep_last: z.int().nonnegative().optional(),
+  keep_hourly: z.int().nonnegative().optional(),
+  keep_daily: z.int().nonnegative().optional(),
+  keep_weekly: z.int().nonnegative().optional(),
+  keep_monthly: z.int().nonnegative().optional(),
+  keep_yearly: z.int().nonnegative().optional(),
+  keep_within: z
+    .string()
+    .regex(/^(\d+[yMwdhm])+$/, "must look like 30d, 1y6m, 12h")
+    .optional(),
+};
+
 const btrfsRepository = z.strictObject({
   engine: z.literal("btrfs"),
+  /** Directory on a btrfs filesystem; one subdirectory per source is created in it. */
   path: absolutePath,
-  ssh: z.string().min(1).optional(),
+  ...replicationKeys,
   ...repositoryBase,
 });
 
 const zfsRepository = z.strictObject({
   engine: z.literal("zfs"),
+  /** Dataset that receives one child dataset per source dataset (created if missing). */
   dataset: z
     .string()
     .regex(/^[A-Za-z0-9][\w.:-]*(\/[\w.:-]+)*$/, "must be a dataset name like pool/backup"),
-  ssh: z.string().min(1).optional(),
+  ...replicationKeys,
   ...repositoryBase,
 });
 
@@ -192,6 +221,8 @@ export const planSchema = z.strictObject({
   check: checkScheduleSchema.optional(),
   /** Commands run around the snapshots and after the run ([[plans.X.hooks]]). */
   hooks: hooksSchema,
+  /** Where to report this plan's runs; replaces the global [[notify]] list when set. */
+  notify: planNotifySchema,
 });
 
 export const configSchema = z
@@ -199,6 +230,10 @@ export const configSchema = z
     state_dir: absolutePath.default("/var/lib/snapback"),
     repositories: z.record(name, repositorySchema).default({}),
     plans: z.record(name, planSchema).default({}),
+    /** Default notification channels for plans that have none of their own. */
+    notify: globalNotifySchema,
+    /** Prometheus node_exporter textfile written after every run. */
+    metrics: metricsSchema.optional(),
   })
   .superRefine((config, ctx) => {
     for (const [planName, plan] of Object.entries(config.plans)) {
@@ -248,6 +283,8 @@ export type Config = z.infer<typeof configSchema>;
 export type Plan = z.infer<typeof planSchema>;
 export type Repository = z.infer<typeof repositorySchema>;
 export type ResticRepository = z.infer<typeof resticRepository>;
+export type BtrfsRepository = z.infer<typeof btrfsRepository>;
+export type ZfsRepository = z.infer<typeof zfsRepository>;
 export type Retention = z.infer<typeof retentionSchema>;
 export type CheckSchedule = z.infer<typeof checkScheduleSchema>;
 

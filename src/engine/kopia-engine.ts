@@ -85,11 +85,17 @@ export class KopiaEngine implements RepositoryEngine {
   }
 
   backup(req: ViewBackupRequest): Promise<BackupSummary> {
-    return backup({ ...req, repoName: this.repoName, repo: this.repo, secrets: this.secrets }, this.defaults());
+    return backup(
+      { ...req, repoName: this.repoName, repo: this.repo, secrets: this.secrets },
+      this.defaults(),
+    );
   }
 
   async snapshots(plan?: string): Promise<EngineSnapshot[]> {
-    const list = await listSnapshots(this.target(), { ...this.defaults(), ...(plan === undefined ? {} : { planName: plan }) });
+    const list = await listSnapshots(this.target(), {
+      ...this.defaults(),
+      ...(plan === undefined ? {} : { planName: plan }),
+    });
     return list.map(engineSnapshot);
   }
 
@@ -132,7 +138,11 @@ export class KopiaEngine implements RepositoryEngine {
    * `kopia snapshot verify` of every source in the repository (or of one plan's), reading
    * back a share of the files: `readData` is "all", "N%" or "1/N".
    */
-  check(req: { readData?: string; plan?: string; signal: AbortSignal }): Promise<RepositoryCheckReport & { sources: string[] }> {
+  check(req: {
+    readData?: string;
+    plan?: string;
+    signal: AbortSignal;
+  }): Promise<RepositoryCheckReport & { sources: string[] }> {
     return check(this.target(), {
       ...this.defaults(),
       signal: req.signal,
@@ -141,7 +151,11 @@ export class KopiaEngine implements RepositoryEngine {
     });
   }
 
-  sampleFiles(snapshotId: string, count: number, signal: AbortSignal): Promise<{ files: BackupFile[]; total: number }> {
+  sampleFiles(
+    snapshotId: string,
+    count: number,
+    signal: AbortSignal,
+  ): Promise<{ files: BackupFile[]; total: number }> {
     return sampleFiles(this.target(), snapshotId, count, { ...this.defaults(), signal });
   }
 
@@ -151,7 +165,10 @@ export class KopiaEngine implements RepositoryEngine {
 
   /** Snapshots carrying every one of `tags` (snapback's form: "plan:home", "nightly"), oldest first. */
   async snapshotsWithTags(tags: string[], signal?: AbortSignal): Promise<EngineSnapshot[]> {
-    const list = await listSnapshots(this.target(), { ...this.defaults(), ...(signal ? { signal } : {}) });
+    const list = await listSnapshots(this.target(), {
+      ...this.defaults(),
+      ...(signal ? { signal } : {}),
+    });
     return list.filter((s) => tags.every((t) => s.tags.includes(t))).map(engineSnapshot);
   }
 
@@ -165,9 +182,12 @@ export class KopiaEngine implements RepositoryEngine {
   }
 
   private noStreams(what: string): UsageError {
-    return new UsageError(`repository "${this.repoName}": ${what} needs a stream backup, which snapback does not do with kopia yet`, {
-      hint: "use a restic repository for database dumps",
-    });
+    return new UsageError(
+      `repository "${this.repoName}": ${what} needs a stream backup, which snapback does not do with kopia yet`,
+      {
+        hint: "use a restic repository for database dumps",
+      },
+    );
   }
 
   secretValues(): string[] {

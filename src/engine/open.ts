@@ -4,6 +4,7 @@ import { resolveSecrets, type RepositorySecrets } from "../config/secrets.js";
 import { UsageError } from "../errors.js";
 import { registerSecret } from "../log.js";
 import { KopiaEngine } from "./kopia-engine.js";
+import { BtrfsTargetEngine, ZfsTargetEngine } from "./replication/index.js";
 import { ResticEngine } from "./restic-engine.js";
 import type { RepositoryEngine } from "./types.js";
 
@@ -47,10 +48,16 @@ function openEngine(
         repo.cache_dir ?? join(config.state_dir, "cache", "restic"),
       );
     case "kopia":
-      return new KopiaEngine(repoName, repo, secrets, { logDir: join(config.state_dir, "kopia", "logs", repoName) });
+      return new KopiaEngine(repoName, repo, secrets, {
+        logDir: join(config.state_dir, "kopia", "logs", repoName),
+      });
+    case "btrfs":
+      return new BtrfsTargetEngine(repoName, repo, config.state_dir);
+    case "zfs":
+      return new ZfsTargetEngine(repoName, repo, config.state_dir);
     default:
       throw new UsageError(
-        `repositories.${repoName}.engine = "${repo.engine}" is not supported by this version of snapback yet`,
+        `repositories.${repoName}.engine = "${(repo as { engine: string }).engine}" is not supported by this version of snapback yet`,
       );
   }
 }

@@ -108,6 +108,12 @@ export interface RepositoryEngine {
   snapshotsWithTags(tags: string[], signal?: AbortSignal): Promise<EngineSnapshot[]>;
   /** Values that must never appear in output (password, env values). */
   secretValues(): string[];
+  /**
+   * Replication targets (btrfs/zfs send): the source snapshots (btrfs paths, ZFS `ds@snap`)
+   * this repository needs as the parents of its next incremental sends for `planName`. The run
+   * keeps such a snapshot instead of releasing it, and local retention must not remove it.
+   */
+  pinnedSourceSnapshots?(planName: string): Promise<string[]>;
 }
 
 export interface RestoreRequest {
@@ -116,6 +122,8 @@ export interface RestoreRequest {
   target: string;
   paths: string[];
   overwrite: boolean;
+  /** btrfs replication targets: also make a writable snapshot of what was received. */
+  writable?: boolean;
   signal: AbortSignal;
 }
 

@@ -126,7 +126,14 @@ export function pipeline(
       if (!child) {
         const e = spawnErrors[i];
         return Promise.resolve<StageOutcome>({
-          result: { command: stageCommand, exitCode: null, signal: null, stdout: "", stderr: "", aborted },
+          result: {
+            command: stageCommand,
+            exitCode: null,
+            signal: null,
+            stdout: "",
+            stderr: "",
+            aborted,
+          },
           ...(e ? { spawnError: e } : {}),
         });
       }
@@ -195,7 +202,7 @@ function notStarted(): NodeJS.ErrnoException {
 function failedStages(stages: readonly RunResult[]): RunResult[] {
   const failed = stages.filter((s) => s.exitCode !== 0);
   const consequence = (s: RunResult): boolean =>
-    s.signal === "SIGPIPE" || /broken pipe/i.test(s.stderr);
+    s.signal === "SIGPIPE" || /broken pipe|connection reset by peer/i.test(s.stderr);
   return [...failed.filter((s) => !consequence(s)), ...failed.filter(consequence)];
 }
 
@@ -211,7 +218,12 @@ function describeStage(s: RunResult): string {
 
 function labelled(s: RunResult): string {
   const text = s.stderr.trim();
-  return text ? `${text.split("\n").map((l) => `[${name(s.command)}] ${l}`).join("\n")}\n` : "";
+  return text
+    ? `${text
+        .split("\n")
+        .map((l) => `[${name(s.command)}] ${l}`)
+        .join("\n")}\n`
+    : "";
 }
 
 /** "btrfs receive" for `btrfs receive /x`; "ssh" for ssh: short enough for a message. */
@@ -227,7 +239,8 @@ class Tail {
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.size += chunk.length;
-    while (this.size > this.max && this.chunks.length > 1) this.size -= this.chunks.shift()?.length ?? 0;
+    while (this.size > this.max && this.chunks.length > 1)
+      this.size -= this.chunks.shift()?.length ?? 0;
   }
   text(): string {
     return Buffer.concat(this.chunks).toString("utf8");

@@ -17,12 +17,18 @@ import type { RunPlan } from "./plan.js";
 import { applyRetentionAfterBackup, releaseOrKeep, type AfterBackup } from "./retention.js";
 import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
+import { notifyFinish, notifyStart, type NotifyChannel } from "../notify/index.js";
+import { writeMetrics } from "../metrics/index.js";
 
 export interface ApplyContext {
   engines: RepositoryEngine[];
   emit: EventSink;
   /** Where the run is recorded for `snapback status`; optional for library callers. */
   history?: HistoryStore;
+  /** Channels told about the start and the end of the run (never fail it). */
+  notify?: readonly NotifyChannel[];
+  /** Prometheus textfile rewritten after the run. */
+  metricsPath?: string;
   /** Aborted on SIGINT/SIGTERM: the engine gets SIGINT, then everything unwinds. */
   signal: AbortSignal;
   /** How long to wait for a running backup of the same plan (`backup --wait`); default 0: exit 4. */
@@ -116,6 +122,13 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     sources: p.sources.map((s) => s.path),
     repositories: p.repositories,
   };
+  const notify = ctx.notify ?? [];
+  await notifyStart(notify, {
+    plan: p.planName,
+    run_id: p.runId,
+    sources: facts.sources,
+    repositories: p.repositories,
+  });
   const journal = await Journal.create(p.stateDir, p.runId, p.planName);
   let unwindFailed = false;
   {
@@ -305,6 +318,12 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     ...(result.error === undefined ? {} : { error: redact(result.error) }),
     logTail: tail.lines(),
   });
+  await notifyFinish(notify, { result, summaries, logTail: tail.lines() });
+  if (ctx.metricsPath !== undefined) {
+    await writeMetrics(ctx.metricsPath, { result, summaries }).catch((e: unknown) =>
+      log.warn(`metrics: ${errorMessage(e)}`),
+    );
+  }
   return { result, exitCode: exitCodeFor(status, failedCodes) };
 
   function recordFailure(repo: string, e: unknown): void {

@@ -108,6 +108,8 @@ export function localSnapshotJson(k: KeptSnapshot): {
   };
 }
 
+/** Oldest first; within one location by creation order, across locations by time. */
 function byAge(a: KeptSnapshot, b: KeptSnapshot): number {
+  if (a.location === b.location) return a.sequence - b.sequence;
   return a.createdMs - b.createdMs || a.runId.localeCompare(b.runId);
 }

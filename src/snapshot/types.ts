@@ -109,6 +109,8 @@ export interface KeptSnapshot {
   objects: string[];
   /** Creation time, ms since the epoch. */
   createdMs: number;
+  /** Grows with every snapshot created in `location` (btrfs: the subvolume id): orders runs of the same second. */
+  sequence: number;
   /** Where each source's files appear inside the restore point (empty when the plan changed since). */
   sources: { source: string; path: string }[];
 }

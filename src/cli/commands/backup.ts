@@ -1,6 +1,7 @@
 import { openEngines } from "../../engine/open.js";
 import { UsageError } from "../../errors.js";
 import { openHistory } from "../../history/index.js";
+import { channelsForPlan } from "../../notify/index.js";
 import { log } from "../../log.js";
 import { applyRun } from "../../run/apply.js";
 import type { RunEvent } from "../../run/events.js";
@@ -81,7 +82,15 @@ export const backupCommand: Command = {
       const codes: number[] = [];
       for (const [i, p] of plans.entries()) {
         if (signal.aborted) break;
-        const applied = await applyRun(p, { engines: engineSets[i] ?? [], emit, signal, history, ...(lockWaitMs === undefined ? {} : { lockWaitMs }) });
+        const applied = await applyRun(p, {
+          engines: engineSets[i] ?? [],
+          emit,
+          signal,
+          history,
+          notify: channelsForPlan(config.notify, p.plan.notify),
+          ...(config.metrics ? { metricsPath: config.metrics.textfile } : {}),
+          ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
+        });
         codes.push(applied.exitCode);
       }
       return codes;

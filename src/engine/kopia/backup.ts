@@ -24,7 +24,10 @@ export function backupDescription(planName: string): string {
  * path as the source and finds its previous snapshot there (no --override-source, which
  * kopia 0.14+ has for snapshotting a path other than the one recorded). Nothing secret here.
  */
-export function snapshotCreateArgs(req: Pick<BackupRequest, "planName" | "plan" | "paths">, runId: string): string[] {
+export function snapshotCreateArgs(
+  req: Pick<BackupRequest, "planName" | "plan" | "paths">,
+  runId: string,
+): string[] {
   const args = [
     "snapshot",
     "create",
@@ -42,7 +45,9 @@ export function snapshotCreateArgs(req: Pick<BackupRequest, "planName" | "plan" 
 }
 
 /** `Error when processing "path": message` / `Ignored error when processing …` (cli_progress.go). */
-export function parseProcessingError(line: string): { path: string; message: string; ignored: boolean } | undefined {
+export function parseProcessingError(
+  line: string,
+): { path: string; message: string; ignored: boolean } | undefined {
   const m = /(Ignored error|Error) when processing "(.*)": (.*)$/.exec(line.trim());
   if (!m?.[2] || m[3] === undefined) return undefined;
   return { path: m[2], message: m[3], ignored: m[1] === "Ignored error" };
@@ -54,8 +59,12 @@ export function parseProcessingError(line: string): { path: string; message: str
  * read: that is a partial backup (errorCount > 0), not a failure. A failure without any
  * saved snapshot throws a classified KopiaError.
  */
-export async function backup(req: BackupRequest, options: KopiaOptions = {}): Promise<BackupSummary> {
-  if (req.paths.length === 0) throw new UsageError(`plan "${req.planName}": nothing to back up (no source paths)`);
+export async function backup(
+  req: BackupRequest,
+  options: KopiaOptions = {},
+): Promise<BackupSummary> {
+  if (req.paths.length === 0)
+    throw new UsageError(`plan "${req.planName}": nothing to back up (no source paths)`);
   const runId = newRunId();
   const createArgs = snapshotCreateArgs(req, runId);
   const policy = policyCommands({
@@ -116,7 +125,11 @@ export async function backup(req: BackupRequest, options: KopiaOptions = {}): Pr
   return summarize(manifests, errorCount, errors);
 }
 
-function summarize(manifests: KopiaManifest[], errorCount: number, errors: string[]): BackupSummary {
+function summarize(
+  manifests: KopiaManifest[],
+  errorCount: number,
+  errors: string[],
+): BackupSummary {
   let cached = 0;
   let nonCached = 0;
   let files = 0;
@@ -134,7 +147,10 @@ function summarize(manifests: KopiaManifest[], errorCount: number, errors: strin
   }
   const starts = manifests.map((m) => Date.parse(m.startTime)).filter((t) => !Number.isNaN(t));
   const ends = manifests.map((m) => Date.parse(m.endTime)).filter((t) => !Number.isNaN(t));
-  const durationS = starts.length > 0 && ends.length > 0 ? Math.max(0, (Math.max(...ends) - Math.min(...starts)) / 1000) : 0;
+  const durationS =
+    starts.length > 0 && ends.length > 0
+      ? Math.max(0, (Math.max(...ends) - Math.min(...starts)) / 1000)
+      : 0;
   return {
     snapshotId: manifests.map((m) => m.id).join(","),
     // kopia tells files it hashed (new or changed: it does not say which) from files whose

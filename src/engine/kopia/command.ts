@@ -45,7 +45,9 @@ export const DEFAULT_KILL_GRACE_MS = 120_000;
 
 export function kopiaRepository(target: KopiaTarget): KopiaRepository {
   if (target.repo.engine !== "kopia") {
-    throw new UsageError(`repository "${target.repoName}" uses engine "${target.repo.engine}", not kopia`);
+    throw new UsageError(
+      `repository "${target.repoName}" uses engine "${target.repo.engine}", not kopia`,
+    );
   }
   return target.repo;
 }
@@ -62,7 +64,11 @@ export type KopiaResult = RunResult & { binary: KopiaBinary };
  * SIGINT on abort (kopia cancels the upload and closes its session), failures classified.
  * Returns the result of an accepted exit code; throws KopiaError otherwise.
  */
-export async function runKopia(target: KopiaTarget, args: readonly string[], options: KopiaRunOptions): Promise<KopiaResult> {
+export async function runKopia(
+  target: KopiaTarget,
+  args: readonly string[],
+  options: KopiaRunOptions,
+): Promise<KopiaResult> {
   const repo = kopiaRepository(target);
   const binary = await probeKopia(options.kopiaPath);
   const env = kopiaEnv({ secrets: target.secrets, logDir: options.logDir, extra: options.env });
@@ -89,7 +95,10 @@ export async function runKopia(target: KopiaTarget, args: readonly string[], opt
     }
     throw e;
   }
-  const ok = !result.aborted && result.exitCode !== null && (options.okExitCodes ?? [0]).includes(result.exitCode);
+  const ok =
+    !result.aborted &&
+    result.exitCode !== null &&
+    (options.okExitCodes ?? [0]).includes(result.exitCode);
   if (!ok) throw failure(target, options.action, { ...result, binary });
   return { ...result, binary };
 }

@@ -92,7 +92,9 @@ export function failureKind(input: {
   if (/repository is not connected|not connected to a repository/.test(text)) {
     return "not-connected";
   }
-  if (/unknown long flag|unknown short flag|unexpected argument|expected command but got/.test(text)) {
+  if (
+    /unknown long flag|unknown short flag|unexpected argument|expected command but got/.test(text)
+  ) {
     return "unsupported";
   }
   if (/no space left on device|disk quota exceeded/.test(text)) return "disk-full";
@@ -127,20 +129,35 @@ export function classifyFailure(input: FailureInput): KopiaError {
   const opts = { stderrTail: tail };
   switch (kind) {
     case "wrong-password":
-      return new KopiaError(kind, input.repoName, `${name}: wrong password (kopia: invalid repository password)`, {
-        ...opts,
-        hint: `check ${key}.password_file / password_command`,
-      });
+      return new KopiaError(
+        kind,
+        input.repoName,
+        `${name}: wrong password (kopia: invalid repository password)`,
+        {
+          ...opts,
+          hint: `check ${key}.password_file / password_command`,
+        },
+      );
     case "no-password":
-      return new KopiaError(kind, input.repoName, `${name}: kopia needs the repository password and none was given`, {
-        ...opts,
-        hint: `set ${key}.password_file or password_command`,
-      });
+      return new KopiaError(
+        kind,
+        input.repoName,
+        `${name}: kopia needs the repository password and none was given`,
+        {
+          ...opts,
+          hint: `set ${key}.password_file or password_command`,
+        },
+      );
     case "not-connected":
-      return new KopiaError(kind, input.repoName, notConnectedMessage(input.repoName, input.configFile), {
-        ...opts,
-        hint: connectHint(input.configFile),
-      });
+      return new KopiaError(
+        kind,
+        input.repoName,
+        notConnectedMessage(input.repoName, input.configFile),
+        {
+          ...opts,
+          hint: connectHint(input.configFile),
+        },
+      );
     case "repo-missing":
       return new KopiaError(
         kind,
@@ -149,7 +166,12 @@ export function classifyFailure(input: FailureInput): KopiaError {
         opts,
       );
     case "unreachable":
-      return new KopiaError(kind, input.repoName, `${name} is unreachable${detail ? `: ${detail}` : ""}`, opts);
+      return new KopiaError(
+        kind,
+        input.repoName,
+        `${name} is unreachable${detail ? `: ${detail}` : ""}`,
+        opts,
+      );
     case "disk-full":
       return new KopiaError(
         kind,
@@ -165,7 +187,12 @@ export function classifyFailure(input: FailureInput): KopiaError {
         { ...opts, hint: "snapback needs kopia 0.12 or newer (snapshot tags)" },
       );
     case "killed":
-      return new KopiaError(kind, input.repoName, `kopia ${input.action} for ${name} was interrupted`, opts);
+      return new KopiaError(
+        kind,
+        input.repoName,
+        `kopia ${input.action} for ${name} was interrupted`,
+        opts,
+      );
     default: {
       const how = input.exitCode === null ? "failed" : `failed (exit ${input.exitCode})`;
       return new KopiaError(
@@ -196,7 +223,8 @@ function stderrTail(stderr: string, lines = 10): string {
 }
 
 /** kopia prefixes its chain of wrapped errors; the last link says what happened. */
-const WRAPPERS = /^(?:open repository: |unable to open repository: |failed to open repository: |unable to create format manager: |upload error: )+/i;
+const WRAPPERS =
+  /^(?:open repository: |unable to open repository: |failed to open repository: |unable to create format manager: |upload error: )+/i;
 
 /**
  * The one line that says what went wrong: the last "ERROR ..." line kopia logged (with its

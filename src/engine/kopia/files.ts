@@ -8,14 +8,23 @@ import { parseDirEntries, rfc3339ToNs } from "./messages.js";
 import { listSnapshots, sameRun, type KopiaSnapshot } from "./snapshots.js";
 
 /** The snapshots a backup id stands for (its whole run); ids may be comma-separated. */
-async function backupSnapshots(target: KopiaTarget, snapshotId: string, options: KopiaOptions): Promise<KopiaSnapshot[]> {
+async function backupSnapshots(
+  target: KopiaTarget,
+  snapshotId: string,
+  options: KopiaOptions,
+): Promise<KopiaSnapshot[]> {
   const all = await listSnapshots(target, options);
   const out = new Map<string, KopiaSnapshot>();
-  for (const id of snapshotId.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const id of snapshotId
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const matches = all.filter((s) => s.id.startsWith(id));
     const [first] = matches;
     if (!first || matches.length > 1) {
-      throw new UsageError(`repository "${target.repoName}" has ${first ? "several backups" : "no backup"} ${id}`);
+      throw new UsageError(
+        `repository "${target.repoName}" has ${first ? "several backups" : "no backup"} ${id}`,
+      );
     }
     for (const s of sameRun(all, first)) out.set(s.id, s);
   }
@@ -27,7 +36,11 @@ async function backupSnapshots(target: KopiaTarget, snapshotId: string, options:
  * kopia's directory objects (`kopia show <object>` prints a directory as JSON; `kopia ls`
  * would round mtimes to the second). One kopia process per directory.
  */
-export async function listFiles(target: KopiaTarget, snapshotId: string, options: KopiaOptions = {}): Promise<BackupFile[]> {
+export async function listFiles(
+  target: KopiaTarget,
+  snapshotId: string,
+  options: KopiaOptions = {},
+): Promise<BackupFile[]> {
   const files: BackupFile[] = [];
   for (const s of await backupSnapshots(target, snapshotId, options)) {
     const m = s.manifest;
@@ -40,7 +53,8 @@ export async function listFiles(target: KopiaTarget, snapshotId: string, options
       for (const e of entries) {
         const path = posix.join(dir.path, e.name);
         if (e.type === "d") queue.push({ obj: e.obj, path });
-        else if (e.type === "f") files.push({ path, size: e.size, mtimeNs: rfc3339ToNs(e.mtime) ?? 0n });
+        else if (e.type === "f")
+          files.push({ path, size: e.size, mtimeNs: rfc3339ToNs(e.mtime) ?? 0n });
       }
     }
   }
@@ -65,7 +79,11 @@ export async function sampleFiles(
 }
 
 /** Restores exactly these files (each at <target>/<original path>); per-file errors are reported, not thrown. */
-export async function restoreFiles(target: KopiaTarget, req: RestoreFilesRequest, options: KopiaOptions = {}): Promise<RestoreFilesResult> {
+export async function restoreFiles(
+  target: KopiaTarget,
+  req: RestoreFilesRequest,
+  options: KopiaOptions = {},
+): Promise<RestoreFilesResult> {
   const snaps = await backupSnapshots(target, req.snapshotId, { ...options, signal: req.signal });
   const errors: string[] = [];
   for (const p of req.paths) {

@@ -125,7 +125,9 @@ export function parseManifest(v: unknown): KopiaManifest | undefined {
     rootType: str(root?.["type"]),
     summary: dirSummary(root?.["summ"]),
     tags: stringMap(o["tags"]),
-    retentionReasons: Array.isArray(reasons) ? reasons.filter((r): r is string => typeof r === "string") : undefined,
+    retentionReasons: Array.isArray(reasons)
+      ? reasons.filter((r): r is string => typeof r === "string")
+      : undefined,
   };
 }
 
@@ -195,7 +197,13 @@ export function parseDirEntries(text: string): KopiaDirEntry[] | undefined {
     const eo = obj(e);
     const name = eo?.["name"];
     if (!eo || typeof name !== "string" || !name) continue;
-    out.push({ name, type: str(eo["type"]), size: num(eo["size"]), mtime: str(eo["mtime"]), obj: str(eo["obj"]) });
+    out.push({
+      name,
+      type: str(eo["type"]),
+      size: num(eo["size"]),
+      mtime: str(eo["mtime"]),
+      obj: str(eo["obj"]),
+    });
   }
   return out;
 }

@@ -66,7 +66,9 @@ export function policyCommands(input: {
     );
   }
   if (input.rules.within !== undefined) {
-    warnings.push(`kopia has no keep_within: plans.${input.planName}.retention.keep_within is not applied`);
+    warnings.push(
+      `kopia has no keep_within: plans.${input.planName}.retention.keep_within is not applied`,
+    );
   }
   const retention = retentionFlags(input.rules) ?? [];
   const set = paths.map((source) => {
@@ -142,7 +144,10 @@ function globComponent(p: string): RegExp {
       const end = p.indexOf("]", i + 2);
       if (end < 0) re += "\\[";
       else {
-        const cls = p.slice(i + 1, end).replace(/^\^/, "^").replace(/\\/g, "\\\\");
+        const cls = p
+          .slice(i + 1, end)
+          .replace(/^\^/, "^")
+          .replace(/\\/g, "\\\\");
         re += `[${cls}]`;
         i = end;
       }

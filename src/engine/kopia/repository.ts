@@ -13,7 +13,10 @@ export interface KopiaClientConfig {
 }
 
 /** Reads the config file; a missing file means the repository was never connected. */
-export async function readClientConfig(repoName: string, configFile: string): Promise<KopiaClientConfig> {
+export async function readClientConfig(
+  repoName: string,
+  configFile: string,
+): Promise<KopiaClientConfig> {
   let text: string;
   try {
     text = await readFile(configFile, "utf8");
@@ -24,7 +27,11 @@ export async function readClientConfig(repoName: string, configFile: string): Pr
         hint: connectHint(configFile),
       });
     }
-    throw new KopiaError("other", repoName, `repositories.${repoName}.config_file: ${configFile} cannot be read (${code ?? "error"})`);
+    throw new KopiaError(
+      "other",
+      repoName,
+      `repositories.${repoName}.config_file: ${configFile} cannot be read (${code ?? "error"})`,
+    );
   }
   return parseClientConfig(text, configFile);
 }
@@ -37,11 +44,19 @@ export function parseClientConfig(text: string, configFile: string): KopiaClient
     data = undefined;
   }
   const o = data !== null && typeof data === "object" ? (data as Record<string, unknown>) : {};
-  const caching = o["caching"] !== null && typeof o["caching"] === "object" ? (o["caching"] as Record<string, unknown>) : {};
+  const caching =
+    o["caching"] !== null && typeof o["caching"] === "object"
+      ? (o["caching"] as Record<string, unknown>)
+      : {};
   const dir = caching["cacheDirectory"];
   const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v : undefined);
   return {
-    cacheDir: typeof dir === "string" && dir ? (isAbsolute(dir) ? dir : resolve(dirname(configFile), dir)) : undefined,
+    cacheDir:
+      typeof dir === "string" && dir
+        ? isAbsolute(dir)
+          ? dir
+          : resolve(dirname(configFile), dir)
+        : undefined,
     hostname: str(o["hostname"]),
     username: str(o["username"]),
   };
@@ -53,7 +68,10 @@ export function parseClientConfig(text: string, configFile: string): KopiaClient
  * filesystem snapshot is taken. kopia cannot create a repository from snapback's config
  * (that needs the storage's details): the config file must exist.
  */
-export async function ensureConnected(target: KopiaTarget, options: KopiaOptions = {}): Promise<KopiaClientConfig> {
+export async function ensureConnected(
+  target: KopiaTarget,
+  options: KopiaOptions = {},
+): Promise<KopiaClientConfig> {
   const repo = kopiaRepository(target);
   const client = await readClientConfig(target.repoName, repo.config_file);
   await runKopia(target, ["repository", "status"], { ...options, action: "repository status" });

@@ -36,7 +36,12 @@ const SHOWN_CONFLICTS = 5;
  * The snapshots a reference names, whole runs at a time: a backup of several sources is
  * several kopia snapshots sharing a run tag, and any of their ids stands for the backup.
  */
-export function resolveSnapshots(all: readonly KopiaSnapshot[], planName: string, ref: string, repoName: string): KopiaSnapshot[] {
+export function resolveSnapshots(
+  all: readonly KopiaSnapshot[],
+  planName: string,
+  ref: string,
+  repoName: string,
+): KopiaSnapshot[] {
   const where = `repository "${repoName}"`;
   if (ref === "latest") {
     const latest = all.at(-1);
@@ -44,7 +49,10 @@ export function resolveSnapshots(all: readonly KopiaSnapshot[], planName: string
     return sameRun(all, latest);
   }
   const picked = new Map<string, KopiaSnapshot>();
-  for (const part of ref.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of ref
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!/^[0-9a-zA-Z]{1,64}$/.test(part)) {
       throw new UsageError(`--snapshot ${part}: not a snapshot id nor "latest"`);
     }
@@ -52,7 +60,9 @@ export function resolveSnapshots(all: readonly KopiaSnapshot[], planName: string
     const [first] = matches;
     if (!first) throw new UsageError(`${where} has no backup ${part} of plan "${planName}"`);
     if (matches.length > 1) {
-      throw new UsageError(`--snapshot ${part} is ambiguous in ${where}: ${matches.map((s) => s.shortId).join(", ")}`);
+      throw new UsageError(
+        `--snapshot ${part} is ambiguous in ${where}: ${matches.map((s) => s.shortId).join(", ")}`,
+      );
     }
     for (const s of sameRun(all, first)) picked.set(s.id, s);
   }
@@ -61,7 +71,12 @@ export function resolveSnapshots(all: readonly KopiaSnapshot[], planName: string
 }
 
 /** What to restore where; refuses includes the backup does not hold. */
-export function planRestore(snapshots: KopiaSnapshot[], dir: string, include: readonly string[], planName: string): RestoreStep[] {
+export function planRestore(
+  snapshots: KopiaSnapshot[],
+  dir: string,
+  include: readonly string[],
+  planName: string,
+): RestoreStep[] {
   const target = resolve(dir);
   if (include.length === 0) {
     return snapshots.map((s) => ({ source: s.id, dest: join(target, s.manifest.source.path) }));
@@ -69,7 +84,8 @@ export function planRestore(snapshots: KopiaSnapshot[], dir: string, include: re
   const steps: RestoreStep[] = [];
   const missing: string[] = [];
   for (const raw of include) {
-    if (!isAbsolute(raw)) throw new UsageError(`--path ${raw}: must be an absolute path as it was backed up`);
+    if (!isAbsolute(raw))
+      throw new UsageError(`--path ${raw}: must be an absolute path as it was backed up`);
     const p = normalizePath(raw);
     // The deepest source holding p (sources may nest).
     const holder = snapshots
@@ -124,9 +140,12 @@ export async function restore(req: RestoreRequest): Promise<RestorePlan> {
     if (found.length > 0) {
       const shown = found.slice(0, SHOWN_CONFLICTS);
       const more = found.length > shown.length ? `, … (${found.length} in all)` : "";
-      throw new UsageError(`restore into ${dir} would overwrite what exists at ${shown.join(", ")}${more}`, {
-        hint: "pass --overwrite to replace it, or restore into an empty directory",
-      });
+      throw new UsageError(
+        `restore into ${dir} would overwrite what exists at ${shown.join(", ")}${more}`,
+        {
+          hint: "pass --overwrite to replace it, or restore into an empty directory",
+        },
+      );
     }
   }
   for (const step of steps) {

@@ -22,12 +22,19 @@ export interface ListOptions extends KopiaOptions {
  * of some versions is limited to the client's own otherwise); a large `--max-results`: some
  * versions cut each source's list at 100.
  */
-export async function listSnapshots(target: KopiaTarget, options: ListOptions = {}): Promise<KopiaSnapshot[]> {
+export async function listSnapshots(
+  target: KopiaTarget,
+  options: ListOptions = {},
+): Promise<KopiaSnapshot[]> {
   const args = ["snapshot", "list", "--json", "--all", "--max-results=1000000"];
   if (options.planName !== undefined) args.push(`--tags=${PLAN_KEY}:${options.planName}`);
   const r = await runKopia(target, args, { ...options, action: "snapshot list" });
   if (r.stdout.trim() && parseJsonValues(r.stdout).length === 0) {
-    throw new KopiaError("other", target.repoName, `kopia snapshot list for repository "${target.repoName}" printed no valid JSON`);
+    throw new KopiaError(
+      "other",
+      target.repoName,
+      `kopia snapshot list for repository "${target.repoName}" printed no valid JSON`,
+    );
   }
   return toSnapshots(parseManifests(r.stdout), options.planName);
 }

@@ -20,7 +20,9 @@ export function backupTags(planName: string, planTags: readonly string[], runId:
   for (const t of planTags) {
     const [key = "", value] = splitTag(t);
     if (key === PLAN_KEY || key === RUN_KEY) {
-      throw new UsageError(`plans.${planName}.tags: "${t}" uses the key "${key}", which snapback sets itself for kopia`);
+      throw new UsageError(
+        `plans.${planName}.tags: "${t}" uses the key "${key}", which snapback sets itself for kopia`,
+      );
     }
     const earlier = seen.get(key);
     if (earlier !== undefined) {

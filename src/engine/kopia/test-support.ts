@@ -15,7 +15,13 @@ export interface FakeCall {
   argv: string[];
   command: string;
   env: Record<string, string>;
-  sources: { path: string; writable?: boolean; writeError?: string; marker?: string | null; hang?: boolean }[];
+  sources: {
+    path: string;
+    writable?: boolean;
+    writeError?: string;
+    marker?: string | null;
+    hang?: boolean;
+  }[];
 }
 
 export interface FakeManifest {
@@ -37,11 +43,15 @@ export interface FakeKopiaRepo extends AsyncDisposable {
   setMode(mode: string): Promise<void>;
   calls(): Promise<FakeCall[]>;
   manifests(): Promise<FakeManifest[]>;
-  policies(): Promise<Record<string, { ignore?: string[]; keepLatest?: number; keepDaily?: number }>>;
+  policies(): Promise<
+    Record<string, { ignore?: string[]; keepLatest?: number; keepDaily?: number }>
+  >;
 }
 
 /** A "connected" repository of the stand-in: config file, repository dir, password file. */
-export async function createFakeKopiaRepo(opts: { hostname?: string; connected?: boolean } = {}): Promise<FakeKopiaRepo> {
+export async function createFakeKopiaRepo(
+  opts: { hostname?: string; connected?: boolean } = {},
+): Promise<FakeKopiaRepo> {
   const dir = await mkdtemp(join(tmpdir(), "snapback-test-kopia-"));
   const repoDir = join(dir, "repo");
   const cacheDir = join(dir, "cache");
@@ -79,10 +89,15 @@ export async function createFakeKopiaRepo(opts: { hostname?: string; connected?:
     cacheDir,
     passwordFile,
     repository: (extra = {}) =>
-      repositorySchema.parse({ engine: "kopia", config_file: configFile, password_file: passwordFile, ...extra }) as KopiaRepository,
+      repositorySchema.parse({
+        engine: "kopia",
+        config_file: configFile,
+        password_file: passwordFile,
+        ...extra,
+      }) as KopiaRepository,
     setMode: (mode) => writeFile(join(repoDir, "mode"), mode),
     async calls() {
-      let text = "";
+      let text: string;
       try {
         text = await readFile(join(repoDir, "calls.jsonl"), "utf8");
       } catch {
@@ -94,10 +109,16 @@ export async function createFakeKopiaRepo(opts: { hostname?: string; connected?:
         .map((l) => JSON.parse(l) as FakeCall);
     },
     async manifests() {
-      return (await readJson<{ manifests?: FakeManifest[] }>(join(repoDir, "fake.json"), {})).manifests ?? [];
+      return (
+        (await readJson<{ manifests?: FakeManifest[] }>(join(repoDir, "fake.json"), {}))
+          .manifests ?? []
+      );
     },
     async policies() {
-      return (await readJson<{ policies?: Record<string, never> }>(join(repoDir, "fake.json"), {})).policies ?? {};
+      return (
+        (await readJson<{ policies?: Record<string, never> }>(join(repoDir, "fake.json"), {}))
+          .policies ?? {}
+      );
     },
     async [Symbol.asyncDispose]() {
       await rm(dir, { recursive: true, force: true });

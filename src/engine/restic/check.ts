@@ -5,7 +5,7 @@ import { UsageError } from "../../errors.js";
 import type { BackupFile, RepositoryCheckReport, RestoreFilesResult } from "../types.js";
 import { runRestic, resticRepository, type ResticOptions, type ResticTarget } from "./command.js";
 import { displayUrl, secretValues } from "./env.js";
-import { classifyFailure, failureKind } from "./errors.js";
+import { classifyFailure } from "./errors.js";
 import { stripEscapes } from "./messages.js";
 
 export interface CheckOptions extends ResticOptions {
@@ -111,14 +111,29 @@ export async function restoreFiles(
   return { errors: errors.length > 0 ? errors : [`restic restore failed (exit ${r.exitCode ?? "?"})`] };
 }
 
-/** Runs restic accepting exit 1 unless it means the repository could not be used at all. */
+/**
+ * Runs restic accepting exit 1 when restic says it finished with findings ("repository
+ * contains errors", "There were N errors"); any other failure (password, lock, network) is
+ * thrown as usual. The Fatal line decides, not the error text: a damaged blob reads
+ * "ciphertext verification failed", which would otherwise look like a wrong password.
+ */
 async function runAccepting(target: ResticTarget, args: string[], action: string, options: ResticOptions) {
   const r = await runRestic(target, args, { ...options, action, okExitCodes: [0, 1] });
   if (r.exitCode === 1) {
-    const input = { exitCode: r.exitCode, signal: r.signal, aborted: r.aborted, stderr: r.stderr };
-    if (failureKind(input) !== "other" || /^Fatal: (?!repository contains errors|There were \d+ errors)/m.test(r.stderr)) {
+    const fatal = [...stripEscapes(r.stderr).matchAll(/^Fatal: (.*)$/gm)].map((m) => m[1] ?? "");
+    const findings = fatal.length > 0 && fatal.every((f) => /^(repository contains errors|There were \d+ errors)/.test(f));
+    if (!findings) {
       const repo = resticRepository(target);
-      throw classifyFailure({ ...input, repoName: target.repoName, url: displayUrl(repo.url), action, secrets: secretValues(repo.url, target.secrets) });
+      throw classifyFailure({
+        exitCode: r.exitCode,
+        signal: r.signal,
+        aborted: r.aborted,
+        stderr: r.stderr,
+        repoName: target.repoName,
+        url: displayUrl(repo.url),
+        action,
+        secrets: secretValues(repo.url, target.secrets),
+      });
     }
   }
   return r;

@@ -98,3 +98,59 @@ describe("classifyFailure", () => {
     );
   });
 });
+
+describe("classifyFailure: remote repositories, locks and kills", () => {
+  const input = {
+    repoName: "offsite",
+    url: "sftp:backup@nas:/srv/restic",
+    action: "backup",
+    ...base,
+    secrets: [],
+  };
+
+  it("names what ssh said when the sftp session could not start", () => {
+    const e = classifyFailure({
+      ...input,
+      stderr:
+        "subprocess ssh: Warning: Permanently added '[nas]:22' to the list of known hosts.\nsubprocess ssh: root@nas: Permission denied (publickey).\nFatal: unable to open repository at sftp:backup@nas:/srv/restic: unable to start the sftp session, error: EOF\n",
+    });
+    expect(e.kind).toBe("unreachable");
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toBe(
+      'repository "offsite" at sftp:backup@nas:/srv/restic is unreachable: root@nas: Permission denied (publickey).',
+    );
+  });
+
+  it("calls credentials refused by a REST server unreachable, not a missing repository", () => {
+    const e = classifyFailure({
+      ...input,
+      url: "rest:http://127.0.0.1:8000/",
+      stderr:
+        "Fatal: unable to open config file: unexpected HTTP response (401): 401 Unauthorized\nIs there a repository at the following location?\nrest:http://u:***@127.0.0.1:8000/\n",
+    });
+    expect(e.kind).toBe("unreachable");
+    expect(e.message).toMatch(/is unreachable: unable to open config file: unexpected HTTP response \(401\)/);
+  });
+
+  it("names the holder of the lock restic could not get", () => {
+    const e = classifyFailure({
+      ...input,
+      stderr:
+        "unable to create lock in backend: repository is already locked exclusively by PID 15193 on other-host by root (UID 0, GID 0)\nlock was created at 2026-11-22 02:56:24 (2.5s ago)\nstorage ID d5021921\nthe `unlock` command can be used to remove stale locks\n",
+    });
+    expect(e.exitCode).toBe(4);
+    expect(e.message).toBe(
+      'repository "offsite" is locked by another restic process: pid 15193 on host other-host (user root), since 2026-11-22 02:56:24',
+    );
+  });
+
+  it("a restic killed by someone else is a failure (exit 1), stopped by snapback an interruption (130)", () => {
+    const killed = classifyFailure({ ...input, exitCode: null, signal: "SIGKILL", stderr: "" });
+    expect(killed.kind).toBe("killed");
+    expect(killed.exitCode).toBe(1);
+    expect(killed.message).toBe('restic backup for repository "offsite" was killed by SIGKILL');
+    const stopped = classifyFailure({ ...input, exitCode: 130, aborted: true, stderr: "" });
+    expect(stopped.exitCode).toBe(130);
+    expect(stopped.message).toBe('restic backup for repository "offsite" was interrupted');
+  });
+});

@@ -143,13 +143,17 @@ export function classifyFailure(input: FailureInput): ResticError {
       return new ResticError(kind, input.repoName, repoMissingMessage(input.repoName, input.url), {
         ...opts,
       });
-    case "unreachable":
+    case "unreachable": {
+      // With sftp, restic's own line is "unable to start the sftp session, error: EOF"; the
+      // reason is what ssh said ("Connection refused", "Permission denied (publickey)").
+      const why = sshComplaint(stderr) ?? detail;
       return new ResticError(
         kind,
         input.repoName,
-        `${name} at ${input.url} is unreachable${detail ? `: ${detail}` : ""}`,
+        `${name} at ${input.url} is unreachable${why ? `: ${why}` : ""}`,
         opts,
       );
+    }
     case "locked": {
       const holder = lockHolderFromStderr(stderr);
       return new ResticError(
@@ -210,6 +214,14 @@ export function lockHolderFromStderr(stderr: string): string | undefined {
   if (!m) return undefined;
   const since = /lock was created at ([^(\n]+?)\s*(?:\(|$)/m.exec(stderr)?.[1];
   return `pid ${m[1] ?? "?"} on host ${m[2] ?? "?"} (user ${m[3] ?? "?"})${since ? `, since ${since}` : ""}`;
+}
+
+/** The last thing restic's ssh subprocess complained about, warnings aside. */
+function sshComplaint(stderr: string): string | undefined {
+  const lines = [...stderr.matchAll(/^subprocess ssh: (.+)$/gm)]
+    .map((m) => (m[1] ?? "").trim())
+    .filter((l) => l && !/^warning:/i.test(l));
+  return lines.at(-1);
 }
 
 export function repoMissingMessage(repoName: string, url: string): string {

@@ -81,18 +81,38 @@ export async function listLocks(target: ResticTarget, options: ResticOptions = {
     .filter((l) => /^[0-9a-f]{64}$/.test(l));
   const locks: ResticLock[] = [];
   for (const id of ids) {
-    let out: string;
-    try {
-      out = (await runRestic(target, ["cat", "lock", "--no-lock", id], { ...options, action: "cat lock" })).stdout;
-    } catch (e) {
-      // Released or refreshed (a new file) between list and cat: nothing to judge.
-      if (e instanceof ResticError && e.kind === "other") continue;
-      throw e;
-    }
-    const lock = parseLock(id, out);
+    const out = await catLock(target, id, options);
+    const lock = out === undefined ? undefined : parseLock(id, out);
     if (lock) locks.push(lock);
   }
   return locks;
+}
+
+/**
+ * One lock's JSON; undefined when it vanished after the listing (released, or replaced by
+ * a refresh). restic 0.14 retries loading a missing file for about 45 seconds, so its first
+ * "retrying" line ends the attempt.
+ */
+async function catLock(target: ResticTarget, id: string, options: ResticOptions): Promise<string | undefined> {
+  const gone = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, gone.signal]) : gone.signal;
+  try {
+    const r = await runRestic(target, ["cat", "lock", "--no-lock", id], {
+      ...options,
+      signal,
+      // --no-lock: nothing of restic's own to clean up when it is stopped.
+      killGraceMs: 5_000,
+      action: "cat lock",
+      onStderrLine: (line) => {
+        if (/returned error, retrying/.test(line)) gone.abort();
+      },
+    });
+    return r.stdout;
+  } catch (e) {
+    if (options.signal?.aborted) throw e;
+    if (gone.signal.aborted || (e instanceof ResticError && e.kind === "other")) return undefined;
+    throw e;
+  }
 }
 
 export interface ClearLocksOptions extends ResticOptions {

@@ -1,7 +1,6 @@
 import { Transform, type Readable, type Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { redactText } from "../../config/secrets.js";
-import { SnapbackError } from "../../errors.js";
+import { errorMessage, SnapbackError } from "../../errors.js";
 import { ProcessError, run, type RunResult } from "../../exec/index.js";
 import type {
   EngineSnapshot,
@@ -151,8 +150,6 @@ async function connect(
       callback(null, chunk);
     },
   });
-  // A side that fails destroys the pipe; the error is already reported by that side.
-  pipe.on("error", () => undefined);
   const stopProducer = new AbortController();
   const stopConsumer = new AbortController();
   let first: "producer" | "consumer" | "early" | undefined;
@@ -170,16 +167,22 @@ async function connect(
       throw e;
     },
   );
+  // A producer that is stopped must still be able to flush: its pipe is paused while full,
+  // and a child whose stdout is not read to the end never reports its exit.
+  const discard = (): void => {
+    if (producerDone) return;
+    stopProducer.abort();
+    pipe.unpipe();
+    pipe.resume();
+  };
   const consuming = consume(pipe, AbortSignal.any([outer, stopConsumer.signal])).then(
     () => {
-      if (!producerDone) {
-        first ??= "early";
-        stopProducer.abort();
-      }
+      if (!producerDone) first ??= "early";
+      discard();
     },
     (e: unknown) => {
       first ??= "consumer";
-      stopProducer.abort();
+      discard();
       throw e;
     },
   );
@@ -196,10 +199,12 @@ async function connect(
 function producerFor(source: StreamSource): Producer {
   if (source.kind === "readable") {
     return async (out, signal) => {
+      const input = source.open();
       try {
-        await pipeline(source.open(), out, { end: false, signal });
+        await pump(input, out, false, signal);
       } catch (e) {
-        throw new SnapbackError(`${source.label}: ${(e as Error).message}`, { cause: e });
+        input.destroy();
+        throw new SnapbackError(`${source.label}: ${errorMessage(e)}`, { cause: e });
       }
     };
   }
@@ -220,9 +225,10 @@ function consumerFor(sink: StreamSink): Consumer {
   if (sink.kind === "writable") {
     return async (input, signal) => {
       try {
-        await pipeline(input, sink.stream, { signal });
+        await pump(input, sink.stream, true, signal);
       } catch (e) {
-        throw new SnapbackError(`${sink.label}: ${(e as Error).message}`, { cause: e });
+        sink.stream.destroy();
+        throw new SnapbackError(`${sink.label}: ${errorMessage(e)}`, { cause: e });
       }
     };
   }
@@ -233,6 +239,43 @@ function consumerFor(sink: StreamSink): Consumer {
       throw commandFailure(sink, e);
     }
   };
+}
+
+/**
+ * Pipes `from` into `to` until `from` ends (and, with `end`, `to` has finished). Unlike
+ * stream.pipeline it destroys neither stream on failure: the pipe between the two programs
+ * must stay usable so that the other side can be drained and stopped.
+ */
+function pump(from: Readable, to: Writable, end: boolean, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: unknown): void => {
+      signal.removeEventListener("abort", onAbort);
+      from.off("error", done);
+      to.off("error", done);
+      from.off("end", onEnd);
+      to.off("finish", onFinish);
+      if (e === undefined) resolve();
+      else {
+        from.unpipe(to);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    const onAbort = (): void => done(new Error("stopped"));
+    const onEnd = (): void => {
+      if (!end) done();
+    };
+    const onFinish = (): void => done();
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    from.once("error", done);
+    to.once("error", done);
+    from.once("end", onEnd);
+    to.once("finish", onFinish);
+    from.pipe(to, { end });
+  });
 }
 
 function commandOptions(cmd: StreamCommand): { env?: Record<string, string>; cwd: string } {

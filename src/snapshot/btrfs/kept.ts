@@ -1,6 +1,7 @@
 import { lstat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SnapbackError } from "../../errors.js";
+import { run } from "../../exec/index.js";
 import type { KeptSnapshot, SnapshotPlan } from "../types.js";
 import { listSnapbackSnapshots, type LocalSnapshot } from "./list.js";
 import { formatSnapshotName, isSnapbackSnapshotPath, parseSnapshotName } from "./naming.js";
@@ -20,11 +21,11 @@ export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promi
   const dir = dirname(own.snapshot);
   const current = parseSnapshotName(basename(own.snapshot));
 
-  const byRun = new Map<string, LocalSnapshot[]>();
+  const byRun = new Map<string, Created[]>();
   for (const s of await listSnapbackSnapshots(dir)) {
     if (s.plan !== planName) continue;
     const key = `${s.runId}@${s.item}`;
-    byRun.set(key, [...(byRun.get(key) ?? []), s]);
+    byRun.set(key, [...(byRun.get(key) ?? []), { ...s, ...(await creation(s.path)) }]);
   }
 
   const kept: KeptSnapshot[] = [];
@@ -50,10 +51,27 @@ export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promi
       location: dir,
       objects: snaps.map((s) => s.path),
       createdMs: Math.max(...snaps.map((s) => s.createdMs)),
+      sequence: Math.max(...snaps.map((s) => s.sequence)),
       sources,
     });
   }
-  return kept.sort((a, b) => a.createdMs - b.createdMs || a.runId.localeCompare(b.runId));
+  return kept.sort((a, b) => a.sequence - b.sequence);
+}
+
+type Created = LocalSnapshot & { sequence: number };
+
+/**
+ * When a snapshot was made. Its root directory's times are those of the subvolume it was
+ * taken of, so they say nothing; btrfs records the creation time (to the second) and gives
+ * every new subvolume a higher id, which orders snapshots taken within the same second.
+ */
+async function creation(path: string): Promise<{ createdMs: number; sequence: number }> {
+  const r = await run("btrfs", ["subvolume", "show", path]);
+  const id = /^\s*Subvolume ID:\s*(\d+)/m.exec(r.stdout)?.[1];
+  const time = /^\s*Creation time:\s*(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)/m.exec(r.stdout);
+  if (id === undefined) throw new SnapbackError(`btrfs subvolume show ${path}: no subvolume id in its output`);
+  const ms = time ? Date.parse(`${time[1]}T${time[2]}${time[3]}:${time[4]}`) : Number.NaN;
+  return { sequence: Number(id), createdMs: Number.isNaN(ms) ? 0 : ms };
 }
 
 /** Deletes a kept restore point, nested snapshots before the item's own. */

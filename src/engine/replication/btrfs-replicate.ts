@@ -1,0 +1,272 @@
+import { basename, dirname, join } from "node:path";
+import { errorMessage, SnapbackError } from "../../errors.js";
+import { pipeline, pipelineCommand, type PipelineStage } from "../../exec/index.js";
+import { log } from "../../log.js";
+import {
+  deleteSubvolume,
+  listSnapbackSnapshots,
+  parseSnapshotName,
+} from "../../snapshot/btrfs/index.js";
+import { isSnapbackSnapshotPath } from "../../snapshot/btrfs/naming.js";
+import type { KeepRules } from "../types.js";
+import { listSnapbackSubvolumes, showSubvolumes, type SubvolumeInfo } from "./btrfs-show.js";
+import { newestCommon } from "./common-parent.js";
+import type { TransferRecord } from "./engine-base.js";
+import { escapeSourceName, runIdTime } from "./naming.js";
+import { pinnedSnapshots, readPins, writePin } from "./pins.js";
+import { selectRetention, type RetentionChoice } from "./retention.js";
+import { localHost, type Host } from "./ssh.js";
+
+/**
+ * One btrfs source subvolume's snapshot sent to a target directory: partial receives removed,
+ * the parent found by uuid, `btrfs send [-p parent] | btrfs receive` process to process, the
+ * result verified, the new parent pinned, retention applied on the target, and the parent this
+ * one replaces removed from the source unless something else still needs it.
+ */
+export interface BtrfsReplication {
+  host: Host;
+  /** The repository's `path`. */
+  targetRoot: string;
+  planName: string;
+  /** The run whose snapshot is sent (its snapshot never counts against local_snapshots). */
+  runId: string;
+  repoName: string;
+  stateDir: string;
+  /** The plan's other repositories: their pins are respected on the source. */
+  otherRepos: readonly string[];
+  /** Target retention; an empty object keeps everything. */
+  rules: KeepRules;
+  /** The plan's local_snapshots: that many newest runs stay on the source anyway. */
+  localSnapshots: number;
+  signal: AbortSignal;
+  warn: (message: string) => void;
+}
+
+export function isComplete(s: SubvolumeInfo): boolean {
+  return s.readonly && s.receivedUuid !== undefined;
+}
+
+/** The directory on the target that receives the snapshots of one source subvolume. */
+export function targetDirFor(targetRoot: string, subvolume: string): string {
+  return join(targetRoot, escapeSourceName(subvolume));
+}
+
+async function deleteOnHost(host: Host, path: string): Promise<void> {
+  if (!isSnapbackSnapshotPath(path))
+    throw new SnapbackError(`refusing to delete ${path}: not a snapback snapshot`);
+  if (host.remote) await host.run(["btrfs", "subvolume", "delete", path]);
+  else await deleteSubvolume(path);
+}
+
+/** Removes what an interrupted receive left (writable, or without received_uuid); returns the complete ones. */
+export async function removePartials(
+  host: Host,
+  dir: string,
+  warn: (m: string) => void,
+  signal?: AbortSignal,
+): Promise<SubvolumeInfo[]> {
+  const all = await listSnapbackSubvolumes(host, dir, signal);
+  for (const s of all.filter((x) => !isComplete(x))) {
+    await deleteOnHost(host, s.path);
+    warn(
+      `removed ${s.path}${host.remote ? ` on ${host.label}` : ""}: an incomplete snapshot left by an interrupted transfer`,
+    );
+  }
+  return all.filter(isComplete);
+}
+
+/** The `sendId` a target records for a source snapshot: its received_uuid if it has one, else its uuid. */
+const sendIdOf = (s: SubvolumeInfo): string => s.receivedUuid ?? s.uuid;
+
+export async function replicateBtrfsSnapshot(
+  r: BtrfsReplication,
+  subvolume: string,
+  snapshot: string,
+): Promise<TransferRecord> {
+  const dir = targetDirFor(r.targetRoot, subvolume);
+  const where = r.host.remote ? `${r.host.label}:${dir}` : dir;
+  await r.host.run(["mkdir", "-p", dir], { signal: r.signal });
+  const onTarget = await removePartials(r.host, dir, r.warn, r.signal);
+
+  const [sub, snap] = await Promise.all([showOne(subvolume), showOne(snapshot)]);
+  if (!sub) throw new SnapbackError(`${subvolume} is not a btrfs subvolume any more`);
+  if (!snap?.readonly)
+    throw new SnapbackError(`${snapshot} is not a read-only btrfs snapshot: it cannot be sent`);
+
+  const candidates = (await listSnapbackSubvolumes(localHost, dirname(snapshot), r.signal)).filter(
+    (c) =>
+      c.path !== snapshot &&
+      c.readonly &&
+      c.parentUuid === sub.uuid &&
+      parseSnapshotName(c.name)?.plan === r.planName,
+  );
+  const targetIds = new Set(onTarget.map((t) => t.receivedUuid ?? ""));
+  const common = newestCommon(
+    candidates.map((c) => ({ name: c.path, sendId: sendIdOf(c), order: c.genAtCreation })),
+    targetIds,
+  );
+  const ownOnTarget = onTarget.filter((t) => parseSnapshotName(t.name)?.plan === r.planName);
+  if (!common && ownOnTarget.length > 0) {
+    r.warn(
+      `no snapshot of ${subvolume} exists on both the source and ${where} any more: sending ${basename(snapshot)} in full ` +
+        `(the ${ownOnTarget.length} older snapshot(s) there stay until retention removes them)`,
+    );
+  }
+
+  const stages: PipelineStage[] = [
+    { file: "btrfs", args: ["send", ...(common ? ["-p", common.name] : []), snapshot] },
+    r.host.command(["btrfs", "receive", dir]),
+  ];
+  const command = pipelineCommand(stages);
+  log.verbose(`${r.repoName}: ${command}`);
+  const received = join(dir, basename(snapshot));
+  const t0 = performance.now();
+  try {
+    await pipeline(stages, { signal: r.signal, killGraceMs: 5_000 });
+  } catch (e) {
+    // Not under the run's signal: an interrupted receive is removed before we give up.
+    await removeIfIncomplete(r.host, received).catch((err: unknown) =>
+      r.warn(
+        `could not remove the incomplete ${received}: ${errorMessage(err)} (the next run removes it)`,
+      ),
+    );
+    throw new SnapbackError(`sending ${snapshot} to ${where} failed: ${errorMessage(e)}`, {
+      cause: e,
+    });
+  }
+  const durationMs = performance.now() - t0;
+
+  const [got] = await showSubvolumes(r.host, [received]);
+  if (!got || !isComplete(got) || got.receivedUuid !== sendIdOf(snap)) {
+    await removeIfIncomplete(r.host, received).catch(() => undefined);
+    throw new SnapbackError(
+      `btrfs receive reported success, but ${received} on ${r.host.label} is not the complete snapshot of ${snapshot}`,
+    );
+  }
+
+  const previous = (await readPins(r.stateDir, r.repoName, r.planName))[subvolume];
+  await writePin(r.stateDir, r.repoName, r.planName, subvolume, {
+    snapshot,
+    sendId: sendIdOf(snap),
+  });
+  await applyTargetRetention(
+    r.host,
+    dir,
+    r.planName,
+    r.rules,
+    new Set([basename(snapshot)]),
+    false,
+    r.warn,
+  );
+  await removeSupersededParents(r, snapshot, [previous?.snapshot, common?.name]);
+
+  return {
+    source: subvolume,
+    snapshot,
+    ...(common ? { parent: common.name } : {}),
+    received,
+    command,
+    durationMs,
+  };
+}
+
+async function showOne(path: string): Promise<SubvolumeInfo | undefined> {
+  return (await showSubvolumes(localHost, [path]))[0];
+}
+
+async function removeIfIncomplete(host: Host, path: string): Promise<void> {
+  const [s] = await showSubvolumes(host, [path]);
+  if (s && !isComplete(s)) await deleteOnHost(host, s.path);
+}
+
+export interface TargetItem {
+  id: string;
+  time: Date;
+  runId: string;
+  info: SubvolumeInfo;
+}
+
+/** The plan's complete snapshots in one target directory, dated by their run. */
+export function targetItems(snaps: readonly SubvolumeInfo[], planName: string): TargetItem[] {
+  const items: TargetItem[] = [];
+  for (const s of snaps) {
+    const parsed = parseSnapshotName(s.name);
+    if (!parsed || parsed.plan !== planName || !isComplete(s)) continue;
+    items.push({
+      id: s.name,
+      runId: parsed.runId,
+      time: runIdTime(parsed.runId) ?? new Date(0),
+      info: s,
+    });
+  }
+  return items;
+}
+
+/**
+ * Keep rules on one target directory. `protect` (snapshot names) are the parents of the next
+ * incremental sends: they stay whatever the rules say.
+ */
+export async function applyTargetRetention(
+  host: Host,
+  dir: string,
+  planName: string,
+  rules: KeepRules,
+  protect: ReadonlySet<string>,
+  dryRun: boolean,
+  warn: (m: string) => void,
+  listed?: readonly SubvolumeInfo[],
+): Promise<RetentionChoice<TargetItem>> {
+  const items = targetItems(listed ?? (await listSnapbackSubvolumes(host, dir)), planName);
+  const choice = selectRetention(items, rules, protect);
+  if (!dryRun) {
+    for (const item of choice.remove) {
+      try {
+        await deleteOnHost(host, item.info.path);
+      } catch (e) {
+        warn(`retention: could not delete ${item.info.path}: ${errorMessage(e)}`);
+      }
+    }
+  }
+  return choice;
+}
+
+/**
+ * Parents this send made unnecessary go from the source — unless another repository of the
+ * plan still needs one, or it is among the plan's newest `local_snapshots` runs there.
+ */
+async function removeSupersededParents(
+  r: BtrfsReplication,
+  sent: string,
+  previous: readonly (string | undefined)[],
+): Promise<void> {
+  const candidates = [
+    ...new Set(previous.filter((p): p is string => p !== undefined && p !== sent)),
+  ];
+  if (candidates.length === 0) return;
+  const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
+  const local = await listSnapbackSnapshots(dirname(sent));
+  const newestRuns = [
+    ...new Set(
+      local
+        .filter((s) => s.plan === r.planName && s.runId !== r.runId)
+        .sort((a, b) => b.createdMs - a.createdMs)
+        .map((s) => s.runId),
+    ),
+  ].slice(0, Math.max(0, r.localSnapshots - 1));
+  for (const path of candidates) {
+    const parsed = parseSnapshotName(basename(path));
+    if (
+      !parsed ||
+      parsed.plan !== r.planName ||
+      elsewhere.has(path) ||
+      newestRuns.includes(parsed.runId)
+    )
+      continue;
+    try {
+      if (await deleteSubvolume(path))
+        log.verbose(`${r.repoName}: removed ${path}, the parent the new snapshot replaces`);
+    } catch (e) {
+      r.warn(`could not remove the old replication parent ${path}: ${errorMessage(e)}`);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { SnapbackError } from "../../errors.js";
+import {
+  commandLine,
+  ProcessError,
+  run,
+  type PipelineStage,
+  type RunOptions,
+  type RunResult,
+} from "../../exec/index.js";
+
+/**
+ * Where a replication target's commands run: here, or on another machine through ssh. Every
+ * command is an argv; for ssh it is quoted into the one string the remote shell parses, so a
+ * path with spaces or quotes arrives intact.
+ */
+export interface Host {
+  /** "this machine" or the ssh destination, for messages. */
+  readonly label: string;
+  readonly remote: boolean;
+  /** The process that runs `argv` on the host (a pipeline stage or a run()). */
+  command(argv: readonly string[]): PipelineStage;
+  /** Runs `argv` on the host; ssh's own failures (exit 255) become a clear error. */
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+const SAFE = /^[\w@%+=:,./-]+$/;
+
+export function shellQuote(args: readonly string[]): string {
+  return args
+    .map((a) => (a !== "" && SAFE.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(" ");
+}
+
+export const localHost: Host = {
+  label: "this machine",
+  remote: false,
+  command: ([file = "", ...args]) => ({ file, args }),
+  run: ([file = "", ...args], options) => run(file, args, options),
+};
+
+/**
+ * `ssh [options] destination -- command`. BatchMode: a run that would wait for a password or
+ * a host key confirmation fails at once instead of hanging.
+ */
+export function sshHost(
+  destination: string,
+  options: readonly string[] = [],
+  what = destination,
+): Host {
+  const base = ["-o", "BatchMode=yes", ...options, "--", destination];
+  const host: Host = {
+    label: destination,
+    remote: true,
+    command: (argv) => ({ file: "ssh", args: [...base, shellQuote(argv)] }),
+    async run(argv, runOptions) {
+      const c = host.command(argv);
+      const r = await run(c.file, c.args, { ...runOptions, reject: false });
+      if (r.exitCode === 255 && !r.aborted) {
+        throw new SnapbackError(
+          `cannot reach ${what} over ssh: ${tail(r.stderr) || "ssh failed"}`,
+          {
+            hint: "check the repository's ssh and ssh_options (key, port, known_hosts); ssh runs with BatchMode=yes",
+          },
+        );
+      }
+      const ok = r.exitCode !== null && (runOptions?.okExitCodes ?? [0]).includes(r.exitCode);
+      if (!ok && runOptions?.reject !== false) {
+        throw new ProcessError({
+          ...r,
+          command: `${commandLine("ssh", [destination])} ${shellQuote(argv)}`,
+        });
+      }
+      return r;
+    },
+  };
+  return host;
+}
+
+function tail(text: string): string {
+  return text.trim().split("\n").slice(-2).join("; ");
+}

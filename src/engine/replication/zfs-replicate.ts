@@ -1,0 +1,402 @@
+import { errorMessage, SnapbackError } from "../../errors.js";
+import { pipeline, pipelineCommand, ProcessError, type PipelineStage } from "../../exec/index.js";
+import { log } from "../../log.js";
+import { destroyIfOurs } from "../../snapshot/zfs/zfs.js";
+import type { KeepRules } from "../types.js";
+import { newestCommon } from "./common-parent.js";
+import type { TransferRecord } from "./engine-base.js";
+import { escapeSourceName, parseZfsSnapshotName, runIdTime, unescapeSourceName } from "./naming.js";
+import { pinnedSnapshots, readPins, writePin } from "./pins.js";
+import { selectRetention, type RetentionChoice } from "./retention.js";
+import { localHost, type Host } from "./ssh.js";
+import type { ZfsReplicationCapabilities } from "./zfs-capabilities.js";
+
+/** The tag of the hold that protects the snapshot both sides share (where holds exist). */
+export const HOLD_TAG = "snapback";
+/** `<escaped>:old-<run>`: a chain kept aside when a full send had to start a new one. */
+export const ARCHIVE_SEP = ":old-";
+
+export interface ZfsSnap {
+  /** `dataset@snap` */
+  name: string;
+  dataset: string;
+  snap: string;
+  guid: string;
+  createtxg: number;
+}
+
+export interface ZfsReplication {
+  host: Host;
+  /** The repository's `dataset`: receives one child per source dataset. */
+  container: string;
+  planName: string;
+  runId: string;
+  repoName: string;
+  stateDir: string;
+  otherRepos: readonly string[];
+  rules: KeepRules;
+  localSnapshots: number;
+  sourceCaps: ZfsReplicationCapabilities;
+  targetCaps: ZfsReplicationCapabilities;
+  signal: AbortSignal;
+  warn: (message: string) => void;
+}
+
+export function targetDatasetFor(container: string, source: string): string {
+  return `${container}/${escapeSourceName(source)}`;
+}
+
+/** The source dataset a child of the container stands for (archived chains included). */
+export function sourceOfTargetDataset(container: string, dataset: string): string | undefined {
+  if (!dataset.startsWith(`${container}/`)) return undefined;
+  const child = dataset.slice(container.length + 1);
+  if (child.includes("/")) return undefined;
+  const base = child.split(ARCHIVE_SEP)[0] ?? child;
+  return unescapeSourceName(base, false);
+}
+
+/**
+ * Snapshots (exact guid and createtxg: `get -p` works where `list -p` does not, as on zfs-fuse)
+ * of `dataset` — or with `recursive`, of everything below it.
+ */
+export async function listZfsSnapshots(
+  host: Host,
+  dataset: string,
+  opts: { recursive?: boolean; signal?: AbortSignal } = {},
+): Promise<{ exists: boolean; datasets: string[]; snaps: ZfsSnap[] }> {
+  const depth = opts.recursive ? [] : ["-d", "1"];
+  const r = await host.run(
+    [
+      "zfs",
+      "get",
+      "-H",
+      "-p",
+      "-r",
+      ...depth,
+      "-o",
+      "name,property,value",
+      "guid,createtxg",
+      dataset,
+    ],
+    {
+      reject: false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
+  );
+  if (r.exitCode !== 0) {
+    if (/does not exist/i.test(r.stderr)) return { exists: false, datasets: [], snaps: [] };
+    throw new ProcessError(r);
+  }
+  const props = new Map<string, { guid?: string; createtxg?: number }>();
+  for (const line of r.stdout.split("\n")) {
+    const [name, prop, value] = line.split("\t");
+    if (!name || !prop || value === undefined) continue;
+    const p = props.get(name) ?? {};
+    if (prop === "guid") p.guid = value;
+    if (prop === "createtxg") p.createtxg = Number(value);
+    props.set(name, p);
+  }
+  const datasets: string[] = [];
+  const snaps: ZfsSnap[] = [];
+  for (const [name, p] of props) {
+    const at = name.indexOf("@");
+    if (at < 0) {
+      datasets.push(name);
+      continue;
+    }
+    const ds = name.slice(0, at);
+    if (!opts.recursive && ds !== dataset) continue;
+    snaps.push({
+      name,
+      dataset: ds,
+      snap: name.slice(at + 1),
+      guid: p.guid ?? "",
+      createtxg: p.createtxg ?? 0,
+    });
+  }
+  snaps.sort((a, b) => a.createtxg - b.createtxg);
+  return { exists: datasets.includes(dataset), datasets, snaps };
+}
+
+async function zfsOn(host: Host, args: string[], signal?: AbortSignal): Promise<void> {
+  await host.run(["zfs", ...args], signal ? { signal } : {});
+}
+
+async function tryZfs(host: Host, args: string[]): Promise<boolean> {
+  const r = await host.run(["zfs", ...args], { reject: false });
+  return r.exitCode === 0;
+}
+
+/**
+ * What an interrupted receive left: resumed where ZFS can (receive_resume_token), else the
+ * partial state aborted; a hidden `%recv` clone, or a dataset a first transfer created but
+ * never gave a snapshot, destroyed.
+ */
+async function cleanInterrupted(r: ZfsReplication, td: string): Promise<void> {
+  if (r.targetCaps.resumable && r.sourceCaps.resumable) {
+    const tok = await r.host.run(["zfs", "get", "-H", "-o", "value", "receive_resume_token", td], {
+      reject: false,
+    });
+    const token = tok.exitCode === 0 ? tok.stdout.trim() : "-";
+    if (token && token !== "-") {
+      try {
+        await pipeline(
+          [
+            { file: "zfs", args: ["send", "-t", token] },
+            r.host.command(["zfs", "receive", "-s", "-u", td]),
+          ],
+          {
+            signal: r.signal,
+            killGraceMs: 5_000,
+          },
+        );
+        log.verbose(`${r.repoName}: resumed the interrupted transfer into ${td}`);
+      } catch (e) {
+        if (r.signal.aborted) throw e;
+        await zfsOn(r.host, ["receive", "-A", td]);
+        r.warn(
+          `could not resume the interrupted transfer into ${td} (${errorMessage(e)}): discarded it`,
+        );
+      }
+    }
+  }
+  if (await tryZfs(r.host, ["list", "-H", "-o", "name", `${td}/%recv`])) {
+    await zfsOn(r.host, ["destroy", `${td}/%recv`]);
+    r.warn(`removed ${td}/%recv on ${r.host.label}: left by an interrupted transfer`);
+  }
+  const state = await listZfsSnapshots(r.host, td, { recursive: true });
+  if (state.exists && state.snaps.length === 0 && state.datasets.length === 1) {
+    await zfsOn(r.host, ["destroy", td]);
+    r.warn(
+      `removed ${td} on ${r.host.label}: an interrupted first transfer left it without a snapshot`,
+    );
+  }
+}
+
+export async function replicateZfsSnapshot(
+  r: ZfsReplication,
+  dataset: string,
+  snapshot: string,
+): Promise<TransferRecord> {
+  const td = targetDatasetFor(r.container, dataset);
+  const where = r.host.remote ? `${r.host.label}:${td}` : td;
+  await cleanInterrupted(r, td);
+
+  const [source, target] = await Promise.all([
+    listZfsSnapshots(localHost, dataset, { signal: r.signal }),
+    listZfsSnapshots(r.host, td, { signal: r.signal }),
+  ]);
+  const sent = source.snaps.find((s) => s.name === snapshot);
+  if (!sent) throw new SnapbackError(`ZFS snapshot ${snapshot} does not exist any more`);
+  const candidates = source.snaps.filter(
+    (s) => s.name !== snapshot && parseZfsSnapshotName(s.snap)?.plan === r.planName,
+  );
+  const byGuid = new Map(target.snaps.map((s) => [s.guid, s]));
+  const common = newestCommon(
+    candidates.map((c) => ({ name: c.name, sendId: c.guid, order: c.createtxg })),
+    new Set(byGuid.keys()),
+  );
+  const counterpart = common ? byGuid.get(common.sendId) : undefined;
+
+  let full = false;
+  if (common && counterpart) {
+    // An incremental stream only applies on top of its parent: what came later goes.
+    const newer = target.snaps.filter((s) => s.createtxg > counterpart.createtxg);
+    if (newer.length > 0) {
+      for (const s of newer) await releaseHold(r.host, r.targetCaps.holds, s.name);
+      await zfsOn(r.host, ["rollback", "-r", counterpart.name], r.signal);
+      r.warn(
+        `rolled ${where} back to ${counterpart.snap}, the newest snapshot the source still has: ` +
+          `removed ${newer.map((s) => s.snap).join(", ")} there`,
+      );
+    }
+  } else if (target.exists) {
+    const aside = `${td}${ARCHIVE_SEP}${archiveStamp(target.snaps)}`;
+    await zfsOn(r.host, ["rename", td, aside], r.signal);
+    r.warn(
+      `no snapshot of ${dataset} exists on both the source and ${where} any more: sending ${sent.snap} in full; ` +
+        `the previous chain was renamed to ${aside} and stays until retention removes its snapshots`,
+    );
+    full = true;
+  } else full = true;
+
+  const receive = [
+    "receive",
+    ...(!full && r.targetCaps.receiveForce ? ["-F"] : []),
+    ...(r.targetCaps.receiveNoMount ? ["-u"] : []),
+    ...(r.targetCaps.resumable && r.sourceCaps.resumable ? ["-s"] : []),
+    td,
+  ];
+  const stages: PipelineStage[] = [
+    { file: "zfs", args: ["send", ...(full || !common ? [] : ["-i", common.name]), snapshot] },
+    r.host.command(["zfs", ...receive]),
+  ];
+  const command = pipelineCommand(stages);
+  log.verbose(`${r.repoName}: ${command}`);
+  const t0 = performance.now();
+  try {
+    await pipeline(stages, { signal: r.signal, killGraceMs: 5_000 });
+  } catch (e) {
+    if (!(r.targetCaps.resumable && r.sourceCaps.resumable)) {
+      await cleanInterrupted({ ...r, signal: new AbortController().signal }, td).catch(
+        (err: unknown) =>
+          r.warn(
+            `could not clean up after the failed transfer into ${td}: ${errorMessage(err)} (the next run retries)`,
+          ),
+      );
+    }
+    throw new SnapbackError(`sending ${snapshot} to ${where} failed: ${errorMessage(e)}`, {
+      cause: e,
+    });
+  }
+  const durationMs = performance.now() - t0;
+
+  const received = `${td}@${sent.snap}`;
+  const after = await listZfsSnapshots(r.host, td);
+  if (after.snaps.find((s) => s.name === received)?.guid !== sent.guid) {
+    throw new SnapbackError(
+      `zfs receive reported success, but ${received} on ${r.host.label} is not the snapshot ${snapshot}`,
+    );
+  }
+  if (r.targetCaps.holds) {
+    await zfsOn(r.host, ["hold", HOLD_TAG, received]).catch((e: unknown) => {
+      if (!/tag already exists/i.test(errorMessage(e))) throw e;
+    });
+    if (counterpart && counterpart.name !== received)
+      await releaseHold(r.host, true, counterpart.name);
+  }
+
+  const previous = (await readPins(r.stateDir, r.repoName, r.planName))[dataset];
+  await writePin(r.stateDir, r.repoName, r.planName, dataset, { snapshot, sendId: sent.guid });
+  await applyZfsTargetRetention(
+    r.host,
+    r.container,
+    dataset,
+    r.planName,
+    r.rules,
+    new Set([received]),
+    false,
+    r.warn,
+    r.targetCaps,
+  );
+  await removeSupersededZfs(r, dataset, snapshot, source.snaps, [previous?.snapshot, common?.name]);
+
+  return {
+    source: dataset,
+    snapshot,
+    ...(common && !full ? { parent: common.name } : {}),
+    received,
+    command,
+    durationMs,
+  };
+}
+
+function archiveStamp(snaps: readonly ZfsSnap[]): string {
+  const newest = snaps.at(-1);
+  const run = newest ? parseZfsSnapshotName(newest.snap)?.runId : undefined;
+  return run ?? String(Date.now());
+}
+
+async function releaseHold(host: Host, holds: boolean, name: string): Promise<void> {
+  // "no such tag" when it was never held (zfs-fuse cannot list holds: `zfs holds` is broken there).
+  if (holds) await host.run(["zfs", "release", HOLD_TAG, name], { reject: false });
+}
+
+export interface ZfsTargetItem {
+  id: string;
+  time: Date;
+  runId: string;
+  snap: ZfsSnap;
+}
+
+/**
+ * Keep rules over every chain of one source on the target (its dataset and chains renamed
+ * aside); `protect` (full names) stays whatever the rules say. A chain renamed aside that has
+ * no snapshot left is destroyed.
+ */
+export async function applyZfsTargetRetention(
+  host: Host,
+  container: string,
+  source: string,
+  planName: string,
+  rules: KeepRules,
+  protect: ReadonlySet<string>,
+  dryRun: boolean,
+  warn: (m: string) => void,
+  caps: Pick<ZfsReplicationCapabilities, "holds">,
+): Promise<RetentionChoice<ZfsTargetItem>> {
+  const all = await listZfsSnapshots(host, container, { recursive: true });
+  const chains = all.datasets.filter((d) => sourceOfTargetDataset(container, d) === source);
+  const items: ZfsTargetItem[] = [];
+  for (const s of all.snaps) {
+    if (!chains.includes(s.dataset)) continue;
+    const parsed = parseZfsSnapshotName(s.snap);
+    if (!parsed || parsed.plan !== planName) continue;
+    items.push({
+      id: s.name,
+      runId: parsed.runId,
+      time: runIdTime(parsed.runId) ?? new Date(0),
+      snap: s,
+    });
+  }
+  const choice = selectRetention(items, rules, protect);
+  if (dryRun) return choice;
+  for (const item of choice.remove) {
+    try {
+      await releaseHold(host, caps.holds, item.id);
+      await zfsOn(host, ["destroy", item.id]);
+    } catch (e) {
+      warn(`retention: could not destroy ${item.id}: ${errorMessage(e)}`);
+    }
+  }
+  const removed = new Set(choice.remove.map((i) => i.id));
+  for (const chain of chains.filter((c) => c.includes(ARCHIVE_SEP))) {
+    const left = all.snaps.filter((s) => s.dataset === chain && !removed.has(s.name));
+    if (left.length === 0)
+      await zfsOn(host, ["destroy", chain]).catch((e: unknown) =>
+        warn(`could not destroy the empty ${chain}: ${errorMessage(e)}`),
+      );
+  }
+  return choice;
+}
+
+/** As for btrfs: superseded parents leave the source unless pinned elsewhere or within local_snapshots. */
+async function removeSupersededZfs(
+  r: ZfsReplication,
+  dataset: string,
+  sent: string,
+  sourceSnaps: readonly ZfsSnap[],
+  previous: readonly (string | undefined)[],
+): Promise<void> {
+  const candidates = [
+    ...new Set(previous.filter((p): p is string => p !== undefined && p !== sent)),
+  ];
+  if (candidates.length === 0) return;
+  const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
+  const newestRuns = sourceSnaps
+    .filter((s) => s.dataset === dataset)
+    .map((s) => parseZfsSnapshotName(s.snap))
+    .filter(
+      (p): p is { plan: string; runId: string } => p?.plan === r.planName && p.runId !== r.runId,
+    )
+    .map((p) => p.runId)
+    .reverse()
+    .slice(0, Math.max(0, r.localSnapshots - 1));
+  for (const name of candidates) {
+    const parsed = parseZfsSnapshotName(name.slice(name.indexOf("@") + 1));
+    if (
+      !parsed ||
+      parsed.plan !== r.planName ||
+      elsewhere.has(name) ||
+      newestRuns.includes(parsed.runId)
+    )
+      continue;
+    try {
+      // Only a snapshot carrying snapback's own property is ever destroyed.
+      if ((await destroyIfOurs(name)) === "destroyed")
+        log.verbose(`${r.repoName}: removed ${name}, the parent the new snapshot replaces`);
+    } catch (e) {
+      r.warn(`could not remove the old replication parent ${name}: ${errorMessage(e)}`);
+    }
+  }
+}
