@@ -15,6 +15,7 @@ import { FileLock, lockDir } from "./lock.js";
 import { RepositoryLocks, waitingMessage } from "./repo-lock.js";
 import type { RunPlan } from "./plan.js";
 import { applyRetentionAfterBackup, releaseOrKeep, type AfterBackup } from "./retention.js";
+import { releaseUnlessPinned } from "../engine/replication/keep.js";
 import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
 import { notifyFinish, notifyStart, type NotifyChannel } from "../notify/index.js";
@@ -178,7 +179,11 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
             taken.push(t);
             stack.defer(
               `removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`,
-              () => releaseOrKeep(p, g.provider, t, takeCtx, summaries.length > 0),
+              // A snapshot a replication target needs as its next parent stays on the source.
+              () =>
+                releaseUnlessPinned(ctx.engines, p.planName, g.provider, t, takeCtx, () =>
+                  releaseOrKeep(p, g.provider, t, takeCtx, summaries.length > 0),
+                ),
             );
           }
         },

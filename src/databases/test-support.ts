@@ -1,0 +1,94 @@
+import { readdir, readFile, readlink } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestRepo } from "../../test/fixtures/restic.js";
+import { repositorySchema, type ResticRepository } from "../config/schema.js";
+import { resolveSecrets } from "../config/secrets.js";
+import { ResticEngine } from "../engine/restic-engine.js";
+import type { RunEvent } from "../run/events.js";
+import type { DumpContext, DumpRun } from "./dump.js";
+import type { DatabaseSummaryEvent } from "./events.js";
+import { databasesSchema } from "./schema.js";
+
+/** Helpers for this folder's tests (never imported by product code). */
+
+export interface TempDir extends AsyncDisposable {
+  path: string;
+}
+
+export async function tempDir(prefix: string): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), `snapback-test-${prefix}-`));
+  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
+}
+
+export async function engineFor(t: TestRepo): Promise<ResticEngine> {
+  const repo = repositorySchema.parse({ engine: "restic", url: t.url, password_file: t.passwordFile }) as ResticRepository;
+  return new ResticEngine("r", repo, await resolveSecrets("r", repo), join(t.dir, "cache"));
+}
+
+/** A plan "p" with these `[[databases]]` entries, parsed by the fragment. */
+export function planWith(databases: object[], tags: string[] = []): { tags: string[]; databases: unknown } {
+  return { tags, databases: databasesSchema.parse(databases) };
+}
+
+export function dumpRun(plan: { tags: string[] }, tmpDir: string): DumpRun {
+  return { planName: "p", plan, host: "test-host", tmpDir };
+}
+
+/** A DumpContext that records what the run would see. */
+export function recorder(signal = new AbortController().signal): DumpContext & {
+  summaries: DatabaseSummaryEvent[];
+  failures: { repository: string; message: string }[];
+  events: (RunEvent | DatabaseSummaryEvent)[];
+} {
+  const summaries: DatabaseSummaryEvent[] = [];
+  const failures: { repository: string; message: string }[] = [];
+  const events: (RunEvent | DatabaseSummaryEvent)[] = [];
+  return {
+    signal,
+    summaries,
+    failures,
+    events,
+    emit: (e) => {
+      events.push(e);
+      if (e.type === "database_summary") summaries.push(e);
+    },
+    onFailure: (repository, error) => failures.push({ repository, message: error instanceof Error ? error.message : String(error) }),
+  };
+}
+
+/**
+ * Watches every process's argument list while `fn` runs: which programs ran (by argv[0]
+ * base name), and whether any argv ever held `secret`.
+ */
+export async function watchArgv<T>(secret: string, fn: () => Promise<T>): Promise<{ value: T; programs: Set<string>; leaks: string[]; argvs: string[][] }> {
+  const programs = new Set<string>();
+  const leaks: string[] = [];
+  const argvs: string[][] = [];
+  let running = true;
+  const poll = (async () => {
+    while (running) {
+      for (const pid of await readdir("/proc").catch(() => [])) {
+        if (!/^\d+$/.test(pid)) continue;
+        const raw = await readFile(`/proc/${pid}/cmdline`).catch(() => undefined);
+        if (!raw || raw.length === 0) continue;
+        const argv = raw.toString("utf8").split("\0").filter(Boolean);
+        const exe = await readlink(`/proc/${pid}/exe`).catch(() => "");
+        const name = (argv[0] ?? "").split("/").at(-1) ?? "";
+        if (!programs.has(name)) argvs.push(argv);
+        programs.add(name);
+        if (exe) programs.add(exe.split("/").at(-1) ?? "");
+        if (raw.includes(secret)) leaks.push(argv.join(" "));
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  try {
+    const value = await fn();
+    return { value, programs, leaks, argvs };
+  } finally {
+    running = false;
+    await poll;
+  }
+}
