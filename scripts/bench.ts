@@ -199,6 +199,14 @@ interface Measured {
 }
 
 interface SnapbackMeasured extends Measured {
+  phases: {
+    /** Node start, config, plan, cleanup of old runs, opening the repository, the snapshots. */
+    beforeSnapshotsMs: number;
+    /** The view, restic (start, repository open, backup), the snapshot id lookup. */
+    engineMs: number;
+    /** Snapshot removal, journal, history, exit. */
+    afterSummaryMs: number;
+  };
   snapshotId: string;
   tookMs: number;
   skewMs: number;
@@ -283,12 +291,19 @@ class Bench {
     await coldStart();
     let peakKiB = 0;
     let timer: NodeJS.Timeout | undefined;
+    // Events arrive as they are emitted (stdout to a pipe is synchronous in node), so their
+    // arrival times split the command into phases.
+    const arrived = new Map<string, number>();
     const t0 = performance.now();
     const r = await this.exec(
       process.execPath,
       [this.cli, "--config", this.configPath, "--json", "backup", plan],
       {
         reject: false,
+        onStdoutLine: (line) => {
+          const type = /"type":"(\w+)"/.exec(line)?.[1];
+          if (type && !arrived.has(type)) arrived.set(type, performance.now());
+        },
         onSpawn: (child) => {
           const sample = (): void => {
             try {
@@ -316,7 +331,13 @@ class Bench {
       );
     }
     this.peaks.push({ what, kib: peakKiB });
+    const at = (type: string): number => arrived.get(type) ?? NaN;
     return {
+      phases: {
+        beforeSnapshotsMs: at("snapshots") - t0,
+        engineMs: at("summary") - at("snapshots"),
+        afterSummaryMs: t0 + ms - at("summary"),
+      },
       ms,
       counts: countsOf(summary),
       snapshotId: String(summary["snapshot_id"]),
@@ -621,6 +642,12 @@ async function main(signal: AbortSignal): Promise<string> {
   );
   const devKept = new Set(devIds.slice(0, 1 + snapInc.length)).size === 1;
   const devMoved = new Set(devIds.slice(snapInc.length)).size === 1 + snapIncNewDev.length;
+  const phase = (runs: SnapbackMeasured[], k: keyof SnapbackMeasured["phases"]): string =>
+    sec(median(runs.map((m) => m.phases[k])));
+  const resticOwn = (runs: Measured[]): string =>
+    `${median(runs.map((m) => m.counts.restic_s)).toFixed(2)} s`;
+  const breakdown = (name: string, runs: SnapbackMeasured[]): string =>
+    `| ${name} | ${sec(median(runs.map((m) => m.ms)))} | ${phase(runs, "beforeSnapshotsMs")} | ${phase(runs, "engineMs")} | ${resticOwn(runs)} | ${phase(runs, "afterSummaryMs")} |`;
   const snapIncMs = median(snapInc.map((m) => m.ms));
   const bareIncMs = median(bareInc.map((m) => m.ms));
   const snapIncNewDevMs = median(snapIncNewDev.map((m) => m.ms));
@@ -666,6 +693,17 @@ async function main(signal: AbortSignal): Promise<string> {
     countsRow("naive first (snapshot path)", naiveFirst),
     countsRow("naive incremental (new snapshot path)", naiveLast),
     countsRow("snapback, 4 sources", four[four.length - 1] ?? fourFirst),
+    "",
+    "Where the time goes (medians; phases split by when snapback's `--json` events arrive):",
+    "",
+    "| run | whole command | start → `snapshots` event (node start, config, plan, repository open, snapshot) | `snapshots` → `summary` (view, restic start + repository open + backup, snapshot id lookup) | of which restic's own reported duration | `summary` → exit (snapshot removal, journal, history) |",
+    "|---|---|---|---|---|---|",
+    breakdown("snapback first", [snapFirst]),
+    breakdown("snapback incremental (2)", snapInc),
+    breakdown("snapback incremental, new device id (2b)", snapIncNewDev),
+    breakdown("snapback, 4 sources", four),
+    `| bare restic incremental | ${sec(bareIncMs)} | — | — | ${resticOwn(bareInc)} | — |`,
+    `| naive incremental | ${sec(naiveIncMs)} | — | — | ${resticOwn(naiveInc)} | — |`,
     "",
     "Individual runs (seconds): " +
       [

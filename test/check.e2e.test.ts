@@ -18,7 +18,17 @@ interface SpotFile {
 interface CheckDoc {
   ok: boolean;
   repositories: { repository: string; ok: boolean; read_data?: string; errors: string[] }[];
-  spot: { plan: string; repository: string; files_in_backup: number; sampled: number; matched: number; ok: boolean; mismatches: SpotFile[]; changed: SpotFile[]; errors: string[] }[];
+  spot: {
+    plan: string;
+    repository: string;
+    files_in_backup: number;
+    sampled: number;
+    matched: number;
+    ok: boolean;
+    mismatches: SpotFile[];
+    changed: SpotFile[];
+    errors: string[];
+  }[];
   errors: string[];
 }
 
@@ -40,7 +50,11 @@ async function populate(w: World): Promise<{ big: string; small: string[] }> {
     const f = join(docs, `note ${i}.txt`);
     await writeFile(f, `note ${i}\n`.repeat(i + 1));
     await chmod(f, i % 2 === 0 ? 0o640 : 0o604);
-    await utimes(f, new Date(`2021-0${(i % 9) + 1}-0${(i % 9) + 1}T01:02:03.456Z`), new Date(`2021-0${(i % 9) + 1}-0${(i % 9) + 1}T01:02:03.456Z`));
+    await utimes(
+      f,
+      new Date(`2021-0${(i % 9) + 1}-0${(i % 9) + 1}T01:02:03.456Z`),
+      new Date(`2021-0${(i % 9) + 1}-0${(i % 9) + 1}T01:02:03.456Z`),
+    );
     small.push(f);
   }
   return { big, small };
@@ -77,13 +91,24 @@ describe("check (real restic, real btrfs)", () => {
     const goodDoc = JSON.parse(good.stdout) as CheckDoc;
     expect(goodDoc.ok).toBe(true);
     expect(goodDoc.repositories).toEqual([{ repository: "r", ok: true, errors: [] }]);
-    expect(goodDoc.spot[0]).toMatchObject({ plan: "p", repository: "r", files_in_backup: 9, sampled: 9, matched: 9, ok: true, mismatches: [], changed: [] });
+    expect(goodDoc.spot[0]).toMatchObject({
+      plan: "p",
+      repository: "r",
+      files_in_backup: 9,
+      sampled: 9,
+      matched: 9,
+      ok: true,
+      mismatches: [],
+      changed: [],
+    });
     expect(await leftovers(w)).toEqual([]);
 
     // A file edited after the backup is "changed since the backup", not a mismatch.
     const edited = small[3] ?? "";
     await writeFile(edited, "edited after the backup\n");
-    const changed = JSON.parse((await w.cli(["--json", "check", "--spot", "50"])).stdout) as CheckDoc;
+    const changed = JSON.parse(
+      (await w.cli(["--json", "check", "--spot", "50"])).stdout,
+    ) as CheckDoc;
     expect(changed.ok).toBe(true);
     expect(changed.spot[0]?.changed.map((c) => c.path)).toEqual([edited]);
     expect(changed.spot[0]?.changed[0]?.problems.join()).toMatch(/changed since the backup \(size/);
@@ -95,7 +120,9 @@ describe("check (real restic, real btrfs)", () => {
     const spotDoc = JSON.parse(spot.stdout) as CheckDoc;
     expect(spotDoc.ok).toBe(false);
     expect(spotDoc.spot[0]?.mismatches.map((m) => m.path)).toEqual([big]);
-    expect(spotDoc.spot[0]?.mismatches[0]?.problems.join("; ")).toMatch(/content differs|not restored|ciphertext/);
+    expect(spotDoc.spot[0]?.mismatches[0]?.problems.join("; ")).toMatch(
+      /content differs|not restored|ciphertext/,
+    );
     expect(spotDoc.spot[0]?.matched).toBe(7);
     expect(spotDoc.spot[0]?.changed.map((c) => c.path)).toEqual([edited]);
     const spotText = await w.cli(["check", "--spot", "50"]);
@@ -114,16 +141,29 @@ describe("check (real restic, real btrfs)", () => {
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--read-data "7\/5"/);
     expect((await w.cli(["check", "--spot", "0"])).exitCode).toBe(2);
+
+    // A repository that cannot even be opened is bad input (exit 2), not a failed check.
+    const wrong = join(w.dir, "wrong.pass");
+    await writeFile(wrong, "not the password\n", { mode: 0o600 });
+    await w.writeConfig(w.basicConfig([w.data]).replace(w.repo.passwordFile, wrong));
+    const denied = await w.cli(["check"]);
+    expect(denied.exitCode).toBe(2);
+    expect(denied.stdout).toMatch(/repository "r": wrong password/);
     expect(await leftovers(w)).toEqual([]);
   });
 
   test("a plan's scheduled check runs after a backup when due, records it, and its failure never fails the backup", async () => {
     await using w = await createWorld();
     const { big } = await populate(w);
-    await w.writeConfig(w.basicConfig([w.data], ["[plans.p.check]", "spot = 20", 'every = "7d"'].join("\n")));
+    await w.writeConfig(
+      w.basicConfig([w.data], ["[plans.p.check]", "spot = 20", 'every = "7d"'].join("\n")),
+    );
     const first = await w.cli(["--json", "backup"]);
     expect(first.exitCode).toBe(0);
-    expect(events(first.stdout).find((e) => e.type === "result")).toMatchObject({ status: "success", check: { ok: true, spot: 20, mismatches: 0 } });
+    expect(events(first.stdout).find((e) => e.type === "result")).toMatchObject({
+      status: "success",
+      check: { ok: true, spot: 20, mismatches: 0 },
+    });
     const state = join(w.stateDir, "check", "p.json");
     expect((await stat(state)).isFile()).toBe(true);
 
@@ -139,7 +179,9 @@ describe("check (real restic, real btrfs)", () => {
     const result = evs.find((e) => e.type === "result");
     expect(result).toMatchObject({ status: "success", check: { ok: false, mismatches: 1 } });
     expect(String((result?.["check"] as { error?: string }).error)).toContain(big);
-    expect(evs.some((e) => e.type === "warning" && String(e["message"]).includes("scheduled check"))).toBe(true);
+    expect(
+      evs.some((e) => e.type === "warning" && String(e["message"]).includes("scheduled check")),
+    ).toBe(true);
     await expect(stat(state)).rejects.toThrow();
     expect(await leftovers(w)).toEqual([]);
   });

@@ -35,7 +35,9 @@ function theError(r: RunResult): string {
   const json = events(r.stdout);
   const errors =
     json.length > 0
-      ? json.filter((e) => e.type === "error").map((e) => `error: ${String(e["repository"] ?? "")}: ${String(e["message"])}`)
+      ? json
+          .filter((e) => e.type === "error")
+          .map((e) => `error: ${JSON.stringify(e["repository"])}: ${JSON.stringify(e["message"])}`)
       : r.stderr.split("\n").filter((l) => l.startsWith("error: "));
   expect(errors, r.stdout + r.stderr).toHaveLength(1);
   return errors[0] ?? "";
@@ -45,9 +47,22 @@ function theError(r: RunResult): string {
 function configWith(w: World, repos: Record<string, string[]>, planExtra: string[] = []): string {
   const lines = [`state_dir = "${w.stateDir}"`];
   for (const [name, settings] of Object.entries(repos)) {
-    lines.push(`[repositories.${name}]`, 'engine = "restic"', `password_file = "${w.repo.passwordFile}"`, ...settings);
+    lines.push(
+      `[repositories.${name}]`,
+      'engine = "restic"',
+      `password_file = "${w.repo.passwordFile}"`,
+      ...settings,
+    );
   }
-  lines.push("[plans.p]", `sources = [${JSON.stringify(w.data)}]`, `repositories = [${Object.keys(repos).map((n) => JSON.stringify(n)).join(", ")}]`, ...planExtra, "");
+  lines.push(
+    "[plans.p]",
+    `sources = [${JSON.stringify(w.data)}]`,
+    `repositories = [${Object.keys(repos)
+      .map((n) => JSON.stringify(n))
+      .join(", ")}]`,
+    ...planExtra,
+    "",
+  );
   return lines.join("\n");
 }
 
@@ -67,7 +82,9 @@ async function mountFor(target: string, mount: () => Promise<unknown>): Promise<
 
 /** A small tmpfs, so that a repository on it runs out of space. */
 function smallTmpfs(target: string, sizeMiB: number): Promise<AsyncDisposable> {
-  return mountFor(target, () => run("mount", ["-t", "tmpfs", "-o", `size=${sizeMiB}m,mode=0700`, "snapback-test-full", target]));
+  return mountFor(target, () =>
+    run("mount", ["-t", "tmpfs", "-o", `size=${sizeMiB}m,mode=0700`, "snapback-test-full", target]),
+  );
 }
 
 async function randomFile(path: string, mib: number): Promise<void> {
@@ -80,9 +97,15 @@ describe("failure matrix", () => {
     await writeFile(join(w.data, "f"), "x\n");
     const port = await freePort();
     const ssh = `sftp.command=ssh -p ${port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 -s sftp`;
-    await w.writeConfig(configWith(w, { remote: [`url = "sftp:root@127.0.0.1:/srv/restic"`, `options = [${JSON.stringify(ssh)}]`] }));
+    await w.writeConfig(
+      configWith(w, {
+        remote: [`url = "sftp:root@127.0.0.1:/srv/restic"`, `options = [${JSON.stringify(ssh)}]`],
+      }),
+    );
     const r = await w.cli(["backup"]);
-    expect(theError(r)).toMatch(/repository "remote" at sftp:root@127\.0\.0\.1:\/srv\/restic is unreachable: ssh: connect to host 127\.0\.0\.1 port \d+: connection refused/i);
+    expect(theError(r)).toMatch(
+      /repository "remote" at sftp:root@127\.0\.0\.1:\/srv\/restic is unreachable: ssh: connect to host 127\.0\.0\.1 port \d+: connection refused/i,
+    );
     expect(r.exitCode).toBe(2);
     expect(await leftovers(w)).toEqual([]);
   });
@@ -91,12 +114,19 @@ describe("failure matrix", () => {
     await using w = await createWorld();
     await writeFile(join(w.data, "f"), "x\n");
     await using rest = await startRestServer();
-    await w.writeConfig(configWith(w, { down: [`url = "${rest.url("down/")}"`, "init = true"], r: healthy(w) }));
+    await w.writeConfig(
+      configWith(w, { down: [`url = "${rest.url("down/")}"`, "init = true"], r: healthy(w) }),
+    );
     await rest.stop();
     const r = await w.cli(["--json", "backup"]);
-    expect(theError(r)).toMatch(/repository "down" at rest:http:\/\/127\.0\.0\.1:\d+\/down\/ is unreachable/);
+    expect(theError(r)).toMatch(
+      /repository "down" at rest:http:\/\/127\.0\.0\.1:\d+\/down\/ is unreachable/,
+    );
     const result = events(r.stdout).find((e) => e.type === "result");
-    expect(result).toMatchObject({ status: "failed", failed_repositories: { down: expect.stringMatching(/unreachable/) as unknown } });
+    expect(result).toMatchObject({
+      status: "failed",
+      failed_repositories: { down: expect.stringMatching(/unreachable/) as unknown },
+    });
     expect(Object.keys(result?.["snapshot_ids"] as object)).toEqual(["r"]);
     expect(await w.repo.snapshots()).toHaveLength(1);
     // The only failure is bad input (an unreachable repository), so its code stands.
@@ -123,7 +153,9 @@ describe("failure matrix", () => {
     const missing = join(w.dir, "no-repo-here");
     await w.writeConfig(configWith(w, { r: [`url = "${missing}"`] }));
     const r = await w.cli(["backup"]);
-    expect(theError(r)).toContain(`repository "r" does not exist at ${missing} (set init = true to create it)`);
+    expect(theError(r)).toContain(
+      `repository "r" does not exist at ${missing} (set init = true to create it)`,
+    );
     expect(r.exitCode).toBe(2);
     expect(await readdir(w.dir)).not.toContain(basename(missing));
     expect(await leftovers(w)).toEqual([]);
@@ -137,7 +169,9 @@ describe("failure matrix", () => {
     await randomFile(join(w.data, "big.bin"), 40);
     await w.writeConfig(configWith(w, { small: [`url = "${join(full, "repo")}"`, "init = true"] }));
     const r = await w.cli(["backup"]);
-    expect(theError(r)).toMatch(/restic backup for repository "small" ran out of disk space: .*no space left on device/);
+    expect(theError(r)).toMatch(
+      /restic backup for repository "small" ran out of disk space: .*no space left on device/,
+    );
     expect(r.exitCode).toBe(1);
     expect(await leftovers(w)).toEqual([]);
   });
@@ -148,14 +182,19 @@ describe("failure matrix", () => {
     await using fs = await smallTmpfs(full, 8);
     void fs;
     await randomFile(join(w.data, "big.bin"), 40);
-    await w.writeConfig(configWith(w, { small: [`url = "${join(full, "repo")}"`, "init = true"], r: healthy(w) }));
+    await w.writeConfig(
+      configWith(w, { small: [`url = "${join(full, "repo")}"`, "init = true"], r: healthy(w) }),
+    );
     const r = await w.cli(["--json", "backup"]);
     expect(theError(r)).toMatch(/repository "small" ran out of disk space/);
     expect(r.exitCode).toBe(1);
     const snaps = await w.repo.snapshots();
     expect(snaps).toHaveLength(1);
     expect(snaps[0]?.paths).toEqual([w.data]);
-    expect(events(r.stdout).find((e) => e.type === "summary")).toMatchObject({ repository: "r", files_new: 1 });
+    expect(events(r.stdout).find((e) => e.type === "summary")).toMatchObject({
+      repository: "r",
+      files_new: 1,
+    });
     expect(await leftovers(w)).toEqual([]);
   });
 
@@ -183,7 +222,9 @@ describe("failure matrix", () => {
     void mounted;
     await w.writeConfig(w.basicConfig([w.data], `snapshot_dir = "${ro}"`));
     const r = await w.cli(["backup"]);
-    expect(theError(r)).toMatch(new RegExp(`btrfs snapshot of ${w.data} failed: .*read-only file system`, "i"));
+    expect(theError(r)).toMatch(
+      new RegExp(`btrfs snapshot of ${w.data} failed: .*read-only file system`, "i"),
+    );
     expect(r.exitCode).toBe(1);
     expect(await readdir(shared)).toEqual([]);
     expect(await w.repo.snapshots()).toEqual([]);
@@ -198,7 +239,8 @@ describe("failure matrix", () => {
       // Every program of the system except restic.
       for (const dir of ["/usr/sbin", "/usr/bin"]) {
         for (const name of await readdir(dir)) {
-          if (name !== "restic") await symlink(join(dir, name), join(bin, name)).catch(() => undefined);
+          if (name !== "restic")
+            await symlink(join(dir, name), join(bin, name)).catch(() => undefined);
         }
       }
       await w.writeConfig(w.basicConfig([w.data]));
@@ -213,9 +255,14 @@ describe("failure matrix", () => {
 
   test("engine killed (SIGKILL to restic mid-backup): exit 1, nothing left, the next run clears its lock", async () => {
     await using w = await createWorld(1024);
-    await run("sh", ["-c", `for i in $(seq 150); do head -c 1048576 /dev/urandom > "${w.data}/f$i"; done`]);
+    await run("sh", [
+      "-c",
+      `for i in $(seq 150); do head -c 1048576 /dev/urandom > "${w.data}/f$i"; done`,
+    ]);
     await w.writeConfig(w.basicConfig([w.data]));
-    const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     let onProgress: () => void = () => undefined;
@@ -226,13 +273,34 @@ describe("failure matrix", () => {
     });
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const code = new Promise<number | null>((resolve) => child.on("close", resolve));
+    // Should an expectation fail while it runs, the run is interrupted and waited for, so the
+    // world is not torn down under its mounts.
+    await using running = {
+      async [Symbol.asyncDispose]() {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+        await code;
+      },
+    };
+    void running;
     await progressing;
-    const children = (await run("pgrep", ["-P", String(child.pid)])).stdout.trim().split("\n").map(Number);
+    const children = (await run("pgrep", ["-P", String(child.pid)])).stdout
+      .trim()
+      .split("\n")
+      .map(Number);
     const restic: number[] = [];
-    for (const pid of children) if ((await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() === "restic") restic.push(pid);
+    for (const pid of children)
+      if ((await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() === "restic")
+        restic.push(pid);
     expect(restic).toHaveLength(1);
     for (const pid of restic) process.kill(pid, "SIGKILL");
-    const r: RunResult = { command: "backup", exitCode: await code, signal: null, stdout, stderr, aborted: false };
+    const r: RunResult = {
+      command: "backup",
+      exitCode: await code,
+      signal: null,
+      stdout,
+      stderr,
+      aborted: false,
+    };
     expect(theError(r)).toContain('restic backup for repository "r" was killed by SIGKILL');
     expect(r.exitCode).toBe(1);
     expect(events(stdout).find((e) => e.type === "result")).toMatchObject({ status: "failed" });
@@ -242,7 +310,9 @@ describe("failure matrix", () => {
     expect((await w.repo.restic(["list", "locks", "--no-lock"])).trim()).not.toBe("");
     const next = await w.cli(["backup"]);
     expect(next.exitCode, next.stderr).toBe(0);
-    expect(next.stderr).toMatch(new RegExp(`removed a stale restic lock of pid ${restic[0]} on host .*: its process is gone`));
+    expect(next.stderr).toMatch(
+      new RegExp(`removed a stale restic lock of pid ${restic[0]} on host .*: its process is gone`),
+    );
     expect((await w.repo.restic(["list", "locks", "--no-lock"])).trim()).toBe("");
     expect(await leftovers(w)).toEqual([]);
   });

@@ -7,24 +7,40 @@ import { run } from "../src/exec/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { TEST_PASSWORD } from "./fixtures/restic.js";
 
-interface Running {
+interface Running extends AsyncDisposable {
   pid: number;
   stderr(): string;
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-/** Starts the CLI in the background. */
+/** Starts the CLI in the background; dispose interrupts it (SIGTERM) if a test failed early. */
 function startCli(w: World, args: string[]): Running {
-  const child = spawn(process.execPath, [CLI, "--config", w.configPath, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "--config", w.configPath, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-  return { pid: child.pid ?? 0, stderr: () => stderr, done };
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return {
+    pid: child.pid ?? 0,
+    stderr: () => stderr,
+    done,
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await done;
+    },
+  };
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -43,7 +59,11 @@ const exists = (p: string): Promise<boolean> =>
  * gate: the run holds its plan and repository locks for exactly as long as the test wants.
  */
 function gateHook(dir: string): string {
-  return ["[[plans.PLAN.hooks]]", 'when = "before"', `shell = "touch ${join(dir, "ready")}; while [ ! -e ${join(dir, "gate")} ]; do sleep 0.05; done"`].join("\n");
+  return [
+    "[[plans.PLAN.hooks]]",
+    'when = "before"',
+    `shell = "touch ${join(dir, "ready")}; while [ ! -e ${join(dir, "gate")} ] && [ -d ${dir} ]; do sleep 0.05; done"`,
+  ].join("\n");
 }
 
 function twoPlanConfig(w: World, gateDir: string): string {
@@ -78,20 +98,39 @@ async function leaveResticLock(w: World, host?: string): Promise<{ id: string; p
   try {
     const fifo = join(dir, "fifo");
     await run("mkfifo", [fifo]);
-    const restic = ["restic", "-r", w.repo.url, "--no-cache", "key", "passwd", `--new-password-file=${fifo}`];
-    const argv = host === undefined ? restic : ["unshare", "--uts", "sh", "-c", `hostname ${host} && exec "$@"`, "sh", ...restic];
+    const restic = [
+      "restic",
+      "-r",
+      w.repo.url,
+      "--no-cache",
+      "key",
+      "passwd",
+      `--new-password-file=${fifo}`,
+    ];
+    const argv =
+      host === undefined
+        ? restic
+        : ["unshare", "--uts", "sh", "-c", `hostname ${host} && exec "$@"`, "sh", ...restic];
     const [file = "", ...args] = argv;
     const before = await readdir(join(w.repo.url, "locks"));
-    const child = spawn(file, args, { stdio: "ignore", env: { ...process.env, RESTIC_PASSWORD: TEST_PASSWORD } });
+    const child = spawn(file, args, {
+      stdio: "ignore",
+      env: { ...process.env, RESTIC_PASSWORD: TEST_PASSWORD },
+    });
     const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
     let id: string | undefined;
-    await until("restic's lock", async () => {
-      // restic writes "<id>-tmp-<n>" first and renames it when complete.
-      id = (await readdir(join(w.repo.url, "locks"))).find((f) => /^[0-9a-f]{64}$/.test(f) && !before.includes(f));
-      return id !== undefined;
-    });
-    child.kill("SIGKILL");
-    await exited;
+    try {
+      await until("restic's lock", async () => {
+        // restic writes "<id>-tmp-<n>" first and renames it when complete.
+        id = (await readdir(join(w.repo.url, "locks"))).find(
+          (f) => /^[0-9a-f]{64}$/.test(f) && !before.includes(f),
+        );
+        return id !== undefined;
+      });
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
     return { id: id ?? "", pid: child.pid ?? 0 };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -103,9 +142,9 @@ describe("locks", () => {
     await using w = await createWorld();
     await writeFile(join(w.data, "f"), "shared\n");
     await w.writeConfig(twoPlanConfig(w, w.dir));
-    const a = startCli(w, ["backup", "a"]);
+    await using a = startCli(w, ["backup", "a"]);
     await until("plan a in its before hook", () => exists(join(w.dir, "ready")));
-    const b = startCli(w, ["backup", "b"]);
+    await using b = startCli(w, ["backup", "b"]);
     await until("plan b to wait", () => b.stderr().includes("waiting for"));
     expect(b.stderr()).toContain(`waiting for plan a (pid ${a.pid}) to finish with repository r`);
     // While a holds the repository, b has not backed anything up.
@@ -124,19 +163,25 @@ describe("locks", () => {
     await using w = await createWorld();
     await writeFile(join(w.data, "f"), "x\n");
     await w.writeConfig(w.basicConfig([w.data], gateHook(w.dir).replace("PLAN", "p")));
-    const first = startCli(w, ["backup"]);
+    await using first = startCli(w, ["backup"]);
     await until("the first run in its before hook", () => exists(join(w.dir, "ready")));
 
     const impatient = await w.cli(["backup", "--wait", "1s"]);
     expect(impatient.exitCode).toBe(4);
-    expect(impatient.stderr).toMatch(new RegExp(`plan "p" is locked by another snapback run \\(pid ${first.pid}, since [^)]+\\); gave up after waiting 1s`));
+    expect(impatient.stderr).toMatch(
+      new RegExp(
+        `plan "p" is locked by another snapback run \\(pid ${first.pid}, since [^)]+\\); gave up after waiting 1s`,
+      ),
+    );
 
     const bad = await w.cli(["backup", "--wait", "soon"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('--wait: "soon" is not a duration');
 
-    const patient = startCli(w, ["backup", "--wait", "10m"]);
-    await until("the second run to wait", () => patient.stderr().includes("waiting for it to finish"));
+    await using patient = startCli(w, ["backup", "--wait", "10m"]);
+    await until("the second run to wait", () =>
+      patient.stderr().includes("waiting for it to finish"),
+    );
     expect(patient.stderr()).toContain(`plan "p" is running (pid ${first.pid}`);
     await writeFile(join(w.dir, "gate"), "");
     const [r1, r2] = await Promise.all([first.done, patient.done]);
@@ -152,12 +197,18 @@ describe("locks", () => {
     await w.writeConfig(w.basicConfig([w.data]));
     const lock = await leaveResticLock(w);
     // Left alone, this lock makes restic refuse the backup.
-    const refused = await run("restic", ["-r", w.repo.url, "--no-cache", "backup", "/etc/hostname"], { env: { RESTIC_PASSWORD: TEST_PASSWORD }, reject: false });
+    const refused = await run(
+      "restic",
+      ["-r", w.repo.url, "--no-cache", "backup", "/etc/hostname"],
+      { env: { RESTIC_PASSWORD: TEST_PASSWORD }, reject: false },
+    );
     expect(refused.stderr).toContain(`repository is already locked exclusively by PID ${lock.pid}`);
 
     const r = await w.cli(["backup"]);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`repository "r": removed a stale restic lock (exclusive) of pid ${lock.pid} on host ${hostname()} (user root), since`);
+    expect(r.stderr).toContain(
+      `repository "r": removed a stale restic lock (exclusive) of pid ${lock.pid} on host ${hostname()} (user root), since`,
+    );
     expect(r.stderr).toContain("its process is gone");
     expect(await resticLockIds(w)).toEqual([]);
     expect(await w.repo.snapshots()).toHaveLength(1);
@@ -172,7 +223,11 @@ describe("locks", () => {
 
     const r = await w.cli(["backup"]);
     expect(r.exitCode).toBe(4);
-    expect(r.stderr).toMatch(new RegExp(`repository "r" is locked exclusively by pid ${lock.pid} on host other-host \\(user root\\), since \\d{4}-\\d\\d-\\d\\dT`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `repository "r" is locked exclusively by pid ${lock.pid} on host other-host \\(user root\\), since \\d{4}-\\d\\d-\\d\\dT`,
+      ),
+    );
     expect(r.stderr).not.toMatch(/removed a stale restic lock/);
     expect(await resticLockIds(w)).toEqual([lock.id]);
     expect(await w.repo.restic(["snapshots", "--no-lock", "--json"])).toMatch(/^\[\]\s*$/);

@@ -59,7 +59,11 @@ async function roundTrip(w: World): Promise<void> {
   const restored = await w.cli(["restore", "p", "--target", target]);
   expect(restored.exitCode).toBe(0);
   expect(await readFile(join(target, w.data, "notes.txt"), "utf8")).toBe("remote notes\n");
-  expect((await readFile(join(target, w.data, "blob.bin"))).equals(await readFile(join(w.data, "blob.bin")))).toBe(true);
+  expect(
+    (await readFile(join(target, w.data, "blob.bin"))).equals(
+      await readFile(join(w.data, "blob.bin")),
+    ),
+  ).toBe(true);
 
   if (commands.some((c) => c.name === "prune")) {
     const second = await w.cli(["backup"]);
@@ -102,19 +106,35 @@ describe("remote repositories", () => {
     await using ssh = await startSshd();
     await writeSources(w);
     const repoDir = join(ssh.dir, "repo");
-    await w.writeConfig(configWith(w, [`url = "${ssh.url(repoDir)}"`, `options = [${JSON.stringify(`sftp.command=${ssh.sftpCommand}`)}]`]));
+    await w.writeConfig(
+      configWith(w, [
+        `url = "${ssh.url(repoDir)}"`,
+        `options = [${JSON.stringify(`sftp.command=${ssh.sftpCommand}`)}]`,
+      ]),
+    );
     await roundTrip(w);
     // The repository really is on the server side, written through sftp.
-    expect((await readdir(repoDir)).sort()).toEqual(expect.arrayContaining(["config", "data", "index", "keys", "snapshots"]));
+    expect((await readdir(repoDir)).sort()).toEqual(
+      expect.arrayContaining(["config", "data", "index", "keys", "snapshots"]),
+    );
   });
 
   test("repository options are checked, and shown by --dry-run as the restic -o flags they become", async () => {
     await using w = await createWorld();
-    await w.writeConfig(configWith(w, [`url = "${w.repo.url}"`, 'options = ["sftp.command=ssh -p 2222 nas -s sftp", "no-equals-sign"]']));
+    await w.writeConfig(
+      configWith(w, [
+        `url = "${w.repo.url}"`,
+        'options = ["sftp.command=ssh -p 2222 nas -s sftp", "no-equals-sign"]',
+      ]),
+    );
     const bad = await w.cli(["config", "validate"]);
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toContain(`repositories.r.options[1]: must look like "backend.option=value"`);
-    await w.writeConfig(configWith(w, [`url = "${w.repo.url}"`, 'options = ["s3.region=eu-west-1"]']));
+    expect(bad.stderr).toContain(
+      `repositories.r.options[1]: must look like "backend.option=value"`,
+    );
+    await w.writeConfig(
+      configWith(w, [`url = "${w.repo.url}"`, 'options = ["s3.region=eu-west-1"]']),
+    );
     const dry = await w.cli(["backup", "--dry-run"]);
     expect(dry.exitCode, dry.stderr).toBe(0);
     expect(dry.stdout).toContain("restic -o s3.region=eu-west-1 backup");
@@ -156,7 +176,14 @@ describe("remote repositories", () => {
     const leaking = [...argvs].filter((a) => secrets.some((s) => a.includes(s)));
     expect(leaking).toEqual([]);
 
-    for (const args of [["--json", "backup"], ["--verbose", "--json", "snapshots"], ["config", "show"], ["--json", "config", "show"], ["--json", "status"], ["--verbose", "restore", "p", "--target", join(w.dir, "out")]]) {
+    for (const args of [
+      ["--json", "backup"],
+      ["--verbose", "--json", "snapshots"],
+      ["config", "show"],
+      ["--json", "config", "show"],
+      ["--json", "status"],
+      ["--verbose", "restore", "p", "--target", join(w.dir, "out")],
+    ]) {
       const r = await w.cli(args);
       expect(r.exitCode, `${args.join(" ")}: ${r.stderr}`).toBe(0);
       outputs.push(r.stdout, r.stderr);
@@ -165,14 +192,18 @@ describe("remote repositories", () => {
     await rest.stop();
     const failed = await w.cli(["--verbose", "backup"]);
     expect(failed.exitCode).toBe(2);
-    expect(failed.stderr).toMatch(/repository "r" at rest:http:\/\/127\.0\.0\.1:\d+\/r\/ is unreachable/);
+    expect(failed.stderr).toMatch(
+      /repository "r" at rest:http:\/\/127\.0\.0\.1:\d+\/r\/ is unreachable/,
+    );
     outputs.push(failed.stdout, failed.stderr);
 
     const shown = outputs.join("\n");
     for (const s of secrets) expect(shown).not.toContain(s);
     expect(shown).toContain("SNAPBACK_TEST_TOKEN"); // names stay visible, values do not
 
-    const stateFiles = (await readdir(w.stateDir, { recursive: true })).map((f) => join(w.stateDir, f));
+    const stateFiles = (await readdir(w.stateDir, { recursive: true })).map((f) =>
+      join(w.stateDir, f),
+    );
     const history = stateFiles.filter((f) => /history\.sqlite/.test(f));
     expect(history.length).toBeGreaterThan(0);
     const stored = Buffer.concat(await Promise.all(history.map((f) => readFile(f))));

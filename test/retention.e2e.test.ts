@@ -23,8 +23,20 @@ interface PruneDoc {
   ok: boolean;
   plans: {
     plan: string;
-    repositories: { repository: string; host: string; keep: Retained[]; remove: Retained[]; pruned: boolean; skipped?: string }[];
-    local: { keep_runs: number; keep: { path: string; run_id: string }[]; remove: { path: string; run_id: string }[]; errors: string[] };
+    repositories: {
+      repository: string;
+      host: string;
+      keep: Retained[];
+      remove: Retained[];
+      pruned: boolean;
+      skipped?: string;
+    }[];
+    local: {
+      keep_runs: number;
+      keep: { path: string; run_id: string }[];
+      remove: { path: string; run_id: string }[];
+      errors: string[];
+    };
   }[];
 }
 
@@ -41,14 +53,34 @@ function events(stdout: string): JsonEvent[] {
 /** A backup made directly with restic at a faked time, as if by an earlier run of some plan on some host. */
 async function fakeBackup(w: World, time: string, plan: string, host: string): Promise<void> {
   await writeFile(join(w.data, "stamp.txt"), `${plan} ${host} ${time}\n`);
-  await run("restic", ["-r", w.repo.url, "--no-cache", "backup", "--time", time, "--tag", `plan:${plan}`, "--host", host, w.data], {
-    env: { RESTIC_PASSWORD: TEST_PASSWORD, TZ: "UTC" },
-  });
+  await run(
+    "restic",
+    [
+      "-r",
+      w.repo.url,
+      "--no-cache",
+      "backup",
+      "--time",
+      time,
+      "--tag",
+      `plan:${plan}`,
+      "--host",
+      host,
+      w.data,
+    ],
+    {
+      env: { RESTIC_PASSWORD: TEST_PASSWORD, TZ: "UTC" },
+    },
+  );
 }
 
 async function backupsOf(w: World): Promise<{ time: string; plan: string; host: string }[]> {
   return (await w.repo.snapshots())
-    .map((s) => ({ time: new Date(s.time).toISOString(), plan: (s.tags ?? []).join(","), host: s.hostname }))
+    .map((s) => ({
+      time: new Date(s.time).toISOString(),
+      plan: (s.tags ?? []).join(","),
+      host: s.hostname,
+    }))
     .sort((a, b) => a.time.localeCompare(b.time) || a.plan.localeCompare(b.plan));
 }
 
@@ -57,7 +89,18 @@ const iso = (t: string): string => `${t.replace(" ", "T")}.000Z`;
 describe("retention (real restic, real btrfs)", () => {
   test("prune keeps exactly the rules' set of the plan's own backups; --dry-run changes nothing and names the rule", async () => {
     await using w = await createWorld();
-    await w.writeConfig(w.basicConfig([w.data], ['host = "h1"', "[plans.p.retention]", "keep_last = 2", "keep_daily = 3", "keep_weekly = 3"].join("\n")));
+    await w.writeConfig(
+      w.basicConfig(
+        [w.data],
+        [
+          'host = "h1"',
+          "[plans.p.retention]",
+          "keep_last = 2",
+          "keep_daily = 3",
+          "keep_weekly = 3",
+        ].join("\n"),
+      ),
+    );
     // 2024-01-01 is a Monday: ISO week 1 is 01-01..01-07, week 2 01-08..01-14, week 3 01-15..01-21.
     const mine = [
       "2024-01-01 10:00:00",
@@ -82,9 +125,18 @@ describe("retention (real restic, real btrfs)", () => {
       { time: iso("2024-01-03 10:00:00"), reasons: ["weekly snapshot"] },
       { time: iso("2024-01-09 10:00:00"), reasons: ["daily snapshot", "weekly snapshot"] },
       { time: iso("2024-01-15 12:00:00"), reasons: ["last snapshot", "daily snapshot"] },
-      { time: iso("2024-01-16 10:00:00"), reasons: ["last snapshot", "daily snapshot", "weekly snapshot"] },
+      {
+        time: iso("2024-01-16 10:00:00"),
+        reasons: ["last snapshot", "daily snapshot", "weekly snapshot"],
+      },
     ];
-    const expectedRemove = ["2024-01-01 10:00:00", "2024-01-01 18:00:00", "2024-01-02 10:00:00", "2024-01-08 10:00:00", "2024-01-15 09:00:00"].map(iso);
+    const expectedRemove = [
+      "2024-01-01 10:00:00",
+      "2024-01-01 18:00:00",
+      "2024-01-02 10:00:00",
+      "2024-01-08 10:00:00",
+      "2024-01-15 09:00:00",
+    ].map(iso);
 
     const dry = await w.cli(["--json", "prune", "--dry-run"], UTC);
     expect(dry.stderr).toBe("");
@@ -93,7 +145,9 @@ describe("retention (real restic, real btrfs)", () => {
     expect(dryDoc).toMatchObject({ dry_run: true, ok: true });
     const repo = dryDoc.plans[0]?.repositories[0];
     expect(repo).toMatchObject({ repository: "r", host: "h1", pruned: false });
-    expect(repo?.keep.map((k) => ({ time: k.time, reasons: [...k.reasons].sort() }))).toEqual(expectedKeep.map((k) => ({ ...k, reasons: [...k.reasons].sort() })));
+    expect(repo?.keep.map((k) => ({ time: k.time, reasons: [...k.reasons].sort() }))).toEqual(
+      expectedKeep.map((k) => ({ ...k, reasons: [...k.reasons].sort() })),
+    );
     expect(repo?.remove.map((k) => k.time)).toEqual(expectedRemove);
     expect(await backupsOf(w)).toEqual(before);
 
@@ -117,32 +171,70 @@ describe("retention (real restic, real btrfs)", () => {
       ].sort((a, b) => a.time.localeCompare(b.time) || a.plan.localeCompare(b.plan)),
     );
     await w.repo.restic(["check"]);
+
+    const wrong = join(w.dir, "wrong.pass");
+    await writeFile(wrong, "not the password\n", { mode: 0o600 });
+    await w.writeConfig(
+      w
+        .basicConfig([w.data], ['host = "h1"', "[plans.p.retention]", "keep_last = 1"].join("\n"))
+        .replace(w.repo.passwordFile, wrong),
+    );
+    const denied = await w.cli(["prune"], UTC);
+    expect(denied.exitCode).toBe(2);
+    expect(denied.stderr).toMatch(/wrong password/);
+    expect((await backupsOf(w)).length).toBe(7);
     expect(await leftovers(w)).toEqual([]);
   });
 
   test("a backup whose retention fails still succeeds, with a warning and the error in the result", async () => {
     await using w = await createWorld();
-    await w.writeConfig(w.basicConfig([w.data], ['host = "h1"', "[plans.p.retention]", "keep_last = 1"].join("\n")));
+    await w.writeConfig(
+      w.basicConfig([w.data], ['host = "h1"', "[plans.p.retention]", "keep_last = 1"].join("\n")),
+    );
     await fakeBackup(w, "2024-01-01 10:00:00", "p", "h1");
     // A live restic elsewhere holds a shared lock: backups may run, forget (exclusive) may not.
     const holder = new AbortController();
-    const holding = run("restic", ["-r", w.repo.url, "--no-cache", "backup", "--stdin", "--stdin-filename", "held", "--host", "other"], {
-      env: { RESTIC_PASSWORD: TEST_PASSWORD },
-      stdin: new PassThrough(),
-      signal: holder.signal,
-      killSignal: "SIGINT",
-      reject: false,
-    });
+    const holding = run(
+      "restic",
+      [
+        "-r",
+        w.repo.url,
+        "--no-cache",
+        "backup",
+        "--stdin",
+        "--stdin-filename",
+        "held",
+        "--host",
+        "other",
+      ],
+      {
+        env: { RESTIC_PASSWORD: TEST_PASSWORD },
+        stdin: new PassThrough(),
+        signal: holder.signal,
+        killSignal: "SIGINT",
+        reject: false,
+      },
+    );
     try {
-      for (let i = 0; i < 100 && (await w.repo.restic(["list", "locks", "--no-lock"])).trim() === ""; i++) await sleep(100);
+      for (
+        let i = 0;
+        i < 100 && (await w.repo.restic(["list", "locks", "--no-lock"])).trim() === "";
+        i++
+      )
+        await sleep(100);
       expect((await w.repo.restic(["list", "locks", "--no-lock"])).trim()).not.toBe("");
 
       const r = await w.cli(["--json", "backup"], UTC);
       expect(r.exitCode).toBe(0);
       const evs = events(r.stdout);
       const result = evs.find((e) => e.type === "result");
-      expect(result).toMatchObject({ status: "success", retention: { removed: 0, error: expect.stringMatching(/locked/) as unknown } });
-      expect(evs.some((e) => e.type === "warning" && /retention failed/.test(String(e["message"])))).toBe(true);
+      expect(result).toMatchObject({
+        status: "success",
+        retention: { removed: 0, error: expect.stringMatching(/locked/) as unknown },
+      });
+      expect(
+        evs.some((e) => e.type === "warning" && /retention failed/.test(String(e["message"]))),
+      ).toBe(true);
       expect((await backupsOf(w)).filter((b) => b.plan === "plan:p")).toHaveLength(2);
     } finally {
       holder.abort();
@@ -156,7 +248,8 @@ describe("retention (real restic, real btrfs)", () => {
 
   test("local_snapshots keeps the newest N restore points, lists them, and prune trims them", async () => {
     await using w = await createWorld();
-    const config = (n: number): string => w.basicConfig([w.data], ["[plans.p.retention]", `local_snapshots = ${n}`].join("\n"));
+    const config = (n: number): string =>
+      w.basicConfig([w.data], ["[plans.p.retention]", `local_snapshots = ${n}`].join("\n"));
     await w.writeConfig(config(2));
     const runIds: string[] = [];
     for (let i = 1; i <= 4; i++) {
@@ -164,19 +257,37 @@ describe("retention (real restic, real btrfs)", () => {
       const r = await w.cli(["--json", "backup"]);
       expect(r.exitCode).toBe(0);
       const result = events(r.stdout).find((e) => e.type === "result");
-      expect(result).toMatchObject({ status: "success", nested: [], retention: { removed: 0, kept: 0 } });
+      expect(result).toMatchObject({
+        status: "success",
+        nested: [],
+        retention: { removed: 0, kept: 0 },
+      });
       runIds.push(String(result?.["run_id"]));
     }
     const snapDir = join(w.data, ".snapback");
-    const kept = async (): Promise<string[]> => (await readdir(snapDir)).filter((n) => n.startsWith("snapback@")).sort();
-    expect(await kept()).toEqual(runIds.slice(2).map((id) => `snapback@p@${id}@1`).sort());
+    const kept = async (): Promise<string[]> =>
+      (await readdir(snapDir)).filter((n) => n.startsWith("snapback@")).sort();
+    expect(await kept()).toEqual(
+      runIds
+        .slice(2)
+        .map((id) => `snapback@p@${id}@1`)
+        .sort(),
+    );
     // Restore points hold the state of their run, and never end up in a backup.
-    expect(await readFile(join(snapDir, `snapback@p@${runIds[3] ?? ""}@1`, "gen.txt"), "utf8")).toBe("4\n");
+    expect(
+      await readFile(join(snapDir, `snapback@p@${runIds[3] ?? ""}@1`, "gen.txt"), "utf8"),
+    ).toBe("4\n");
     expect(await w.repo.restic(["ls", "latest"])).not.toContain(".snapback");
 
     const listed = await w.cli(["--json", "snapshots", "--local"]);
     expect(listed.exitCode).toBe(0);
-    const rows = JSON.parse(listed.stdout) as { plan: string; source: string; name: string; path: string; run_id: string }[];
+    const rows = JSON.parse(listed.stdout) as {
+      plan: string;
+      source: string;
+      name: string;
+      path: string;
+      run_id: string;
+    }[];
     expect(rows.map((r) => [r.plan, r.source, r.run_id, r.path])).toEqual(
       runIds.slice(2).map((id) => ["p", w.data, id, join(snapDir, `snapback@p@${id}@1`)]),
     );

@@ -15,13 +15,22 @@ export interface SpotFile {
  * snapshot's file no longer has the size and mtime the backup recorded, it changed since the
  * backup and is not held against the backup.
  */
-export async function compareFile(recorded: BackupFile, restoredPath: string, sourcePath: string, restoreErrors: string[]): Promise<SpotFile> {
+export async function compareFile(
+  recorded: BackupFile,
+  restoredPath: string,
+  sourcePath: string,
+  restoreErrors: string[],
+): Promise<SpotFile> {
   const path = recorded.path;
   const source = await stat(sourcePath);
   if (!source) return { path, status: "changed", problems: ["deleted since the backup"] };
   if (!source.isFile()) return { path, status: "changed", problems: ["no longer a regular file"] };
   if (source.size !== BigInt(recorded.size) || source.mtimeNs !== recorded.mtimeNs) {
-    return { path, status: "changed", problems: [`changed since the backup (${describeChange(recorded, source)})`] };
+    return {
+      path,
+      status: "changed",
+      problems: [`changed since the backup (${describeChange(recorded, source)})`],
+    };
   }
 
   const problems = restoreErrors.filter((e) => e.includes(path)).map((e) => `restic: ${e}`);
@@ -38,7 +47,8 @@ export async function compareFile(recorded: BackupFile, restoredPath: string, so
   const mode = Number(restored.mode & 0o7777n);
   const want = Number(source.mode & 0o7777n);
   if (mode !== want) problems.push(`mode ${octal(mode)}, source ${octal(want)}`);
-  if (restored.mtimeNs !== source.mtimeNs) problems.push(`mtime ${nsIso(restored.mtimeNs)}, source ${nsIso(source.mtimeNs)}`);
+  if (restored.mtimeNs !== source.mtimeNs)
+    problems.push(`mtime ${nsIso(restored.mtimeNs)}, source ${nsIso(source.mtimeNs)}`);
   return { path, status: problems.length > 0 ? "mismatch" : "ok", problems };
 }
 
@@ -78,7 +88,11 @@ export async function firstDifference(a: string, b: string): Promise<number | un
 }
 
 /** Reads until the buffer is full or the file ends (a read may return less than asked). */
-async function fill(fh: Awaited<ReturnType<typeof open>>, buf: Buffer, position: number): Promise<number> {
+async function fill(
+  fh: Awaited<ReturnType<typeof open>>,
+  buf: Buffer,
+  position: number,
+): Promise<number> {
   let got = 0;
   while (got < buf.length) {
     const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
@@ -91,7 +105,8 @@ async function fill(fh: Awaited<ReturnType<typeof open>>, buf: Buffer, position:
 function describeChange(recorded: BackupFile, now: BigIntStats): string {
   const parts: string[] = [];
   if (now.size !== BigInt(recorded.size)) parts.push(`size ${recorded.size} → ${now.size}`);
-  if (now.mtimeNs !== recorded.mtimeNs) parts.push(`mtime ${nsIso(recorded.mtimeNs)} → ${nsIso(now.mtimeNs)}`);
+  if (now.mtimeNs !== recorded.mtimeNs)
+    parts.push(`mtime ${nsIso(recorded.mtimeNs)} → ${nsIso(now.mtimeNs)}`);
   return parts.join(", ");
 }
 

@@ -37,7 +37,9 @@ export async function withFreshSnapshot<T>(
   try {
     await using stack = new DeferStack((what, e) => {
       unwindFailed = true;
-      onWarning(`cleanup: ${what} failed: ${errorMessage(e)} (the next run or 'snapback cleanup' retries)`);
+      onWarning(
+        `cleanup: ${what} failed: ${errorMessage(e)} (the next run or 'snapback cleanup' retries)`,
+      );
     });
     const ctx: TakeContext = { plan: p.planName, runId: p.runId, journal };
     const tmpEntry = { provider: "fs", type: "dir", id: p.tmpDir };
@@ -53,7 +55,9 @@ export async function withFreshSnapshot<T>(
       const t = await g.provider.take(g.snapshot, ctx);
       taken.push(t);
       // Never kept: a check's snapshot is no restore point.
-      stack.defer(`removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`, () => g.provider.release(t, ctx));
+      stack.defer(`removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`, () =>
+        g.provider.release(t, ctx),
+      );
     }
     return await fn({
       resolve: snapshotResolver(taken.flatMap((t) => t.binds)),

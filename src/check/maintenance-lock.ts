@@ -17,13 +17,15 @@ export async function lockPlanForMaintenance(
   const plan = await FileLock.acquire(lockDir(stateDir), `plan-${planName}`, `plan "${planName}"`, {
     plan: planName,
     signal,
-    onStale: (owner) => warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
+    onStale: (owner) =>
+      warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
   });
   try {
     const repos = await RepositoryLocks.acquire(stateDir, planName, repositories, {
       signal,
       onWait: (holder, repo) => log.info(waitingMessage(holder, repo)),
-      onStale: (holder, repo) => warn(`removed the stale lock of repository ${repo} left by a dead run (pid ${holder.pid})`),
+      onStale: (holder, repo) =>
+        warn(`removed the stale lock of repository ${repo} left by a dead run (pid ${holder.pid})`),
     });
     return {
       async [Symbol.asyncDispose]() {

@@ -22,11 +22,14 @@ export interface ScheduledCheckRequest {
  * than `every`. The spot check compares with the run's own snapshots, the exact state the
  * backup read, so nothing shows up as changed. Problems are warnings: the backup stands.
  */
-export async function runScheduledCheck(req: ScheduledCheckRequest): Promise<ScheduledCheckOutcome | undefined> {
+export async function runScheduledCheck(
+  req: ScheduledCheckRequest,
+): Promise<ScheduledCheckOutcome | undefined> {
   const schedule = req.run.plan.check;
   if (!schedule || req.engines.length === 0) return undefined;
   const now = req.now ?? new Date();
-  if (!checkDue(schedule.every, await readCheckState(req.run.stateDir, req.run.planName), now)) return undefined;
+  if (!checkDue(schedule.every, await readCheckState(req.run.stateDir, req.run.planName), now))
+    return undefined;
 
   const outcome: ScheduledCheckOutcome = {
     ok: true,
@@ -38,7 +41,10 @@ export async function runScheduledCheck(req: ScheduledCheckRequest): Promise<Sch
   const resolve = snapshotResolver(req.taken.flatMap((t) => t.binds));
   for (const engine of req.engines) {
     try {
-      const r = await engine.check({ ...(schedule.read_data === undefined ? {} : { readData: schedule.read_data }), signal: req.signal });
+      const r = await engine.check({
+        ...(schedule.read_data === undefined ? {} : { readData: schedule.read_data }),
+        signal: req.signal,
+      });
       if (!r.ok) problems.push(`${engine.repoName}: check found errors: ${r.errors.join("; ")}`);
       if (schedule.spot !== undefined) {
         const spot = await spotCheck(engine, {
@@ -50,7 +56,8 @@ export async function runScheduledCheck(req: ScheduledCheckRequest): Promise<Sch
           signal: req.signal,
         });
         outcome.mismatches += spot.mismatches.length;
-        for (const m of spot.mismatches) problems.push(`${engine.repoName}: spot check: ${m.path}: ${m.problems.join(", ")}`);
+        for (const m of spot.mismatches)
+          problems.push(`${engine.repoName}: spot check: ${m.path}: ${m.problems.join(", ")}`);
         for (const e of spot.errors) problems.push(`${engine.repoName}: spot check: ${e}`);
       }
     } catch (e) {

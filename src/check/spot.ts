@@ -56,7 +56,9 @@ export async function spotCheck(engine: RepositoryEngine, req: SpotRequest): Pro
     const backups = (await engine.snapshots(req.planName)).filter((s) => s.host === req.host);
     const newest = backups.at(-1);
     if (!newest) {
-      report.errors.push(`plan "${req.planName}" has no backup from host ${req.host} in repository "${engine.repoName}"`);
+      report.errors.push(
+        `plan "${req.planName}" has no backup from host ${req.host} in repository "${engine.repoName}"`,
+      );
       return report;
     }
     report.snapshot_id = newest.id;
@@ -70,15 +72,29 @@ export async function spotCheck(engine: RepositoryEngine, req: SpotRequest): Pro
     }
     const target = await mkdtemp(join(req.tmpDir, "spot-"));
     try {
-      const restored = await engine.restoreFiles({ snapshotId: newest.id, target, paths: files.map((f) => f.path), signal: req.signal });
+      const restored = await engine.restoreFiles({
+        snapshotId: newest.id,
+        target,
+        paths: files.map((f) => f.path),
+        signal: req.signal,
+      });
       for (const f of files) {
-        const result = await compareFile(f, join(target, f.path), req.resolve(f.path), restored.errors);
+        const result = await compareFile(
+          f,
+          join(target, f.path),
+          req.resolve(f.path),
+          restored.errors,
+        );
         if (result.status === "ok") report.matched++;
         else if (result.status === "changed") report.changed.push(result);
         else report.mismatches.push(result);
       }
       // Errors that name none of the sampled files still mean the restore did not work.
-      report.errors.push(...restored.errors.filter((e) => !files.some((f) => e.includes(f.path)) && !/^Fatal: There were \d+ errors/.test(e)));
+      report.errors.push(
+        ...restored.errors.filter(
+          (e) => !files.some((f) => e.includes(f.path)) && !/^Fatal: There were \d+ errors/.test(e),
+        ),
+      );
     } finally {
       await rm(target, { recursive: true, force: true });
     }

@@ -3,7 +3,8 @@
  * forms — "n/t" (part n of t), "x%" / "x.y%" (a random share), or a size with a k/K, m/M,
  * g/G, t/T suffix (a random amount; restic 0.14 refuses a bare number).
  */
-export const READ_DATA_FORMS = 'all, n/t (e.g. 1/5), x% (e.g. 10% or 2.5%), or a size (e.g. 500M, 2G)';
+export const READ_DATA_FORMS =
+  "all, n/t (e.g. 1/5), x% (e.g. 10% or 2.5%), or a size (e.g. 500M, 2G)";
 
 /** What is wrong with a subset, or undefined when restic will accept it. */
 export function readDataSubsetProblem(subset: string): string | undefined {

@@ -58,9 +58,9 @@ const bad: BadCase[] = [
   },
   {
     name: "unknown top-level key without a close match lists the allowed keys",
-    toml: `${REPO}${PLAN}[hooks]\nbefore = "x"\n`,
-    expect: "hooks: unknown key (allowed: state_dir, repositories, plans)",
-    at: "[hooks]",
+    toml: `${REPO}${PLAN}[schedules]\nbefore = "x"\n`,
+    expect: "schedules: unknown key (allowed: state_dir, repositories, plans, notify, metrics)",
+    at: "[schedules]",
   },
   {
     name: "unknown plan key",
@@ -386,6 +386,7 @@ describe("parseConfigText: good configs", () => {
       exclude_caches: false,
       one_file_system: false,
       recursive: true,
+      hooks: [],
       retention: { keep_daily: 7, local_snapshots: 0, prune: true },
     });
   });
@@ -454,6 +455,7 @@ repositories = ["r", "k", "b", "z"]
       state_dir: "/var/lib/snapback",
       repositories: {},
       plans: {},
+      notify: [],
     });
   });
 });

@@ -73,7 +73,9 @@ export const checkScheduleSchema = z.strictObject({
   /** Read back this much pack data: "all", "n/t", "x%" or a size such as "500M". */
   read_data: z
     .string()
-    .refine((s) => readDataSubsetProblem(s) === undefined, { message: `must be ${READ_DATA_FORMS}` })
+    .refine((s) => readDataSubsetProblem(s) === undefined, {
+      message: `must be ${READ_DATA_FORMS}`,
+    })
     .optional(),
   /** Restore this many random files of the new backup and compare them with the snapshot. */
   spot: z.int().positive().optional(),
@@ -134,7 +136,10 @@ const replicationKeys = {
   ssh: z
     .string()
     .min(1)
-    .regex(/^[^\s-][^\s]*$/, "must be an ssh destination like backup@nas (no spaces, no leading '-')")
+    .regex(
+      /^[^\s-][^\s]*$/,
+      "must be an ssh destination like backup@nas (no spaces, no leading '-')",
+    )
     .optional(),
   /** Extra ssh arguments, e.g. ["-i", "/root/.ssh/backup", "-p", "2222"]. */
   ssh_options: z.array(z.string()).optional(),

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { SnapbackError, UsageError } from "../errors.js";
 import { commandLine, which } from "../exec/index.js";
 import type { MysqlDatabase } from "./schema.js";
@@ -27,7 +27,7 @@ export const mysqlDriver: DatabaseDriver<MysqlDatabase> = {
         kind: "command",
         file,
         args: [...defaults.value, ...dumpArgs(db)],
-        label: `database "${db.name}": ${file} of ${db.database === "all" ? "all databases" : `"${db.database}"`}`,
+        label: `database "${db.name}": ${basename(file)} of ${db.database === "all" ? "all databases" : `"${db.database}"`}`,
       },
       [Symbol.asyncDispose]: () => defaults[Symbol.asyncDispose](),
     };
@@ -52,7 +52,7 @@ export const mysqlDriver: DatabaseDriver<MysqlDatabase> = {
         kind: "command",
         file,
         args: [...defaults.value, ...connectionArgs(db), `--database=${target}`],
-        label: `database "${db.name}": ${file} into "${target}"`,
+        label: `database "${db.name}": ${basename(file)} into "${target}"`,
       },
       [Symbol.asyncDispose]: () => defaults[Symbol.asyncDispose](),
     };

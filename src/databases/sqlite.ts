@@ -66,8 +66,8 @@ function copyFailure(db: SqliteDatabase, e: unknown): SnapbackError {
   if (e.spawnCode === "ENOENT") {
     return new SnapbackError(`database "${db.name}": sqlite3 is not installed`, { hint: "Debian: apt-get install sqlite3" });
   }
-  const how = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.exitCode_}`;
-  return new SnapbackError(`database "${db.name}": copying ${db.path} failed: sqlite3 ${how}: ${e.stderrTail(3)}`);
+  const how = e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode_}`;
+  return new SnapbackError(`database "${db.name}": copying ${db.path} with sqlite3 failed (${how}): ${e.stderrTail(3)}`);
 }
 
 /** `PRAGMA integrity_check` of a database file: "ok", or what is wrong. */

@@ -210,13 +210,11 @@ export interface StreamCommand {
 
 /** Where a backed-up stream comes from. */
 export type StreamSource =
-  | ({ kind: "command" } & StreamCommand)
-  | { kind: "readable"; label: string; open: () => Readable };
+  ({ kind: "command" } & StreamCommand) | { kind: "readable"; label: string; open: () => Readable };
 
 /** Where a restored stream goes; a writable is ended when the stream is complete, destroyed on failure. */
 export type StreamSink =
-  | ({ kind: "command" } & StreamCommand)
-  | { kind: "writable"; label: string; stream: Writable };
+  ({ kind: "command" } & StreamCommand) | { kind: "writable"; label: string; stream: Writable };
 
 export interface StreamBackupRequest {
   /** The absolute path the stream is recorded under. */

@@ -249,13 +249,21 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           recordFailure(engine.repoName, e);
         }
       }
-      afterBackup = await applyRetentionAfterBackup({ run: p, engines: ready.filter((e) => summaries.some((s) => s.repository === e.repoName)), taken, signal: ctx.signal, warn });
+      afterBackup = await applyRetentionAfterBackup({
+        run: p,
+        engines: ready.filter((e) => summaries.some((s) => s.repository === e.repoName)),
+        taken,
+        signal: ctx.signal,
+        warn,
+      });
     } catch (e) {
       if (!ctx.signal.aborted) {
         fatal = errorMessage(e);
-        if (!(e instanceof NoRepositoryError)) ctx.emit({ type: "error", plan: p.planName, message: fatal });
+        if (!(e instanceof NoRepositoryError))
+          ctx.emit({ type: "error", plan: p.planName, message: fatal });
         // Repositories that failed to open already gave their own codes.
-        if (!(e instanceof NoRepositoryError)) failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
+        if (!(e instanceof NoRepositoryError))
+          failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
       }
     }
   }
@@ -394,7 +402,11 @@ async function writeRunExcludes(
     ...p.notPointInTime.map((s) => ({ readFrom: s, original: s })),
   ];
   const restic = await probeRestic().catch(() => undefined);
-  const found = await collectIgnorePatterns(roots, name, restic ? { resticVersion: restic.version } : {});
+  const found = await collectIgnorePatterns(
+    roots,
+    name,
+    restic ? { resticVersion: restic.version } : {},
+  );
   for (const w of found.warnings) warn(w);
   if (found.errors.length > 0) {
     throw new UsageError(`plans.${p.planName}.ignore_file: ${found.errors.join("; ")}`);

@@ -20,7 +20,10 @@ export interface LocalTrimReport extends LocalSelection {
 }
 
 /** Every restore point of the plan where its groups put snapshots, oldest first. */
-export async function listLocalSnapshots(groups: RunPlan["groups"], planName: string): Promise<KeptSnapshot[]> {
+export async function listLocalSnapshots(
+  groups: RunPlan["groups"],
+  planName: string,
+): Promise<KeptSnapshot[]> {
   const seen = new Map<string, KeptSnapshot>();
   for (const g of groups) {
     if (!g.provider.listKept) continue;
@@ -39,7 +42,11 @@ export async function listLocalSnapshots(groups: RunPlan["groups"], planName: st
  * (still being backed up from) is never removed here: with N > 0 it takes one of the N
  * places; with N = 0 the run itself releases it.
  */
-export function selectLocal(points: KeptSnapshot[], keepRuns: number, currentRunId?: string): LocalSelection {
+export function selectLocal(
+  points: KeptSnapshot[],
+  keepRuns: number,
+  currentRunId?: string,
+): LocalSelection {
   const keep: KeptSnapshot[] = [];
   const remove: KeptSnapshot[] = [];
   const byLocation = new Map<string, KeptSnapshot[]>();
@@ -47,7 +54,14 @@ export function selectLocal(points: KeptSnapshot[], keepRuns: number, currentRun
   for (const list of byLocation.values()) {
     const current = list.filter((p) => p.runId === currentRunId);
     const others = list.filter((p) => p.runId !== currentRunId);
-    const newestRunFirst = [...new Set([...others].sort(byAge).reverse().map((p) => p.runId))];
+    const newestRunFirst = [
+      ...new Set(
+        [...others]
+          .sort(byAge)
+          .reverse()
+          .map((p) => p.runId),
+      ),
+    ];
     const places = Math.max(0, keepRuns - (current.length > 0 && keepRuns > 0 ? 1 : 0));
     const kept = new Set(newestRunFirst.slice(0, places));
     if (keepRuns > 0) keep.push(...current);
@@ -63,12 +77,24 @@ export async function trimLocalSnapshots(
   keepRuns: number,
   opts: { dryRun: boolean; currentRunId?: string },
 ): Promise<LocalTrimReport> {
-  const unsupported = [...new Set(groups.filter((g) => g.snapshot.kind !== "none" && !g.provider.listKept).map((g) => g.snapshot.kind))];
-  const selection = selectLocal(await listLocalSnapshots(groups, planName), keepRuns, opts.currentRunId);
+  const unsupported = [
+    ...new Set(
+      groups
+        .filter((g) => g.snapshot.kind !== "none" && !g.provider.listKept)
+        .map((g) => g.snapshot.kind),
+    ),
+  ];
+  const selection = selectLocal(
+    await listLocalSnapshots(groups, planName),
+    keepRuns,
+    opts.currentRunId,
+  );
   const errors: string[] = [];
   const removed: KeptSnapshot[] = [];
   for (const k of selection.remove) {
-    const provider = groups.find((g) => g.snapshot.kind === k.kind && g.provider.removeKept)?.provider;
+    const provider = groups.find(
+      (g) => g.snapshot.kind === k.kind && g.provider.removeKept,
+    )?.provider;
     if (opts.dryRun) {
       removed.push(k);
       continue;
@@ -78,7 +104,9 @@ export async function trimLocalSnapshots(
       await provider.removeKept(k);
       removed.push(k);
     } catch (e) {
-      errors.push(`could not remove the local snapshot ${k.objects[0] ?? k.runId}: ${errorMessage(e)}`);
+      errors.push(
+        `could not remove the local snapshot ${k.objects[0] ?? k.runId}: ${errorMessage(e)}`,
+      );
     }
   }
   return { keep: selection.keep, remove: removed, unsupported, errors };

@@ -44,7 +44,11 @@ export class FileLock implements AsyncDisposable {
     const opts: AcquireOptions = typeof options === "function" ? { onStale: options } : options;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, `${name}.lock`);
-    const me: LockOwner = { ...selfIdentity(), since: new Date().toISOString(), ...(opts.plan === undefined ? {} : { plan: opts.plan }) };
+    const me: LockOwner = {
+      ...selfIdentity(),
+      since: new Date().toISOString(),
+      ...(opts.plan === undefined ? {} : { plan: opts.plan }),
+    };
     const waitMs = opts.waitMs ?? 0;
     const deadline = Date.now() + waitMs;
     let takeovers = 0;
@@ -74,7 +78,9 @@ export class FileLock implements AsyncDisposable {
           const waited = waitMs > 0 ? `; gave up after waiting ${formatMs(waitMs)}` : "";
           throw new LockedError(
             `${what} is locked by another snapback run (pid ${owner.pid}, since ${owner.since})${waited}`,
-            waitMs > 0 ? "it is still running; try again later or wait longer (--wait)" : "wait for it to finish (or pass --wait DURATION), or check with: snapback status",
+            waitMs > 0
+              ? "it is still running; try again later or wait longer (--wait)"
+              : "wait for it to finish (or pass --wait DURATION), or check with: snapback status",
           );
         }
         const key = `${owner.pid}/${owner.startTime}`;
@@ -85,7 +91,8 @@ export class FileLock implements AsyncDisposable {
         await sleep(Math.min(opts.pollMs ?? DEFAULT_POLL_MS, left), opts.signal);
         continue;
       }
-      if (++takeovers > MAX_TAKEOVERS) throw new LockedError(`${what}: could not take the lock ${path}`);
+      if (++takeovers > MAX_TAKEOVERS)
+        throw new LockedError(`${what}: could not take the lock ${path}`);
       // Another waiter may have taken the stale lock over since we read it: only the very
       // file we judged is removed.
       if ((await readOwner(path)).text !== text) continue;
@@ -105,12 +112,15 @@ export class FileLock implements AsyncDisposable {
 }
 
 /** The lock's owner; undefined when the file is gone. */
-async function readOwner(path: string): Promise<{ owner: LockOwner | "unreadable" | undefined; text: string | undefined }> {
+async function readOwner(
+  path: string,
+): Promise<{ owner: LockOwner | "unreadable" | undefined; text: string | undefined }> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { owner: undefined, text: undefined };
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      return { owner: undefined, text: undefined };
     throw e;
   }
   try {

@@ -18,7 +18,12 @@ async function stateDir(): Promise<Dir> {
 
 /** A lock file as another live process (our parent) would have written it. */
 async function heldByParent(dir: string, name: string, plan?: string): Promise<LockOwner> {
-  const owner: LockOwner = { pid: process.ppid, startTime: startTimeOf(process.ppid) ?? "", since: "2024-06-01T12:00:00.000Z", ...(plan === undefined ? {} : { plan }) };
+  const owner: LockOwner = {
+    pid: process.ppid,
+    startTime: startTimeOf(process.ppid) ?? "",
+    since: "2024-06-01T12:00:00.000Z",
+    ...(plan === undefined ? {} : { plan }),
+  };
   await writeFile(join(lockDir(dir), `${name}.lock`), JSON.stringify(owner));
   return owner;
 }
@@ -37,7 +42,9 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 describe("FileLock waiting", () => {
   it("records the owner's plan and removes the file on release", async () => {
     await using d = await stateDir();
-    const lock = await FileLock.acquire(lockDir(d.path), "plan-home", 'plan "home"', { plan: "home" });
+    const lock = await FileLock.acquire(lockDir(d.path), "plan-home", 'plan "home"', {
+      plan: "home",
+    });
     const owner = JSON.parse(await readFile(lock.path, "utf8")) as LockOwner;
     expect(owner).toMatchObject({ pid: process.pid, plan: "home" });
     await lock.release();
@@ -51,10 +58,18 @@ describe("FileLock waiting", () => {
     const now = await rejection(FileLock.acquire(lockDir(d.path), "plan-home", 'plan "home"'));
     expect(now).toBeInstanceOf(LockedError);
     expect((now as LockedError).exitCode).toBe(4);
-    expect((now as LockedError).message).toBe(`plan "home" is locked by another snapback run (pid ${process.ppid}, since 2024-06-01T12:00:00.000Z)`);
+    expect((now as LockedError).message).toBe(
+      `plan "home" is locked by another snapback run (pid ${process.ppid}, since 2024-06-01T12:00:00.000Z)`,
+    );
 
     const seen: LockOwner[] = [];
-    const later = await rejection(FileLock.acquire(lockDir(d.path), "plan-home", 'plan "home"', { waitMs: 300, pollMs: 20, onWait: (o) => seen.push(o) }));
+    const later = await rejection(
+      FileLock.acquire(lockDir(d.path), "plan-home", 'plan "home"', {
+        waitMs: 300,
+        pollMs: 20,
+        onWait: (o) => seen.push(o),
+      }),
+    );
     expect((later as LockedError).message).toMatch(/; gave up after waiting 300ms$/);
     expect(seen.map((o) => [o.pid, o.plan])).toEqual([[process.ppid, "home"]]);
   });
@@ -64,7 +79,12 @@ describe("FileLock waiting", () => {
     const holder = await FileLock.acquire(lockDir(d.path), "repo-r", "repository r", { plan: "a" });
     let waiting: () => void = () => undefined;
     const waited = new Promise<void>((r) => (waiting = r));
-    const second = FileLock.acquire(lockDir(d.path), "repo-r", "repository r", { plan: "b", waitMs: Number.POSITIVE_INFINITY, pollMs: 20, onWait: () => waiting() });
+    const second = FileLock.acquire(lockDir(d.path), "repo-r", "repository r", {
+      plan: "b",
+      waitMs: Number.POSITIVE_INFINITY,
+      pollMs: 20,
+      onWait: () => waiting(),
+    });
     await waited;
     await holder.release();
     const lock = await second;
@@ -77,7 +97,13 @@ describe("FileLock waiting", () => {
     await mkLockDir(d.path);
     await heldByParent(d.path, "plan-home");
     const controller = new AbortController();
-    const e = rejection(FileLock.acquire(lockDir(d.path), "plan-home", "plan", { waitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onWait: () => controller.abort(new Error("SIGTERM")) }));
+    const e = rejection(
+      FileLock.acquire(lockDir(d.path), "plan-home", "plan", {
+        waitMs: Number.POSITIVE_INFINITY,
+        signal: controller.signal,
+        onWait: () => controller.abort(new Error("SIGTERM")),
+      }),
+    );
     const err = await e;
     expect(err).toBeInstanceOf(InterruptedError);
     expect((err as InterruptedError).exitCode).toBe(130);
@@ -90,11 +116,15 @@ describe("FileLock waiting", () => {
     const dead = { pid: 4_000_000, startTime: "1", since: "2024-01-01T00:00:00.000Z" };
     await writeFile(join(lockDir(d.path), "plan-a.lock"), JSON.stringify(dead));
     const stale: LockOwner[] = [];
-    await (await FileLock.acquire(lockDir(d.path), "plan-a", "plan a", { onStale: (o) => stale.push(o) })).release();
+    await (
+      await FileLock.acquire(lockDir(d.path), "plan-a", "plan a", { onStale: (o) => stale.push(o) })
+    ).release();
     expect(stale).toEqual([dead]);
 
     await writeFile(join(lockDir(d.path), "plan-b.lock"), "");
-    const lock = await FileLock.acquire(lockDir(d.path), "plan-b", "plan b", { onStale: (o) => stale.push(o) });
+    const lock = await FileLock.acquire(lockDir(d.path), "plan-b", "plan b", {
+      onStale: (o) => stale.push(o),
+    });
     expect(stale.at(-1)).toMatchObject({ pid: 0 });
     expect(JSON.parse(await readFile(lock.path, "utf8"))).toMatchObject({ pid: process.pid });
     await lock.release();
@@ -103,9 +133,14 @@ describe("FileLock waiting", () => {
   it("keeps the old signature: a bare stale callback", async () => {
     await using d = await stateDir();
     await mkLockDir(d.path);
-    await writeFile(join(lockDir(d.path), "m.lock"), JSON.stringify({ pid: 4_000_000, startTime: "1", since: "then" }));
+    await writeFile(
+      join(lockDir(d.path), "m.lock"),
+      JSON.stringify({ pid: 4_000_000, startTime: "1", since: "then" }),
+    );
     const stale: number[] = [];
-    await (await FileLock.acquire(lockDir(d.path), "m", "metrics", (o) => stale.push(o.pid))).release();
+    await (
+      await FileLock.acquire(lockDir(d.path), "m", "metrics", (o) => stale.push(o.pid))
+    ).release();
     expect(stale).toEqual([4_000_000]);
   });
 });
@@ -115,7 +150,9 @@ describe("RepositoryLocks", () => {
     await using d = await stateDir();
     const locks = await RepositoryLocks.acquire(d.path, "home", ["zeta", "alpha", "zeta"]);
     expect((await readdir(lockDir(d.path))).sort()).toEqual(["repo-alpha.lock", "repo-zeta.lock"]);
-    const owner = JSON.parse(await readFile(join(lockDir(d.path), `${repositoryLockName("alpha")}.lock`), "utf8")) as LockOwner;
+    const owner = JSON.parse(
+      await readFile(join(lockDir(d.path), `${repositoryLockName("alpha")}.lock`), "utf8"),
+    ) as LockOwner;
     expect(owner).toMatchObject({ pid: process.pid, plan: "home" });
     await locks.release();
     expect(await readdir(lockDir(d.path))).toEqual([]);
@@ -140,16 +177,22 @@ describe("RepositoryLocks", () => {
     await other.release();
     await using locks = await mine;
     void locks;
-    expect(messages).toEqual([`waiting for plan photos (pid ${process.pid}) to finish with repository nas`]);
+    expect(messages).toEqual([
+      `waiting for plan photos (pid ${process.pid}) to finish with repository nas`,
+    ]);
   });
 
   it("gives back what it took when it cannot take everything", async () => {
     await using d = await stateDir();
     await mkLockDir(d.path);
     await heldByParent(d.path, repositoryLockName("nas"), "photos");
-    const e = await rejection(RepositoryLocks.acquire(d.path, "home", ["local", "nas"], { waitMs: 0 }));
+    const e = await rejection(
+      RepositoryLocks.acquire(d.path, "home", ["local", "nas"], { waitMs: 0 }),
+    );
     expect(e).toBeInstanceOf(LockedError);
-    expect((e as LockedError).message).toContain('repository "nas" is locked by another snapback run');
+    expect((e as LockedError).message).toContain(
+      'repository "nas" is locked by another snapback run',
+    );
     expect(await readdir(lockDir(d.path))).toEqual([`${repositoryLockName("nas")}.lock`]);
   });
 });

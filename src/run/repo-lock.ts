@@ -19,14 +19,19 @@ export class RepositoryLocks implements AsyncDisposable {
     try {
       for (const repo of [...new Set(repositories)].sort()) {
         held.push(
-          await FileLock.acquire(lockDir(stateDir), repositoryLockName(repo), `repository "${repo}"`, {
-            plan: planName,
-            waitMs: options.waitMs ?? Number.POSITIVE_INFINITY,
-            ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-            onWait: (owner) => options.onWait?.(owner, repo),
-            onStale: (owner) => options.onStale?.(owner, repo),
-          }),
+          await FileLock.acquire(
+            lockDir(stateDir),
+            repositoryLockName(repo),
+            `repository "${repo}"`,
+            {
+              plan: planName,
+              waitMs: options.waitMs ?? Number.POSITIVE_INFINITY,
+              ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+              ...(options.signal === undefined ? {} : { signal: options.signal }),
+              onWait: (owner) => options.onWait?.(owner, repo),
+              onStale: (owner) => options.onStale?.(owner, repo),
+            },
+          ),
         );
       }
     } catch (e) {
@@ -61,6 +66,9 @@ export function repositoryLockName(repository: string): string {
 }
 
 export function waitingMessage(holder: LockOwner, repository: string): string {
-  const who = holder.plan === undefined ? `another snapback run (pid ${holder.pid})` : `plan ${holder.plan} (pid ${holder.pid})`;
+  const who =
+    holder.plan === undefined
+      ? `another snapback run (pid ${holder.pid})`
+      : `plan ${holder.plan} (pid ${holder.pid})`;
   return `waiting for ${who} to finish with repository ${repository}`;
 }

@@ -1,7 +1,7 @@
 import { runScheduledCheck } from "../check/scheduled.js";
 import type { Plan, Retention } from "../config/schema.js";
 import type { KeepRules, RepositoryEngine, RetainedSnapshot } from "../engine/types.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, SnapbackError } from "../errors.js";
 import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../snapshot/types.js";
 import type { RetentionOutcome, ScheduledCheckOutcome } from "./events.js";
 import { localSnapshotJson, trimLocalSnapshots } from "./local-snapshots.js";
@@ -45,6 +45,8 @@ export interface RepositoryRetentionReport {
   /** Why nothing was done (no keep rule). */
   skipped?: string;
   error?: string;
+  /** snapback's exit status for `error` (2 wrong password or unreachable, 4 locked, 1 otherwise). */
+  exit_code?: number;
 }
 
 export interface PlanRetentionReport {
@@ -78,15 +80,29 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
   const rules = keepRules(req.plan.retention);
   const repositories: RepositoryRetentionReport[] = [];
   for (const engine of req.engines) {
-    const report: RepositoryRetentionReport = { repository: engine.repoName, host: req.host, keep: [], remove: [], pruned: false };
+    const report: RepositoryRetentionReport = {
+      repository: engine.repoName,
+      host: req.host,
+      keep: [],
+      remove: [],
+      pruned: false,
+    };
     repositories.push(report);
     if (!hasKeepRules(rules)) {
       // restic would refuse (or, in some versions, forget everything): never ask it.
-      report.skipped = req.plan.retention ? "no keep_* rule: every backup is kept" : "no [retention] table: every backup is kept";
+      report.skipped = req.plan.retention
+        ? "no keep_* rule: every backup is kept"
+        : "no [retention] table: every backup is kept";
       continue;
     }
     try {
-      const r = await engine.forget({ plan: req.planName, host: req.host, rules, dryRun: req.dryRun, signal: req.signal });
+      const r = await engine.forget({
+        plan: req.planName,
+        host: req.host,
+        rules,
+        dryRun: req.dryRun,
+        signal: req.signal,
+      });
       report.keep = r.keep.map(retainedJson);
       report.remove = r.remove.map(retainedJson);
       if (!req.dryRun && r.remove.length > 0 && (req.plan.retention?.prune ?? true)) {
@@ -96,6 +112,7 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
     } catch (e) {
       if (req.signal.aborted) throw e;
       report.error = errorMessage(e);
+      report.exit_code = e instanceof SnapbackError ? e.exitCode : 1;
     }
   }
 
@@ -115,19 +132,40 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
     };
   } catch (e) {
     if (req.signal.aborted) throw e;
-    local = { keep_runs: keepRuns, keep: [], remove: [], unsupported: [], errors: [errorMessage(e)] };
+    local = {
+      keep_runs: keepRuns,
+      keep: [],
+      remove: [],
+      unsupported: [],
+      errors: [errorMessage(e)],
+    };
   }
   const ok = repositories.every((r) => r.error === undefined) && local.errors.length === 0;
   return { plan: req.planName, dry_run: req.dryRun, repositories, local, ok };
 }
 
 function retainedJson(s: RetainedSnapshot): RetainedJson {
-  return { id: s.id, short_id: s.shortId, time: s.time, host: s.host, paths: s.paths, tags: s.tags, reasons: s.reasons };
+  return {
+    id: s.id,
+    short_id: s.shortId,
+    time: s.time,
+    host: s.host,
+    paths: s.paths,
+    tags: s.tags,
+    reasons: s.reasons,
+  };
 }
 
 /** Releases a run's snapshot, or keeps it as a restore point when the plan keeps local snapshots and the backup exists. */
-export function releaseOrKeep(p: RunPlan, provider: SnapshotProvider, taken: TakenSnapshot, ctx: TakeContext, backedUp: boolean): Promise<void> {
-  const keep = (p.plan.retention?.local_snapshots ?? 0) > 0 && backedUp && provider.keep !== undefined;
+export function releaseOrKeep(
+  p: RunPlan,
+  provider: SnapshotProvider,
+  taken: TakenSnapshot,
+  ctx: TakeContext,
+  backedUp: boolean,
+): Promise<void> {
+  const keep =
+    (p.plan.retention?.local_snapshots ?? 0) > 0 && backedUp && provider.keep !== undefined;
   return keep && provider.keep ? provider.keep(taken, ctx) : provider.release(taken, ctx);
 }
 
@@ -177,7 +215,10 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
         errors.push(e);
         req.warn(`local snapshot retention: ${e}`);
       }
-      for (const kind of r.local.unsupported) req.warn(`local_snapshots: ${kind} snapshots cannot be kept yet; they were removed after the backup`);
+      for (const kind of r.local.unsupported)
+        req.warn(
+          `local_snapshots: ${kind} snapshots cannot be kept yet; they were removed after the backup`,
+        );
       out.retention = {
         removed: sum(r.repositories.map((x) => x.remove.length)),
         kept: sum(r.repositories.map((x) => x.keep.length)),
@@ -190,11 +231,24 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
     } catch (e) {
       if (req.signal.aborted) throw e;
       req.warn(`retention failed (the backup itself is fine): ${errorMessage(e)}`);
-      out.retention = { removed: 0, kept: 0, pruned: false, local_removed: 0, local_kept: 0, error: errorMessage(e) };
+      out.retention = {
+        removed: 0,
+        kept: 0,
+        pruned: false,
+        local_removed: 0,
+        local_kept: 0,
+        error: errorMessage(e),
+      };
     }
   }
   try {
-    const check = await runScheduledCheck({ run: req.run, engines: req.engines, taken: req.taken, signal: req.signal, warn: req.warn });
+    const check = await runScheduledCheck({
+      run: req.run,
+      engines: req.engines,
+      taken: req.taken,
+      signal: req.signal,
+      warn: req.warn,
+    });
     if (check) out.check = check;
   } catch (e) {
     if (req.signal.aborted) throw e;
@@ -206,7 +260,9 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
 
 /** Whether the rules keep anything in particular: without one, retention must not run at all. */
 export function hasKeepRules(rules: KeepRules): boolean {
-  return Object.values(rules).some((v) => (typeof v === "number" ? v > 0 : typeof v === "string" && v.length > 0));
+  return Object.values(rules).some((v) =>
+    typeof v === "number" ? v > 0 : typeof v === "string" && v.length > 0,
+  );
 }
 
 function sum(xs: number[]): number {

@@ -1,4 +1,4 @@
-import { checkPlans, type CheckDocument } from "../../check/run.js";
+import { checkExitCode, checkPlans, type CheckDocument } from "../../check/run.js";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../../check/subset.js";
 import { UsageError } from "../../errors.js";
 import { log } from "../../log.js";
@@ -31,7 +31,10 @@ export const checkCommand: Command = {
     }
     let spot: number | undefined;
     if (values.spot !== undefined) {
-      if (!/^[1-9]\d*$/.test(values.spot)) throw new UsageError(`check: --spot ${values.spot}: must be a whole number of files, at least 1`);
+      if (!/^[1-9]\d*$/.test(values.spot))
+        throw new UsageError(
+          `check: --spot ${values.spot}: must be a whole number of files, at least 1`,
+        );
       spot = Number(values.spot);
     }
     const { config } = await io.load(global);
@@ -48,7 +51,7 @@ export const checkCommand: Command = {
     if (interruptedBy) return 130;
     if (global.json) io.printJson(doc);
     else for (const line of describeCheck(doc)) io.print(line);
-    return doc.ok ? 0 : 1;
+    return checkExitCode(doc);
   },
 };
 
@@ -60,7 +63,10 @@ export function describeCheck(doc: CheckDocument): string[] {
     for (const e of r.errors) lines.push(`  ${e}`);
   }
   for (const s of doc.spot) {
-    const of = s.snapshot_id === undefined ? "" : ` backup ${s.snapshot_id.slice(0, 8)} (${s.snapshot_time ?? "?"})`;
+    const of =
+      s.snapshot_id === undefined
+        ? ""
+        : ` backup ${s.snapshot_id.slice(0, 8)} (${s.snapshot_time ?? "?"})`;
     lines.push(
       `spot check of plan ${s.plan} in ${s.repository}${of}: ${s.sampled} of ${s.files_in_backup} files, ` +
         `${s.matched} identical, ${s.mismatches.length} mismatched, ${s.changed.length} changed since the backup${s.ok ? "" : " — FAILED"}`,

@@ -36,7 +36,10 @@ export const pruneCommand: Command = {
     const engines = new Map<string, RepositoryEngine[]>();
     for (const name of planNames) {
       const all = await openEngines(config, name, { resolveSecrets: true });
-      engines.set(name, values.repository === undefined ? all : all.filter((e) => e.repoName === values.repository));
+      engines.set(
+        name,
+        values.repository === undefined ? all : all.filter((e) => e.repoName === values.repository),
+      );
     }
 
     const { value: reports, interruptedBy } = await withInterrupts(async (signal) => {
@@ -52,11 +55,17 @@ export const pruneCommand: Command = {
     const ok = reports.every((r) => r.ok);
     if (global.json) io.printJson({ dry_run: dryRun, ok, plans: reports });
     else for (const r of reports) for (const line of describeRetention(r)) io.print(line);
-    return ok ? 0 : 1;
+    return ok ? 0 : pruneExitCode(reports);
   },
 };
 
-async function prunePlan(config: Config, planName: string, engines: RepositoryEngine[], dryRun: boolean, signal: AbortSignal): Promise<PlanRetentionReport> {
+async function prunePlan(
+  config: Config,
+  planName: string,
+  engines: RepositoryEngine[],
+  dryRun: boolean,
+  signal: AbortSignal,
+): Promise<PlanRetentionReport> {
   const plan = config.plans[planName];
   if (!plan) throw new Error(`internal: unknown plan ${planName}`);
   // The plan's groups say where its local snapshots are; a source that is gone only costs
@@ -69,11 +78,25 @@ async function prunePlan(config: Config, planName: string, engines: RepositoryEn
     planError = `local snapshots not looked at: ${errorMessage(e)}`;
   }
   const run = async (): Promise<PlanRetentionReport> =>
-    applyPlanRetention({ planName, plan, host: plan.host ?? hostname(), engines, groups, dryRun, signal });
+    applyPlanRetention({
+      planName,
+      plan,
+      host: plan.host ?? hostname(),
+      engines,
+      groups,
+      dryRun,
+      signal,
+    });
   let report: PlanRetentionReport;
   if (dryRun) report = await run();
   else {
-    await using locks = await lockPlanForMaintenance(config.state_dir, planName, engines.map((e) => e.repoName), signal, (m) => log.warn(m));
+    await using locks = await lockPlanForMaintenance(
+      config.state_dir,
+      planName,
+      engines.map((e) => e.repoName),
+      signal,
+      (m) => log.warn(m),
+    );
     void locks;
     report = await run();
   }
@@ -81,7 +104,8 @@ async function prunePlan(config: Config, planName: string, engines: RepositoryEn
     report.local.errors.push(planError);
     report.ok = false;
   }
-  for (const r of report.repositories) if (r.error !== undefined) log.error(`${planName} → ${r.repository}: ${r.error}`);
+  for (const r of report.repositories)
+    if (r.error !== undefined) log.error(`${planName} → ${r.repository}: ${r.error}`);
   for (const e of report.local.errors) log.error(`${planName}: ${e}`);
   return report;
 }
@@ -100,21 +124,38 @@ export function describeRetention(r: PlanRetentionReport): string[] {
       lines.push(`${head}: failed: ${repo.error}`);
       continue;
     }
-    lines.push(`${head}: keep ${repo.keep.length}, ${would} ${repo.remove.length}${repo.pruned ? ", pruned" : ""}`);
-    for (const s of repo.keep) lines.push(`  keep          ${s.short_id}  ${shortTime(s.time)}  ${s.reasons.join(", ")}`);
-    for (const s of repo.remove) lines.push(`  ${would.padEnd(12)}  ${s.short_id}  ${shortTime(s.time)}`);
+    lines.push(
+      `${head}: keep ${repo.keep.length}, ${would} ${repo.remove.length}${repo.pruned ? ", pruned" : ""}`,
+    );
+    for (const s of repo.keep)
+      lines.push(`  keep          ${s.short_id}  ${shortTime(s.time)}  ${s.reasons.join(", ")}`);
+    for (const s of repo.remove)
+      lines.push(`  ${would.padEnd(12)}  ${s.short_id}  ${shortTime(s.time)}`);
   }
   const local = r.local;
   if (local.keep.length + local.remove.length > 0 || local.keep_runs > 0) {
-    lines.push(`plan ${r.plan} local snapshots (keep the newest ${local.keep_runs} per source): keep ${local.keep.length}, ${would} ${local.remove.length}`);
+    lines.push(
+      `plan ${r.plan} local snapshots (keep the newest ${local.keep_runs} per source): keep ${local.keep.length}, ${would} ${local.remove.length}`,
+    );
     for (const k of local.keep) lines.push(`  keep          ${k.path}  ${shortTime(k.time)}`);
-    for (const k of local.remove) lines.push(`  ${would.padEnd(12)}  ${k.path}  ${shortTime(k.time)}`);
+    for (const k of local.remove)
+      lines.push(`  ${would.padEnd(12)}  ${k.path}  ${shortTime(k.time)}`);
   }
-  for (const kind of local.unsupported) lines.push(`plan ${r.plan}: ${kind} snapshots cannot be kept as local restore points yet`);
+  for (const kind of local.unsupported)
+    lines.push(`plan ${r.plan}: ${kind} snapshots cannot be kept as local restore points yet`);
   for (const e of local.errors) lines.push(`plan ${r.plan}: ${e}`);
   return lines;
 }
 
 function shortTime(iso: string): string {
   return iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+}
+
+/** 1, unless every failure was a repository that could not be used for the same reason (2, 4). */
+function pruneExitCode(reports: PlanRetentionReport[]): number {
+  if (reports.some((r) => r.local.errors.length > 0)) return 1;
+  const codes = reports.flatMap((r) =>
+    r.repositories.flatMap((x) => (x.error === undefined ? [] : [x.exit_code ?? 1])),
+  );
+  return codes.length > 0 && codes.every((c) => c === codes[0]) ? (codes[0] ?? 1) : 1;
 }

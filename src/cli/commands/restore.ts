@@ -10,7 +10,9 @@ export const restoreCommand: Command = {
   name: "restore",
   summary: "restore a backup (default latest) or parts of it into DIR",
   usage:
-    "snapback restore PLAN --target DIR [--snapshot ID|latest] [--path P]... [--overwrite] [--repository NAME]",
+    "snapback restore PLAN --target DIR [--snapshot ID|latest] [--path P]... [--overwrite] [--repository NAME] [--writable]\n" +
+    "  (a btrfs replication target receives read-only snapshots into DIR, --writable adds writable copies;\n" +
+    "   a zfs one receives into the dataset --target names, and --path selects source datasets)",
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("restore", argv, {
       target: { type: "string" },
@@ -18,6 +20,7 @@ export const restoreCommand: Command = {
       path: { type: "string", multiple: true },
       overwrite: { type: "boolean" },
       repository: { type: "string" },
+      writable: { type: "boolean" },
     });
     if (help) {
       io.print(this.usage);
@@ -28,9 +31,6 @@ export const restoreCommand: Command = {
     if (!values.target)
       throw new UsageError("restore: --target DIR is required", { hint: this.usage });
     const paths = values.path ?? [];
-    for (const p of paths)
-      if (!isAbsolute(p))
-        throw new UsageError(`restore: --path ${p} must be an absolute (original) path`);
     const { config } = await io.load(global);
     const [plan] = selectPlans(config, positionals);
     if (!plan) throw new UsageError("restore: name exactly one PLAN");
@@ -43,7 +43,14 @@ export const restoreCommand: Command = {
         `restore: plan "${plan}" has no repository "${values.repository ?? ""}" (it uses: ${engines.map((e) => e.repoName).join(", ")})`,
       );
     }
-    const target = resolve(values.target);
+    // A zfs replication target restores into a dataset, and its sources are datasets too.
+    const zfs = engine.engine === "zfs";
+    for (const p of paths)
+      if (!zfs && !isAbsolute(p))
+        throw new UsageError(`restore: --path ${p} must be an absolute (original) path`);
+    if (values.writable && engine.engine !== "btrfs")
+      throw new UsageError(`restore: --writable applies to btrfs replication targets only`);
+    const target = zfs ? values.target : resolve(values.target);
     const snapshot = values.snapshot ?? "latest";
     const { interruptedBy } = await withInterrupts((signal) =>
       engine.restore({
@@ -52,6 +59,7 @@ export const restoreCommand: Command = {
         target,
         paths,
         overwrite: values.overwrite === true,
+        ...(values.writable ? { writable: true } : {}),
         signal,
       }),
     );

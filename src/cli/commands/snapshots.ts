@@ -99,7 +99,12 @@ export interface LocalListing {
 }
 
 /** Restore points are found where the plan puts its snapshots now; no repository is opened. */
-async function listLocal(config: Config, plans: string[], json: boolean, io: CommandIO): Promise<number> {
+async function listLocal(
+  config: Config,
+  plans: string[],
+  json: boolean,
+  io: CommandIO,
+): Promise<number> {
   const rows: LocalListing[] = [];
   let failures = 0;
   for (const plan of plans) {
@@ -107,7 +112,14 @@ async function listLocal(config: Config, plans: string[], json: boolean, io: Com
       const { groups } = await planRun(config, plan, newRunId());
       for (const k of await listLocalSnapshots(groups, plan)) {
         const snapshot = k.objects[0] ?? "";
-        const base = { plan, name: snapshot.split("/").at(-1) ?? "", time: new Date(k.createdMs).toISOString(), run_id: k.runId, kind: k.kind, snapshot };
+        const base = {
+          plan,
+          name: snapshot.split("/").at(-1) ?? "",
+          time: new Date(k.createdMs).toISOString(),
+          run_id: k.runId,
+          kind: k.kind,
+          snapshot,
+        };
         if (k.sources.length === 0) rows.push({ ...base, source: null, path: snapshot });
         for (const s of k.sources) rows.push({ ...base, source: s.source, path: s.path });
       }
@@ -117,12 +129,15 @@ async function listLocal(config: Config, plans: string[], json: boolean, io: Com
       if (plans.length === 1 && e instanceof SnapbackError && !json) throw e;
     }
   }
-  rows.sort((a, b) => a.time.localeCompare(b.time) || (a.source ?? "").localeCompare(b.source ?? ""));
+  rows.sort(
+    (a, b) => a.time.localeCompare(b.time) || (a.source ?? "").localeCompare(b.source ?? ""),
+  );
   if (json) io.printJson(rows);
   else if (rows.length === 0) io.print("no local snapshots");
   else {
     io.print(["Time", "Plan", "Source", "Name", "Path"].join("\t"));
-    for (const r of rows) io.print([r.time.replace(/\.\d+/, ""), r.plan, r.source ?? "-", r.name, r.path].join("\t"));
+    for (const r of rows)
+      io.print([r.time.replace(/\.\d+/, ""), r.plan, r.source ?? "-", r.name, r.path].join("\t"));
   }
   return failures > 0 ? 1 : 0;
 }

@@ -2,11 +2,7 @@ import { basename, dirname, join } from "node:path";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { pipeline, pipelineCommand, type PipelineStage } from "../../exec/index.js";
 import { log } from "../../log.js";
-import {
-  deleteSubvolume,
-  listSnapbackSnapshots,
-  parseSnapshotName,
-} from "../../snapshot/btrfs/index.js";
+import { deleteSubvolume, parseSnapshotName } from "../../snapshot/btrfs/index.js";
 import { isSnapbackSnapshotPath } from "../../snapshot/btrfs/naming.js";
 import type { KeepRules } from "../types.js";
 import { listSnapbackSubvolumes, showSubvolumes, type SubvolumeInfo } from "./btrfs-show.js";
@@ -182,6 +178,7 @@ async function removeIfIncomplete(host: Host, path: string): Promise<void> {
 export interface TargetItem {
   id: string;
   time: Date;
+  order: number;
   runId: string;
   info: SubvolumeInfo;
 }
@@ -196,6 +193,7 @@ export function targetItems(snaps: readonly SubvolumeInfo[], planName: string): 
       id: s.name,
       runId: parsed.runId,
       time: runIdTime(parsed.runId) ?? new Date(0),
+      order: s.genAtCreation,
       info: s,
     });
   }
@@ -244,13 +242,16 @@ async function removeSupersededParents(
   ];
   if (candidates.length === 0) return;
   const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
-  const local = await listSnapbackSnapshots(dirname(sent));
+  // Creation order is the generation, not the birth time (a snapshot's root inode keeps its
+  // source's) and not the run id alone (two runs can share a second).
+  const local = await listSnapbackSubvolumes(localHost, dirname(sent));
   const newestRuns = [
     ...new Set(
       local
-        .filter((s) => s.plan === r.planName && s.runId !== r.runId)
-        .sort((a, b) => b.createdMs - a.createdMs)
-        .map((s) => s.runId),
+        .map((s) => ({ gen: s.genAtCreation, parsed: parseSnapshotName(s.name) }))
+        .filter((s) => s.parsed?.plan === r.planName && s.parsed.runId !== r.runId)
+        .sort((a, b) => b.gen - a.gen)
+        .map((s) => s.parsed?.runId ?? ""),
     ),
   ].slice(0, Math.max(0, r.localSnapshots - 1));
   for (const path of candidates) {

@@ -266,22 +266,29 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
       throw new UsageError(
         `restore: --target ${req.target} is on ${fstype}, not btrfs: a btrfs snapshot can only be received on btrfs`,
       );
+    // Every name is checked (or cleared) first: a refusal must not leave half a restore.
+    for (const s of snaps) {
+      await this.makeRoom(join(req.target, s.info.name), req.overwrite);
+      if (req.writable)
+        await this.makeRoom(join(req.target, escapeSourceName(s.source)), req.overwrite);
+    }
     for (const s of snaps) {
       const received = join(req.target, s.info.name);
-      const copy = join(req.target, escapeSourceName(s.source));
-      for (const path of req.writable ? [received, copy] : [received])
-        await this.makeRoom(path, req.overwrite);
       await pipeline(
         [
           this.host.command(["btrfs", "send", s.info.path]),
           { file: "btrfs", args: ["receive", req.target] },
         ],
-        {
-          signal: req.signal,
-          killGraceMs: 5_000,
-        },
+        { signal: req.signal, killGraceMs: 5_000 },
       );
-      if (req.writable) await run("btrfs", ["subvolume", "snapshot", received, copy]);
+      if (req.writable) {
+        await run("btrfs", [
+          "subvolume",
+          "snapshot",
+          received,
+          join(req.target, escapeSourceName(s.source)),
+        ]);
+      }
     }
   }
 

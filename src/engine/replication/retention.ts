@@ -11,6 +11,8 @@ import type { KeepRules } from "../types.js";
 export interface Dated {
   id: string;
   time: Date;
+  /** Creation order among items of the same time (run ids have one-second precision). */
+  order?: number;
 }
 
 export interface RetentionChoice<T extends Dated> {
@@ -112,7 +114,10 @@ export function selectRetention<T extends Dated>(
   protect: ReadonlySet<string> = new Set(),
 ): RetentionChoice<T> {
   const newestFirst = [...items].sort(
-    (a, b) => b.time.getTime() - a.time.getTime() || b.id.localeCompare(a.id),
+    (a, b) =>
+      b.time.getTime() - a.time.getTime() ||
+      (b.order ?? 0) - (a.order ?? 0) ||
+      b.id.localeCompare(a.id),
   );
   const reasons = new Map<string, string[]>(newestFirst.map((i) => [i.id, []]));
   const add = (item: T, reason: string): void => {

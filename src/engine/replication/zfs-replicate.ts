@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { pipeline, pipelineCommand, ProcessError, type PipelineStage } from "../../exec/index.js";
 import { log } from "../../log.js";
@@ -212,7 +213,9 @@ export async function replicateZfsSnapshot(
     }
   } else if (target.exists) {
     const aside = `${td}${ARCHIVE_SEP}${archiveStamp(target.snaps)}`;
-    await zfsOn(r.host, ["rename", td, aside], r.signal);
+    // No snapshot there is anyone's parent any more: nothing to hold.
+    for (const snap of target.snaps) await releaseHold(r.host, r.targetCaps.holds, snap.name);
+    await renameAside(r.host, td, aside);
     r.warn(
       `no snapshot of ${dataset} exists on both the source and ${where} any more: sending ${sent.snap} in full; ` +
         `the previous chain was renamed to ${aside} and stays until retention removes its snapshots`,
@@ -291,6 +294,17 @@ export async function replicateZfsSnapshot(
   };
 }
 
+/** zfs-fuse calls a mounted dataset busy and will not rename it: unmounted, it will. */
+async function renameAside(host: Host, from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await host.run(["zfs", "rename", from, to], { reject: false });
+    if (r.exitCode === 0) return;
+    if (!/busy/i.test(r.stderr) || attempt >= 5) throw new ProcessError(r);
+    await host.run(["zfs", "unmount", from], { reject: false });
+    await sleep(200);
+  }
+}
+
 function archiveStamp(snaps: readonly ZfsSnap[]): string {
   const newest = snaps.at(-1);
   const run = newest ? parseZfsSnapshotName(newest.snap)?.runId : undefined;
@@ -305,6 +319,7 @@ async function releaseHold(host: Host, holds: boolean, name: string): Promise<vo
 export interface ZfsTargetItem {
   id: string;
   time: Date;
+  order: number;
   runId: string;
   snap: ZfsSnap;
 }
@@ -336,6 +351,7 @@ export async function applyZfsTargetRetention(
       id: s.name,
       runId: parsed.runId,
       time: runIdTime(parsed.runId) ?? new Date(0),
+      order: s.createtxg,
       snap: s,
     });
   }

@@ -4,9 +4,24 @@ import { describe, expect, it } from "vitest";
 import { createTestRepo } from "../../../test/fixtures/restic.js";
 import { UsageError } from "../../errors.js";
 import { backup } from "./backup.js";
-import { checkArgs, checkRepository, literalPattern, parseLsFile, parseTimeNs, restoreFiles, sampleFiles } from "./check.js";
+import {
+  checkArgs,
+  checkRepository,
+  literalPattern,
+  parseLsFile,
+  parseTimeNs,
+  restoreFiles,
+  sampleFiles,
+} from "./check.js";
 import { ResticError } from "./errors.js";
-import { backupRequest, plan, resticRepo, secretsOf, tempDir, writeRandomFile } from "./test-support.js";
+import {
+  backupRequest,
+  plan,
+  resticRepo,
+  secretsOf,
+  tempDir,
+  writeRandomFile,
+} from "./test-support.js";
 
 /** Overwrites bytes in the middle of the largest pack: the data of the big file. */
 async function corruptLargestPack(repoDir: string): Promise<void> {
@@ -44,10 +59,22 @@ describe("check arguments and parsing", () => {
     expect(parseTimeNs("2024-01-02T04:04:05.1+01:00")).toBe(1704164645100000000n);
     expect(parseTimeNs("2024-01-02T03:04:05Z")).toBe(1704164645000000000n);
     expect(parseTimeNs("yesterday")).toBeUndefined();
-    const file = { name: "f", type: "file", path: "/a/f", size: 3, mtime: "2024-01-02T03:04:05.5Z" };
-    expect(parseLsFile(JSON.stringify({ ...file, struct_type: "node" }))).toEqual({ path: "/a/f", size: 3, mtimeNs: 1704164645500000000n });
+    const file = {
+      name: "f",
+      type: "file",
+      path: "/a/f",
+      size: 3,
+      mtime: "2024-01-02T03:04:05.5Z",
+    };
+    expect(parseLsFile(JSON.stringify({ ...file, struct_type: "node" }))).toEqual({
+      path: "/a/f",
+      size: 3,
+      mtimeNs: 1704164645500000000n,
+    });
     expect(parseLsFile(JSON.stringify({ ...file, message_type: "node" }))?.path).toBe("/a/f");
-    expect(parseLsFile(JSON.stringify({ ...file, type: "dir", struct_type: "node" }))).toBeUndefined();
+    expect(
+      parseLsFile(JSON.stringify({ ...file, type: "dir", struct_type: "node" })),
+    ).toBeUndefined();
     expect(parseLsFile(JSON.stringify({ struct_type: "snapshot", id: "x" }))).toBeUndefined();
     expect(parseLsFile("not json")).toBeUndefined();
     expect(literalPattern("/a/[x]*?\\b")).toBe("/a/\\[x\\]\\*\\?\\\\b");
@@ -62,16 +89,25 @@ describe("check, sample and restore against a real repository", () => {
     await writeRandomFile(join(src.path, "big"), 3);
     const names = ["a[1]", "a1", "b*", "bc", "x\\y", "plain"];
     for (const n of names) await writeFile(join(src.path, n), `content of ${n}\n`);
-    await utimes(join(src.path, "plain"), new Date("2020-05-06T07:08:09.123Z"), new Date("2020-05-06T07:08:09.123Z"));
+    await utimes(
+      join(src.path, "plain"),
+      new Date("2020-05-06T07:08:09.123Z"),
+      new Date("2020-05-06T07:08:09.123Z"),
+    );
     const repo = resticRepo(t.url, t.passwordFile);
     const secrets = await secretsOf(repo);
     const cacheDir = join(t.dir, "cache");
     const target = { repoName: "test", repo, secrets };
-    const summary = await backup(backupRequest({ plan: plan([src.path]), repo, secrets, paths: [src.path] }), { cacheDir });
+    const summary = await backup(
+      backupRequest({ plan: plan([src.path]), repo, secrets, paths: [src.path] }),
+      { cacheDir },
+    );
 
     const all = await sampleFiles(target, summary.snapshotId, 100, { cacheDir });
     expect(all.total).toBe(7);
-    expect(all.files.map((f) => f.path)).toEqual(["big", ...names].map((n) => join(src.path, n)).sort((a, b) => a.localeCompare(b)));
+    expect(all.files.map((f) => f.path)).toEqual(
+      ["big", ...names].map((n) => join(src.path, n)).sort((a, b) => a.localeCompare(b)),
+    );
     for (const f of all.files) {
       const st = await lstat(f.path, { bigint: true });
       expect([f.size, f.mtimeNs], f.path).toEqual([Number(st.size), st.mtimeNs]);
@@ -81,7 +117,13 @@ describe("check, sample and restore against a real repository", () => {
     expect(new Set(two.files.map((f) => f.path)).size).toBe(2);
 
     const wanted = ["a[1]", "b*", "x\\y"].map((n) => join(src.path, n));
-    expect(await restoreFiles(target, { snapshotId: summary.snapshotId, target: out.path, paths: wanted }, { cacheDir })).toEqual({ errors: [] });
+    expect(
+      await restoreFiles(
+        target,
+        { snapshotId: summary.snapshotId, target: out.path, paths: wanted },
+        { cacheDir },
+      ),
+    ).toEqual({ errors: [] });
     expect((await readdir(join(out.path, src.path))).sort()).toEqual(["a[1]", "b*", "x\\y"]);
     expect(await readFile(join(out.path, src.path, "b*"), "utf8")).toBe("content of b*\n");
 
@@ -93,13 +135,25 @@ describe("check, sample and restore against a real repository", () => {
     expect(read.errors.join("\n")).toMatch(/does not match|repository contains errors/);
 
     const big = join(src.path, "big");
-    const damaged = await restoreFiles(target, { snapshotId: summary.snapshotId, target: join(out.path, "2"), paths: [big, join(src.path, "plain")] }, { cacheDir });
+    const damaged = await restoreFiles(
+      target,
+      {
+        snapshotId: summary.snapshotId,
+        target: join(out.path, "2"),
+        paths: [big, join(src.path, "plain")],
+      },
+      { cacheDir },
+    );
     expect(damaged.errors.some((e) => e.includes(big))).toBe(true);
-    expect(await readFile(join(out.path, "2", src.path, "plain"), "utf8")).toBe("content of plain\n");
+    expect(await readFile(join(out.path, "2", src.path, "plain"), "utf8")).toBe(
+      "content of plain\n",
+    );
 
     const wrong = await secretsOf(resticRepo(t.url, t.passwordFile));
     wrong.password = "not the password";
-    const e = await checkRepository({ ...target, secrets: wrong }, { cacheDir }).catch((err: unknown) => err);
+    const e = await checkRepository({ ...target, secrets: wrong }, { cacheDir }).catch(
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(ResticError);
     expect((e as ResticError).kind).toBe("wrong-password");
   });

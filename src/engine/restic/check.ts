@@ -17,7 +17,9 @@ export function checkArgs(readData?: string): string[] {
   if (readData === undefined) return ["check"];
   const problem = readDataSubsetProblem(readData);
   if (problem !== undefined) throw new UsageError(`--read-data ${problem}`);
-  return readData === "all" ? ["check", "--read-data"] : ["check", `--read-data-subset=${readData}`];
+  return readData === "all"
+    ? ["check", "--read-data"]
+    : ["check", `--read-data-subset=${readData}`];
 }
 
 /**
@@ -25,12 +27,22 @@ export function checkArgs(readData?: string): string[] {
  * with `ok: false`, not an exception; a repository that cannot be opened (password, lock,
  * network) throws as every other command does.
  */
-export async function checkRepository(target: ResticTarget, options: CheckOptions = {}): Promise<RepositoryCheckReport> {
+export async function checkRepository(
+  target: ResticTarget,
+  options: CheckOptions = {},
+): Promise<RepositoryCheckReport> {
   const r = await runAccepting(target, checkArgs(options.readData), "check", options);
   const base = options.readData === undefined ? {} : { readData: options.readData };
   if (r.exitCode === 0) return { ok: true, ...base, errors: [] };
-  const errors = problemLines(`${r.stdout}\n${r.stderr}`, secretValues(resticRepository(target).url, target.secrets));
-  return { ok: false, ...base, errors: errors.length > 0 ? errors : [`restic check failed (exit ${r.exitCode ?? "?"})`] };
+  const errors = problemLines(
+    `${r.stdout}\n${r.stderr}`,
+    secretValues(resticRepository(target).url, target.secrets),
+  );
+  return {
+    ok: false,
+    ...base,
+    errors: errors.length > 0 ? errors : [`restic check failed (exit ${r.exitCode ?? "?"})`],
+  };
 }
 
 /**
@@ -104,11 +116,18 @@ export async function restoreFiles(
   req: { snapshotId: string; target: string; paths: string[] },
   options: ResticOptions = {},
 ): Promise<RestoreFilesResult> {
-  const args = ["restore", req.snapshotId, `--target=${req.target}`, ...req.paths.map((p) => `--include=${literalPattern(p)}`)];
+  const args = [
+    "restore",
+    req.snapshotId,
+    `--target=${req.target}`,
+    ...req.paths.map((p) => `--include=${literalPattern(p)}`),
+  ];
   const r = await runAccepting(target, args, "restore", options);
   if (r.exitCode === 0) return { errors: [] };
   const errors = problemLines(r.stderr, secretValues(resticRepository(target).url, target.secrets));
-  return { errors: errors.length > 0 ? errors : [`restic restore failed (exit ${r.exitCode ?? "?"})`] };
+  return {
+    errors: errors.length > 0 ? errors : [`restic restore failed (exit ${r.exitCode ?? "?"})`],
+  };
 }
 
 /**
@@ -117,11 +136,18 @@ export async function restoreFiles(
  * thrown as usual. The Fatal line decides, not the error text: a damaged blob reads
  * "ciphertext verification failed", which would otherwise look like a wrong password.
  */
-async function runAccepting(target: ResticTarget, args: string[], action: string, options: ResticOptions) {
+async function runAccepting(
+  target: ResticTarget,
+  args: string[],
+  action: string,
+  options: ResticOptions,
+) {
   const r = await runRestic(target, args, { ...options, action, okExitCodes: [0, 1] });
   if (r.exitCode === 1) {
     const fatal = [...stripEscapes(r.stderr).matchAll(/^Fatal: (.*)$/gm)].map((m) => m[1] ?? "");
-    const findings = fatal.length > 0 && fatal.every((f) => /^(repository contains errors|There were \d+ errors)/.test(f));
+    const findings =
+      fatal.length > 0 &&
+      fatal.every((f) => /^(repository contains errors|There were \d+ errors)/.test(f));
     if (!findings) {
       const repo = resticRepository(target);
       throw classifyFailure({
@@ -139,7 +165,8 @@ async function runAccepting(target: ResticTarget, args: string[], action: string
   return r;
 }
 
-const NOISE = /^(using temporary cache|create (exclusive )?lock|load indexes|check all packs|check snapshots|read all data|read group|restoring <Snapshot|no errors were found|\[\d+:\d+\]|\d+ \/ \d+|Summary:)/i;
+const NOISE =
+  /^(using temporary cache|create (exclusive )?lock|load indexes|check all packs|check snapshots|read all data|read group|restoring <Snapshot|no errors were found|\[\d+:\d+\]|\d+ \/ \d+|Summary:)/i;
 
 /** The lines of restic's output that describe a problem, secrets redacted, duplicates dropped. */
 function problemLines(text: string, secrets: readonly string[]): string[] {

@@ -1,5 +1,6 @@
 import type { EngineSnapshot, ForgetReport, KeepRules, RetainedSnapshot } from "../types.js";
 import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
+import { UsageError } from "../../errors.js";
 import { ResticError } from "./errors.js";
 import { planTag, toSnapshot } from "./snapshots.js";
 
@@ -37,11 +38,26 @@ export function hasKeepRules(rules: KeepRules): boolean {
  * and every group keeps its own `keep_last` etc., so old variants would be kept forever.
  * A count of 0 is left out: it means "no such rule" in the config.
  */
-export function forgetArgs(options: Pick<ForgetOptions, "planName" | "host" | "rules" | "dryRun">): string[] {
+export function forgetArgs(
+  options: Pick<ForgetOptions, "planName" | "host" | "rules" | "dryRun">,
+): string[] {
   if (!hasKeepRules(options.rules)) {
     throw new Error("internal: forget without a keep rule would remove every backup of the plan");
   }
-  const args = ["forget", "--json", `--tag=${planTag(options.planName)}`, `--host=${options.host}`, "--group-by=host"];
+  const within = options.rules.within;
+  if (within !== undefined && within !== "" && !/^(\d+[ymdh])+$/.test(within)) {
+    // restic's grammar: y years, m MONTHS, d days, h hours; it would reject "1w" after locking.
+    throw new UsageError(
+      `plans.${options.planName}.retention.keep_within = "${within}": restic understands only y (years), m (months), d (days) and h (hours), e.g. 30d or 1y6m`,
+    );
+  }
+  const args = [
+    "forget",
+    "--json",
+    `--tag=${planTag(options.planName)}`,
+    `--host=${options.host}`,
+    "--group-by=host",
+  ];
   for (const [key, flag] of FLAGS) {
     const v = options.rules[key];
     if (typeof v === "number" && v > 0) args.push(`${flag}=${v}`);
@@ -58,9 +74,14 @@ export async function forget(target: ResticTarget, options: ForgetOptions): Prom
   try {
     return parseForgetOutput(r.stdout);
   } catch (e) {
-    throw new ResticError("other", target.repoName, `restic forget for repository "${target.repoName}" printed no valid JSON`, {
-      cause: e,
-    });
+    throw new ResticError(
+      "other",
+      target.repoName,
+      `restic forget for repository "${target.repoName}" printed no valid JSON`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -129,7 +150,10 @@ function reasonsFor(item: unknown, snapshot: EngineSnapshot, reasons: unknown[])
     const o = r as Record<string, unknown>;
     const s = o["snapshot"];
     const id = field(s, "id");
-    const same = id !== undefined ? id === snapshot.id : field(s, "time") === time && field(s, "tree") === tree;
+    const same =
+      id !== undefined
+        ? id === snapshot.id
+        : field(s, "time") === time && field(s, "tree") === tree;
     if (!same) continue;
     return list(o["matches"]).filter((m): m is string => typeof m === "string");
   }

@@ -36,7 +36,10 @@ export interface JudgeContext {
 export function judgeLock(lock: ResticLock, ctx: JudgeContext): LockVerdict {
   const created = Date.parse(lock.time);
   if (!Number.isNaN(created) && ctx.now - created > STALE_LOCK_AGE_MS) {
-    return { stale: true, reason: "older than 30 minutes (a running restic refreshes its lock every 5)" };
+    return {
+      stale: true,
+      reason: "older than 30 minutes (a running restic refreshes its lock every 5)",
+    };
   }
   if (lock.hostname !== ctx.host) return { stale: false };
   if (!ctx.isAlive(lock.pid)) return { stale: true, reason: "its process is gone" };
@@ -67,15 +70,22 @@ export function parseLock(id: string, json: string): ResticLock | undefined {
 }
 
 /** "pid 42 on host nas (user root), since 2024-01-01T10:00:00.000Z" */
-export function describeHolder(lock: Pick<ResticLock, "pid" | "hostname" | "username" | "time">): string {
+export function describeHolder(
+  lock: Pick<ResticLock, "pid" | "hostname" | "username" | "time">,
+): string {
   const user = lock.username ? ` (user ${lock.username})` : "";
   return `pid ${lock.pid} on host ${lock.hostname || "?"}${user}, since ${lock.time || "?"}`;
 }
 
 /** Every lock in the repository. A lock that vanishes while being read is skipped. */
-export async function listLocks(target: ResticTarget, options: ResticOptions = {}): Promise<ResticLock[]> {
+export async function listLocks(
+  target: ResticTarget,
+  options: ResticOptions = {},
+): Promise<ResticLock[]> {
   // --no-lock: listing must neither create a lock nor be blocked by an exclusive one.
-  const ids = (await runRestic(target, ["list", "locks", "--no-lock"], { ...options, action: "list locks" })).stdout
+  const ids = (
+    await runRestic(target, ["list", "locks", "--no-lock"], { ...options, action: "list locks" })
+  ).stdout
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => /^[0-9a-f]{64}$/.test(l));
@@ -93,7 +103,11 @@ export async function listLocks(target: ResticTarget, options: ResticOptions = {
  * a refresh). restic 0.14 retries loading a missing file for about 45 seconds, so its first
  * "retrying" line ends the attempt.
  */
-async function catLock(target: ResticTarget, id: string, options: ResticOptions): Promise<string | undefined> {
+async function catLock(
+  target: ResticTarget,
+  id: string,
+  options: ResticOptions,
+): Promise<string | undefined> {
   const gone = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, gone.signal]) : gone.signal;
   try {
@@ -133,7 +147,10 @@ export interface ClearedLocks {
  * `restic unlock` (without --remove-all), which applies the same rule as judgeLock: so a lock
  * of another host is never removed before it is 30 minutes old, whatever snapback thinks.
  */
-export async function clearStaleLocks(target: ResticTarget, options: ClearLocksOptions = {}): Promise<ClearedLocks> {
+export async function clearStaleLocks(
+  target: ResticTarget,
+  options: ClearLocksOptions = {},
+): Promise<ClearedLocks> {
   const locks = await listLocks(target, options);
   const judge = options.judge ?? currentJudge();
   const stale = new Map<string, string>();
@@ -144,7 +161,9 @@ export async function clearStaleLocks(target: ResticTarget, options: ClearLocksO
   if (stale.size === 0) return { removed: [], remaining: locks };
   await runRestic(target, ["unlock"], { ...options, action: "unlock" });
   const left = new Set(
-    (await runRestic(target, ["list", "locks", "--no-lock"], { ...options, action: "list locks" })).stdout
+    (
+      await runRestic(target, ["list", "locks", "--no-lock"], { ...options, action: "list locks" })
+    ).stdout
       .split("\n")
       .map((l) => l.trim()),
   );

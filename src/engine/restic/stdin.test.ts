@@ -77,7 +77,7 @@ describe("backupStdin", () => {
       { cacheDir: join(t.dir, "cache") },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SnapbackError);
-    expect((err as Error).message).toBe("test dump failed: sh exited with code 3: connection lost");
+    expect((err as Error).message).toBe("test dump failed (exit code 3): connection lost");
     expect(await t.snapshots()).toEqual([]);
     expect((await t.restic(["list", "locks", "--no-lock"])).trim()).toBe("");
   });
@@ -87,7 +87,7 @@ describe("backupStdin", () => {
     const err = await backupStdin(await target(t), request(sh("echo 'database \"nope\" does not exist' >&2; exit 1")), {
       cacheDir: join(t.dir, "cache"),
     }).catch((e: unknown) => e);
-    expect((err as Error).message).toBe('test dump failed: sh exited with code 1: database "nope" does not exist');
+    expect((err as Error).message).toBe('test dump failed (exit code 1): database "nope" does not exist');
     expect(await t.snapshots()).toEqual([]);
   });
 
@@ -98,7 +98,7 @@ describe("backupStdin", () => {
       request({ ...sh("echo 'auth failed for hunter22' >&2; exit 2"), secrets: ["hunter22"] } as StreamSource),
       { cacheDir: join(t.dir, "cache") },
     ).catch((e: unknown) => e);
-    expect((err as Error).message).toBe("test dump failed: sh exited with code 2: auth failed for ***");
+    expect((err as Error).message).toBe("test dump failed (exit code 2): auth failed for ***");
   });
 
   it("a missing dump program is named", async () => {
@@ -220,7 +220,7 @@ describe("dumpToSink", () => {
       },
       { cacheDir: join(t.dir, "cache") },
     ).catch((e: unknown) => e);
-    expect((err as Error).message).toBe("load into db2 failed: sh exited with code 3: syntax error at end of input");
+    expect((err as Error).message).toBe("load into db2 failed (exit code 3): syntax error at end of input");
   });
 
   it("a loading program that exits before reading everything is an error", async () => {

@@ -289,9 +289,9 @@ function commandFailure(cmd: StreamCommand, e: unknown): SnapbackError {
     return new SnapbackError(`${cmd.label}: ${cmd.file} is not installed (not found on PATH)`);
   }
   if (e.spawnCode !== undefined) return new SnapbackError(`${cmd.label}: ${cmd.file} could not start (${e.spawnCode})`);
-  const how = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.exitCode_}`;
+  const how = e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode_}`;
   const tail = redactText(e.stderrTail(5), cmd.secrets ?? []).trim();
-  return new SnapbackError(`${cmd.label} failed: ${cmd.file} ${how}${tail ? `: ${tail}` : ""}`);
+  return new SnapbackError(`${cmd.label} failed (${how})${tail ? `: ${tail}` : ""}`);
 }
 
 /**

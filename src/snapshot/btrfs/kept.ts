@@ -37,10 +37,16 @@ export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promi
     if (current && first.item === current.item) {
       for (const b of detail.binds) {
         if (!plan.sources.includes(b.to)) continue;
-        const step = detail.snapshots.find((s) => b.from === s.snapshot || b.from.startsWith(`${s.snapshot}/`));
+        const step = detail.snapshots.find(
+          (s) => b.from === s.snapshot || b.from.startsWith(`${s.snapshot}/`),
+        );
         const parsed = step && parseSnapshotName(basename(step.snapshot));
         if (!step || !parsed) continue;
-        const path = join(dir, formatSnapshotName({ ...parsed, runId: first.runId }), b.from.slice(step.snapshot.length));
+        const path = join(
+          dir,
+          formatSnapshotName({ ...parsed, runId: first.runId }),
+          b.from.slice(step.snapshot.length),
+        );
         if (await exists(path)) sources.push({ source: b.to, path });
       }
     }
@@ -68,8 +74,11 @@ type Created = LocalSnapshot & { sequence: number };
 async function creation(path: string): Promise<{ createdMs: number; sequence: number }> {
   const r = await run("btrfs", ["subvolume", "show", path]);
   const id = /^\s*Subvolume ID:\s*(\d+)/m.exec(r.stdout)?.[1];
-  const time = /^\s*Creation time:\s*(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)/m.exec(r.stdout);
-  if (id === undefined) throw new SnapbackError(`btrfs subvolume show ${path}: no subvolume id in its output`);
+  const time = /^\s*Creation time:\s*(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)/m.exec(
+    r.stdout,
+  );
+  if (id === undefined)
+    throw new SnapbackError(`btrfs subvolume show ${path}: no subvolume id in its output`);
   const ms = time ? Date.parse(`${time[1]}T${time[2]}${time[3]}:${time[4]}`) : Number.NaN;
   return { sequence: Number(id), createdMs: Number.isNaN(ms) ? 0 : ms };
 }
@@ -79,7 +88,8 @@ export async function removeKeptBtrfs(kept: KeptSnapshot): Promise<void> {
   const failures: string[] = [];
   for (const path of [...kept.objects].reverse()) {
     try {
-      if (!isSnapbackSnapshotPath(path)) throw new SnapbackError(`refusing to delete ${path}: not a snapback snapshot`);
+      if (!isSnapbackSnapshotPath(path))
+        throw new SnapbackError(`refusing to delete ${path}: not a snapback snapshot`);
       await deleteSubvolume(path);
     } catch (e) {
       failures.push(e instanceof Error ? e.message : String(e));

@@ -1,0 +1,498 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, test } from "vitest";
+import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
+import {
+  listSnapbackSubvolumes,
+  type SubvolumeInfo,
+} from "../src/engine/replication/btrfs-show.js";
+import { escapeSourceName } from "../src/engine/replication/naming.js";
+import { localHost } from "../src/engine/replication/ssh.js";
+import { acquireTargetLock } from "../src/engine/replication/target-lock.js";
+import { run, type RunResult } from "../src/exec/index.js";
+import { newRunId } from "../src/run/runid.js";
+import { createLoopBtrfs, type LoopBtrfs } from "./fixtures/btrfs.js";
+import { snapback } from "./fixtures/cli.js";
+import { startSshd } from "./fixtures/sshd.js";
+
+interface JsonEvent {
+  type: string;
+  [k: string]: unknown;
+}
+
+interface Transfer {
+  repo: string;
+  parent: string | undefined;
+  snapshot: string;
+  receive: string;
+}
+
+interface Backup {
+  r: RunResult;
+  events: JsonEvent[];
+  warnings: string[];
+  /** Messages of the run's error events. */
+  errors: string[];
+  transfers: Transfer[];
+}
+
+/** `<repo>: btrfs send [-p P] S | …receive…`, as the engine logs every transfer with --verbose. */
+function transfersOf(stderr: string): Transfer[] {
+  const out: Transfer[] = [];
+  for (const line of stderr.split("\n")) {
+    const m = /^(\S+): btrfs send (?:-p (\S+) )?(\S+) \| (.*)$/.exec(line);
+    if (m?.[1] && m[3] && m[4])
+      out.push({ repo: m[1], parent: m[2], snapshot: basename(m[3]), receive: m[4] });
+  }
+  return out.map((t) => ({
+    ...t,
+    parent: t.parent === undefined ? undefined : basename(t.parent),
+  }));
+}
+
+/** Two real btrfs filesystems: `data` on the source one, the replication target on the other. */
+interface Rig extends AsyncDisposable {
+  src: LoopBtrfs;
+  dst: LoopBtrfs;
+  data: string;
+  target: string;
+  dir: string;
+  stateDir: string;
+  configPath: string;
+  configure(opts?: { repo?: string; plan?: string; sources?: string[] }): Promise<void>;
+  cli(args: string[]): Promise<RunResult>;
+  backup(): Promise<Backup>;
+  /** Names of the plan's snapshots kept on the source. */
+  sourceSnaps(): Promise<string[]>;
+  /** Every snapback subvolume in the target directory of `data`. */
+  targetSnaps(): Promise<SubvolumeInfo[]>;
+  targetDir: string;
+}
+
+async function createRig(sizeMiB = 512): Promise<Rig> {
+  const src = await createLoopBtrfs(sizeMiB, "snapback-test-src");
+  const dst = await createLoopBtrfs(sizeMiB, "snapback-test-dst");
+  const dir = await mkdtemp(join(tmpdir(), "snapback-test-repl-"));
+  const data = await src.subvolume("data");
+  const target = join(dst.mountpoint, "backup");
+  await mkdir(target);
+  const stateDir = join(dir, "state");
+  const configPath = join(dir, "snapback.toml");
+  const targetDir = join(target, escapeSourceName(data));
+  const rig: Rig = {
+    src,
+    dst,
+    data,
+    target,
+    dir,
+    stateDir,
+    configPath,
+    targetDir,
+    async configure(opts = {}) {
+      const toml = [
+        `state_dir = "${stateDir}"`,
+        "[repositories.usb]",
+        'engine = "btrfs"',
+        `path = "${target}"`,
+        opts.repo ?? "",
+        "[plans.p]",
+        `sources = ${JSON.stringify(opts.sources ?? [data])}`,
+        'repositories = ["usb"]',
+        opts.plan ?? "",
+        "",
+      ].join("\n");
+      await writeFile(configPath, toml);
+      await chmod(configPath, 0o600);
+    },
+    cli: (args) => snapback(["--config", configPath, ...args]),
+    async backup() {
+      const r = await rig.cli(["--json", "--verbose", "backup"]);
+      const events = r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as JsonEvent);
+      const warnings = events.filter((e) => e.type === "warning").map((e) => String(e["message"]));
+      const errors = events.filter((e) => e.type === "error").map((e) => String(e["message"]));
+      return { r, events, warnings, errors, transfers: transfersOf(r.stderr) };
+    },
+    async sourceSnaps() {
+      const names = await readdir(join(data, ".snapback")).catch(() => [] as string[]);
+      return names.filter((n) => n.startsWith("snapback@p@")).sort();
+    },
+    targetSnaps: () => listSnapbackSubvolumes(localHost, targetDir),
+    async [Symbol.asyncDispose]() {
+      await rm(dir, { recursive: true, force: true });
+      await dst[Symbol.asyncDispose]();
+      await src[Symbol.asyncDispose]();
+    },
+  };
+  return rig;
+}
+
+const names = (s: readonly SubvolumeInfo[]): string[] => s.map((x) => x.name).sort();
+
+async function same(a: string, b: string): Promise<void> {
+  // Subvolumes nested in a snapshot show up as empty stubs that btrfs send leaves out.
+  const r = await run("diff", ["-r", "--no-dereference", "-x", ".snapback", a, b], {
+    reject: false,
+  });
+  expect(r.stdout + r.stderr, `diff ${a} ${b}`).toBe("");
+  expect(r.exitCode).toBe(0);
+}
+
+async function fill(dir: string, tag: string, n = 30): Promise<void> {
+  await mkdir(join(dir, "docs", "deep"), { recursive: true });
+  for (let i = 0; i < n; i++)
+    await writeFile(join(dir, "docs", `f${i}.txt`), `${tag} ${i}\n`.repeat(i + 1));
+  await writeFile(join(dir, "docs", "deep", "blob.bin"), randomBytes(256 * 1024));
+  await symlink("docs/f1.txt", join(dir, `link-${tag}`)).catch(() => undefined);
+}
+
+async function mountsUnder(path: string): Promise<string[]> {
+  const r = await run("findmnt", ["-rn", "-o", "TARGET"], { reject: false });
+  return r.stdout.split("\n").filter((m) => m.startsWith(path) && m !== path);
+}
+
+describe("btrfs replication end to end (two real btrfs filesystems)", () => {
+  test("first send full, then incremental from the last one; content identical; restore reproduces it", async () => {
+    await using rig = await createRig();
+    await fill(rig.data, "one");
+    await rig.configure();
+
+    const first = await rig.backup();
+    expect(first.r.stderr).not.toMatch(/^error/m);
+    expect(first.r.exitCode).toBe(0);
+    expect(first.transfers).toHaveLength(1);
+    expect(first.transfers[0]?.parent).toBeUndefined();
+    expect(first.transfers[0]?.receive).toBe(`btrfs receive ${rig.targetDir}`);
+    const [s1] = await rig.sourceSnaps();
+    expect(s1).toBeDefined();
+    expect(names(await rig.targetSnaps())).toEqual([s1]);
+    await same(join(rig.data, ".snapback", s1 ?? ""), join(rig.targetDir, s1 ?? ""));
+    const onTarget = (await rig.targetSnaps())[0];
+    expect(onTarget?.readonly).toBe(true);
+    expect(onTarget?.receivedUuid).toBeDefined();
+
+    await fill(rig.data, "two", 40);
+    await unlink(join(rig.data, "docs", "f3.txt"));
+    const second = await rig.backup();
+    expect(second.r.exitCode).toBe(0);
+    const [s2] = await rig.sourceSnaps();
+    expect(second.transfers.map((t) => [t.parent, t.snapshot])).toEqual([[s1, s2]]);
+    // The replaced parent left the source; the target keeps both (no retention configured).
+    expect(await rig.sourceSnaps()).toEqual([s2]);
+    expect(names(await rig.targetSnaps())).toEqual([s1, s2].sort());
+    await same(join(rig.data, ".snapback", s2 ?? ""), join(rig.targetDir, s2 ?? ""));
+
+    await writeFile(join(rig.data, "third"), "3\n");
+    const third = await rig.backup();
+    const [s3] = await rig.sourceSnaps();
+    expect(third.transfers.map((t) => [t.parent, t.snapshot])).toEqual([[s2, s3]]);
+
+    const snaps = JSON.parse((await rig.cli(["--json", "snapshots"])).stdout) as {
+      id: string;
+      paths: string[];
+      repository: string;
+    }[];
+    expect(snaps).toHaveLength(3);
+    expect(snaps.every((s) => s.repository === "usb" && s.paths.join() === rig.data)).toBe(true);
+    expect(s3).toContain(snaps[2]?.id ?? "none");
+
+    // Restore the latest as a read-only subvolume plus a writable copy, on the source filesystem.
+    const restoreDir = join(rig.src.mountpoint, "restored");
+    const restored = await rig.cli(["restore", "p", "--target", restoreDir, "--writable"]);
+    expect(restored.stderr).toBe("");
+    expect(restored.exitCode).toBe(0);
+    await same(join(rig.data, ".snapback", s3 ?? ""), join(restoreDir, s3 ?? ""));
+    const copy = join(restoreDir, escapeSourceName(rig.data));
+    await same(join(rig.data, ".snapback", s3 ?? ""), copy);
+    await writeFile(join(copy, "writable"), "yes");
+    const ro = await run("touch", [join(restoreDir, s3 ?? "", "x")], { reject: false });
+    expect(ro.exitCode).not.toBe(0);
+    // An older one by id; an existing name is refused without --overwrite.
+    const again = await rig.cli([
+      "restore",
+      "p",
+      "--target",
+      restoreDir,
+      "--snapshot",
+      snaps[0]?.id ?? "",
+    ]);
+    expect(again.exitCode).toBe(0);
+    await same(join(rig.targetDir, s1 ?? ""), join(restoreDir, s1 ?? ""));
+    const refused = await rig.cli(["restore", "p", "--target", restoreDir]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain("exists already");
+    for (const n of await readdir(restoreDir))
+      await run("btrfs", ["subvolume", "delete", join(restoreDir, n)]);
+
+    expect(await mountsUnder(rig.src.mountpoint)).toEqual([]);
+    expect(await readdir(join(rig.stateDir, "journal")).catch(() => [])).toEqual([]);
+  });
+
+  test("the newest common parent after snapshots vanish on either side; a full send with a warning when none is left", async () => {
+    await using rig = await createRig();
+    await fill(rig.data, "a");
+    // Several snapshots stay on the source, so older common parents exist.
+    await rig.configure({ plan: "[plans.p.retention]\nlocal_snapshots = 5" });
+    for (let i = 0; i < 3; i++) {
+      await writeFile(join(rig.data, `run${i}`), `${i}\n`);
+      expect((await rig.backup()).r.exitCode).toBe(0);
+    }
+    const [s1, s2, s3] = await rig.sourceSnaps();
+    expect(names(await rig.targetSnaps())).toEqual([s1, s2, s3]);
+
+    // The newest is deleted on the target: the next send starts from the one before.
+    await run("btrfs", ["subvolume", "delete", join(rig.targetDir, s3 ?? "")]);
+    const b4 = await rig.backup();
+    const s4 = (await rig.sourceSnaps()).at(-1);
+    expect(b4.transfers.map((t) => [t.parent, t.snapshot])).toEqual([[s2, s4]]);
+    await same(join(rig.data, ".snapback", s4 ?? ""), join(rig.targetDir, s4 ?? ""));
+
+    // The newest is deleted on the source: the target's s4 no longer counts, s2 does.
+    await run("btrfs", ["subvolume", "delete", join(rig.data, ".snapback", s4 ?? "")]);
+    const b5 = await rig.backup();
+    const s5 = (await rig.sourceSnaps()).at(-1);
+    expect(b5.transfers.map((t) => [t.parent, t.snapshot])).toEqual([[s2, s5]]);
+    expect(b5.warnings).toEqual([]);
+
+    // Same names, other identities: a renamed copy on the target is never taken for a parent.
+    for (const n of await rig.sourceSnaps())
+      await run("btrfs", ["subvolume", "delete", join(rig.data, ".snapback", n)]);
+    const b6 = await rig.backup();
+    expect(b6.r.exitCode).toBe(0);
+    const s6 = (await rig.sourceSnaps()).at(-1);
+    expect(b6.transfers.map((t) => [t.parent, t.snapshot])).toEqual([[undefined, s6]]);
+    expect(b6.warnings.join("\n")).toMatch(
+      /no snapshot of .* exists on both the source and .* any more: sending .* in full/,
+    );
+    await same(join(rig.data, ".snapback", s6 ?? ""), join(rig.targetDir, s6 ?? ""));
+    expect(names(await rig.targetSnaps())).toEqual([s1, s2, s4, s5, s6].sort());
+  });
+
+  test("SIGKILL during a receive: the next run removes the partial subvolume and completes", async () => {
+    await using rig = await createRig(2048);
+    await mkdir(join(rig.data, "big"));
+    // Enough data that the receive is still running when it is killed.
+    await run("sh", [
+      "-c",
+      `for i in 1 2 3 4 5 6; do head -c 128M /dev/urandom > "$1/big/f$i"; done`,
+      "sh",
+      rig.data,
+    ]);
+    await rig.configure();
+
+    let pid = 0;
+    const killed = snapback(["--config", rig.configPath, "backup"], {
+      onSpawn: (c) => (pid = c.pid ?? 0),
+    });
+    let partial: SubvolumeInfo | undefined;
+    for (let i = 0; i < 2000 && !partial; i++) {
+      partial = (await rig.targetSnaps()).find((s) => !s.readonly);
+      if (!partial) await sleep(10);
+    }
+    expect(partial, "the receive never started").toBeDefined();
+    // The run, and the send and receive it started (each in its own process group).
+    process.kill(-pid, "SIGKILL");
+    await run("pkill", ["-KILL", "-f", `btrfs receive ${rig.targetDir}`], { reject: false });
+    await run("pkill", ["-KILL", "-f", `btrfs send ${rig.data}/.snapback/`], { reject: false });
+    const k = await killed;
+    expect(k.signal).toBe("SIGKILL");
+    await sleep(200);
+    const left = await rig.targetSnaps();
+    expect(left).toHaveLength(1);
+    expect(left[0]?.readonly === false || left[0]?.receivedUuid === undefined).toBe(true);
+
+    const next = await rig.backup();
+    expect(next.r.exitCode).toBe(0);
+    expect(next.warnings.join("\n")).toContain(
+      "an incomplete snapshot left by an interrupted transfer",
+    );
+    const [s] = await rig.sourceSnaps();
+    // The killed run's snapshot was reclaimed from its journal; the new one went in full.
+    expect(await rig.sourceSnaps()).toEqual([s]);
+    expect(next.transfers.map((t) => [t.parent, t.snapshot])).toEqual([[undefined, s]]);
+    const after = await rig.targetSnaps();
+    expect(names(after)).toEqual([s]);
+    expect(after.every((x) => x.readonly && x.receivedUuid !== undefined)).toBe(true);
+    await same(join(rig.data, ".snapback", s ?? ""), join(rig.targetDir, s ?? ""));
+  });
+
+  test("retention keeps exactly the expected snapshots on both sides and never the last common one", async () => {
+    await using rig = await createRig();
+    await fill(rig.data, "r");
+    await rig.configure({ plan: "[plans.p.retention]\nkeep_last = 2\nlocal_snapshots = 2" });
+    const taken: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      // Local retention orders runs by their ids, which have one-second precision.
+      await sleep(1100);
+      await writeFile(join(rig.data, `n${i}`), `${i}\n`);
+      const b = await rig.backup();
+      expect(b.r.exitCode).toBe(0);
+      taken.push(b.transfers[0]?.snapshot ?? "");
+    }
+    const [, , t3, t4] = taken;
+    expect({ target: names(await rig.targetSnaps()), source: await rig.sourceSnaps() }).toEqual({
+      target: [t3, t4],
+      source: [t3, t4],
+    });
+
+    // A repository's own keep_last replaces the plan's for that target only.
+    await rig.configure({
+      plan: "[plans.p.retention]\nkeep_last = 2\nlocal_snapshots = 1",
+      repo: "keep_last = 1",
+    });
+    const b5 = await rig.backup();
+    const t5 = b5.transfers[0]?.snapshot ?? "";
+    expect(b5.transfers[0]?.parent).toBe(t4);
+    expect(names(await rig.targetSnaps())).toEqual([t5]);
+    expect(await rig.sourceSnaps()).toEqual([t5]);
+
+    // A newer snapshot on the target that the source lost (a run killed after its receive):
+    // keep_last = 1 would keep only that one, but the last common one (t5) stays too.
+    // Run ids have second precision: the stray one must sort after t5 and before the next run.
+    await sleep(1100);
+    const stray = `snapback@p@${newRunId()}@1`;
+    await run("btrfs", [
+      "subvolume",
+      "snapshot",
+      "-r",
+      rig.data,
+      join(rig.data, ".snapback", stray),
+    ]);
+    await run("sh", [
+      "-c",
+      'btrfs send -q "$1" | btrfs receive -q "$2"',
+      "sh",
+      join(rig.data, ".snapback", stray),
+      rig.targetDir,
+    ]);
+    await run("btrfs", ["subvolume", "delete", join(rig.data, ".snapback", stray)]);
+    const pruned = await rig.cli(["--json", "prune", "p"]);
+    expect(pruned.exitCode, pruned.stderr).toBe(0);
+    expect(names(await rig.targetSnaps())).toEqual([t5, stray].sort());
+
+    await sleep(1100);
+    const b6 = await rig.backup();
+    const t6 = b6.transfers[0]?.snapshot ?? "";
+    expect(b6.transfers[0]?.parent).toBe(t5);
+    expect(names(await rig.targetSnaps())).toEqual([t6]);
+    expect(await rig.sourceSnaps()).toEqual([t6]);
+  });
+
+  test("over ssh to a real sshd: incremental sends, restore back, a clear error when unreachable", async () => {
+    await using sshd = await startSshd();
+    await using rig = await createRig();
+    await fill(rig.data, "ssh");
+    const options = [
+      "-i",
+      sshd.clientKey,
+      "-p",
+      String(sshd.port),
+      "-o",
+      `UserKnownHostsFile=${sshd.knownHosts}`,
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+    ];
+    await rig.configure({
+      repo: `ssh = "root@127.0.0.1"\nssh_options = ${JSON.stringify(options)}`,
+    });
+    const first = await rig.backup();
+    expect(first.r.exitCode, first.r.stderr).toBe(0);
+    expect(first.transfers[0]?.parent).toBeUndefined();
+    expect(first.transfers[0]?.receive).toMatch(
+      /^ssh -o BatchMode=yes .* -- root@127\.0\.0\.1 "btrfs receive .*"$/,
+    );
+    await writeFile(join(rig.data, "more"), "more\n");
+    const second = await rig.backup();
+    expect(second.r.exitCode).toBe(0);
+    const [s1, s2] = [first.transfers[0]?.snapshot, second.transfers[0]?.snapshot];
+    expect(second.transfers[0]?.parent).toBe(s1);
+    await same(join(rig.data, ".snapback", s2 ?? ""), join(rig.targetDir, s2 ?? ""));
+
+    const snaps = JSON.parse((await rig.cli(["--json", "snapshots"])).stdout) as unknown[];
+    expect(snaps).toHaveLength(2);
+    const restoreDir = join(rig.src.mountpoint, "from-ssh");
+    const restored = await rig.cli(["restore", "p", "--target", restoreDir]);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    await same(join(rig.data, ".snapback", s2 ?? ""), join(restoreDir, s2 ?? ""));
+    await run("btrfs", ["subvolume", "delete", join(restoreDir, s2 ?? "")]);
+
+    await sshd.stop();
+    await writeFile(join(rig.data, "offline"), "x\n");
+    const offline = await rig.backup();
+    expect(offline.r.exitCode).toBe(1);
+    expect(offline.r.stderr).toContain(
+      "cannot reach repositories.usb.ssh (root@127.0.0.1) over ssh",
+    );
+    // The parent stays on the source for when the target is back.
+    expect(await rig.sourceSnaps()).toEqual([s2]);
+  });
+
+  test("sources that are not btrfs are skipped with a warning; a busy target is refused", async () => {
+    await using rig = await createRig();
+    await fill(rig.data, "mixed");
+    const plain = join(rig.dir, "plain");
+    await mkdir(plain);
+    await writeFile(join(plain, "f"), "plain\n");
+    await rig.configure({ sources: [rig.data, plain] });
+    const b = await rig.backup();
+    expect(b.r.exitCode).toBe(0);
+    expect(b.warnings.join("\n")).toContain(
+      `${plain} is not on a snapshot-capable filesystem: a btrfs target can only receive btrfs snapshots, so it is not replicated to "usb"`,
+    );
+    expect(b.transfers).toHaveLength(1);
+
+    await rig.configure({ sources: [plain] });
+    const none = await rig.backup();
+    expect(none.r.exitCode).toBe(1);
+    expect(none.errors.join("\n")).toContain('nothing to replicate to "usb": the plan has no btrfs source');
+
+    // Another machine's run holds the target: this one is refused with exit 4.
+    await rig.configure();
+    const other = await acquireTargetLock(
+      localHost,
+      join(rig.target, ".snapback.lock"),
+      "elsewhere",
+    );
+    try {
+      const busy = await rig.backup();
+      expect(busy.r.exitCode).toBe(4);
+      expect(busy.errors.join("\n")).toContain("is in use by another snapback run");
+    } finally {
+      await other[Symbol.asyncDispose]();
+    }
+    expect((await rig.backup()).r.exitCode).toBe(0);
+  });
+
+  test("measures replication against the bare pipeline (printed, not asserted)", async () => {
+    await using rig = await createRig(3072);
+    const bare = join(rig.dst.mountpoint, "bare");
+    await mkdir(bare);
+    const r = await benchBtrfsReplication({
+      subvolume: rig.data,
+      targetRoot: rig.target,
+      bareTargetRoot: bare,
+      changeBytes: 256 * 1024 * 1024,
+      repeat: 3,
+      manyFiles: 20_000,
+    });
+    console.log(
+      `btrfs replication: incremental of ${r.changeBytes / 1024 / 1024} MiB: snapback ${r.snapbackSeconds.toFixed(2)} s ` +
+        `(${r.snapbackMiBps.toFixed(0)} MiB/s; transfer alone ${r.snapbackTransferSeconds.toFixed(2)} s), ` +
+        `bare send|receive ${r.bareSeconds.toFixed(2)} s (${r.bareMiBps.toFixed(0)} MiB/s): throughput ratio ${r.throughputRatio.toFixed(2)}; ` +
+        `4 KiB change to a subvolume of 20000 files + ${(4 * r.changeBytes) / 1024 / 1024} MiB: ${r.smallChangeMs.toFixed(0)} ms ` +
+        `(transfer ${r.smallChangeTransferMs.toFixed(0)} ms)`,
+    );
+    expect(r.throughputRatio).toBeGreaterThan(0);
+    // The bench leaves nothing behind.
+    expect(await readdir(rig.target)).toEqual([]);
+    expect(await readdir(bare)).toEqual([]);
+    expect(await readdir(rig.data)).toEqual([]);
+  });
+});
