@@ -3,7 +3,7 @@
  * the snapshot's path" script, on a generated tree in a real btrfs loop filesystem. One run;
  * prints a markdown table of ratios and the machine. Never asserts times (it is no test): a
  * missed target is reported, not failed. `--quick` shrinks everything for a smoke run whose
- * figures mean nothing.
+ * figures mean nothing; `--repeat=N` measures each incremental N times (default 3).
  */
 import { createCipheriv, createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -477,24 +477,41 @@ async function describeMachine(dir: string): Promise<[string, string][]> {
   ];
 }
 
-// ---------------------------------------------------------------- the report
+// ---------------------------------------------------------------- the world
 
-const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : "—");
-const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
-
-function countsRow(name: string, m: Measured): string {
-  const c = m.counts;
-  return `| ${name} | ${c.files_new} | ${c.files_changed} | ${c.files_unmodified} | ${c.dirs_new} | ${c.dirs_changed} | ${c.dirs_unmodified} | ${mib(c.data_added)} | ${c.restic_s.toFixed(2)} s | ${sec(m.ms)} |`;
+interface World {
+  scale: Scale;
+  specs: FileSpec[];
+  genMs: number;
+  data: string;
+  /** The four small subvolumes of the four-source plan. */
+  small: string[];
+  /** Plain directory on the filesystem for the naive script's snapshots. */
+  naiveDir: string;
+  snapRepo: TestRepo;
+  bareRepo: TestRepo;
+  naiveRepo: TestRepo;
+  work: string;
+  bench: Bench;
 }
 
-// ---------------------------------------------------------------- main
+const say = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
 
-async function main(signal: AbortSignal): Promise<string> {
-  const scale = process.argv.includes("--quick") ? QUICK : FULL;
-  const cli = join(import.meta.dirname, "snapback.js");
-  if (process.getuid?.() !== 0)
+function parseScale(argv: string[]): Scale {
+  const base = argv.includes("--quick") ? QUICK : FULL;
+  // On a busy machine more repetitions make the medians worth more.
+  const arg = argv.find((a) => a.startsWith("--repeat="));
+  const repeat = arg === undefined ? base.repeat : Number(arg.slice("--repeat=".length));
+  if (!Number.isInteger(repeat) || repeat < 1) {
+    throw new BenchError("--repeat=N needs a whole number ≥ 1");
+  }
+  return { ...base, repeat };
+}
+
+async function preflight(scale: Scale, cli: string): Promise<void> {
+  if (process.getuid?.() !== 0) {
     throw new BenchError("run as root (loop devices, mounts, btrfs snapshots)");
+  }
   if (!existsSync(cli)) throw new BenchError(`${cli} not found: run \`make build\` first`);
   const fsStat = await statfs(tmpdir());
   const free = fsStat.bavail * fsStat.bsize;
@@ -503,12 +520,15 @@ async function main(signal: AbortSignal): Promise<string> {
       `${tmpdir()} has ${(free / GiB).toFixed(1)} GiB free; the benchmark needs at least ${MIN_FREE_BYTES / GiB} GiB (a ${scale.imageMiB} MiB image and four restic repositories)`,
     );
   }
-  const say = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
-  const machine = await describeMachine(tmpdir());
+}
 
-  await using stack = new DeferStack((what, e) =>
-    say(`cleanup: ${what} failed: ${e instanceof Error ? e.message : String(e)}`),
-  );
+/** Loop filesystem, repositories, the tree, the config; every piece is on `stack` first. */
+async function setUp(
+  scale: Scale,
+  cli: string,
+  signal: AbortSignal,
+  stack: DeferStack,
+): Promise<World> {
   const work = await mkdtemp(join(tmpdir(), "snapback-bench-"));
   stack.defer(`removing ${work}`, () => rm(work, { recursive: true, force: true }));
   const loop = await createLoopBtrfs(scale.imageMiB, "snapback-bench");
@@ -542,66 +562,75 @@ async function main(signal: AbortSignal): Promise<string> {
   const specs = planTree(scale, SEED, 0);
   const totalBytes = specs.reduce((n, s) => n + s.size, 0);
   say(`generating ${specs.length} files, ${(totalBytes / GiB).toFixed(2)} GiB in ${data}`);
-  const t = performance.now();
+  const t0 = performance.now();
   await generate(data, specs, signal);
+  const smallScale = { ...scale, files: scale.smallSourceFiles, topDirs: 2, subDirs: 5 };
   for (const [i, dir] of small.entries()) {
-    await generate(
-      dir,
-      planTree(
-        {
-          ...scale,
-          files: scale.smallSourceFiles,
-          topDirs: 2,
-          subDirs: 5,
-          bigFiles: 0,
-          minBytes: 0,
-        },
-        SEED + i + 1,
-        1_000_000 * (i + 1),
-      ),
-      signal,
+    const smallSpecs = planTree(
+      { ...smallScale, bigFiles: 0, minBytes: 0 },
+      SEED + i + 1,
+      1e6 * (i + 1),
     );
+    await generate(dir, smallSpecs, signal);
   }
   await run("sync", []);
-  const genMs = performance.now() - t;
+  const genMs = performance.now() - t0;
   say(`generated in ${sec(genMs)}`);
 
-  const stateDir = join(work, "state");
   const configPath = join(work, "snapback.toml");
   const repoToml = (name: string, r: TestRepo): string =>
     `[repositories.${name}]\nengine = "restic"\nurl = ${JSON.stringify(r.url)}\npassword_file = ${JSON.stringify(r.passwordFile)}\n`;
-  await writeFile(
-    configPath,
-    [
-      `state_dir = ${JSON.stringify(stateDir)}`,
-      repoToml("main", snapRepo),
-      repoToml("four", fourRepo),
-      "[plans.bench]",
-      `sources = [${JSON.stringify(data)}]`,
-      'repositories = ["main"]',
-      'snapshot = "btrfs"',
-      "[plans.four]",
-      `sources = [${small.map((s) => JSON.stringify(s)).join(", ")}]`,
-      'repositories = ["four"]',
-      'snapshot = "btrfs"',
-      "",
-    ].join("\n"),
-    { mode: 0o600 },
-  );
+  const config = [
+    `state_dir = ${JSON.stringify(join(work, "state"))}`,
+    repoToml("main", snapRepo),
+    repoToml("four", fourRepo),
+    "[plans.bench]",
+    `sources = [${JSON.stringify(data)}]`,
+    'repositories = ["main"]',
+    'snapshot = "btrfs"',
+    "[plans.four]",
+    `sources = [${small.map((s) => JSON.stringify(s)).join(", ")}]`,
+    'repositories = ["four"]',
+    'snapshot = "btrfs"',
+    "",
+  ];
+  await writeFile(configPath, config.join("\n"), { mode: 0o600 });
   const bench = new Bench(signal, cli, configPath, loop.mountpoint);
-  const bareCache = join(work, "cache-bare");
-  const naiveCache = join(work, "cache-naive");
+  return { scale, specs, genMs, data, small, naiveDir, snapRepo, bareRepo, naiveRepo, work, bench };
+}
+
+// ---------------------------------------------------------------- the measurements
+
+interface Results {
+  snapFirst: SnapbackMeasured;
+  bareFirst: Measured;
+  snapInc: SnapbackMeasured[];
+  bareInc: Measured[];
+  snapIncNewDev: SnapbackMeasured[];
+  naiveFirst: Measured;
+  naiveInc: Measured[];
+  fourFirst: SnapbackMeasured;
+  four: SnapbackMeasured[];
+  /** st_dev restic recorded for the data subvolume: first, measure 2 runs, measure 2b runs. */
+  devIds: string[];
+  peaks: { what: string; kib: number }[];
+}
+
+async function measure(w: World, stack: DeferStack): Promise<Results> {
+  const { bench, scale, data } = w;
+  const bareCache = join(w.work, "cache-bare");
+  const naiveCache = join(w.work, "cache-naive");
 
   say("1/4 first backups");
   const snapFirst = await bench.snapback("first backup", "bench");
-  const bareFirst = await bench.restic(bareRepo, bareCache, [data]);
+  const bareFirst = await bench.restic(w.bareRepo, bareCache, [data]);
 
   say(`2/4 unchanged incrementals (${scale.repeat}x each, alternating)`);
   const snapInc: SnapbackMeasured[] = [];
   const bareInc: Measured[] = [];
   for (let i = 0; i < scale.repeat; i++) {
     snapInc.push(await bench.snapback(`incremental ${i + 1}`, "bench"));
-    bareInc.push(await bench.restic(bareRepo, bareCache, [data]));
+    bareInc.push(await bench.restic(w.bareRepo, bareCache, [data]));
   }
 
   // btrfs gives every subvolume an anonymous device number, and a deleted snapshot's number
@@ -612,9 +641,9 @@ async function main(signal: AbortSignal): Promise<string> {
   say(`2b/4 unchanged incrementals with a new device id each run (${scale.repeat}x)`);
   const snapIncNewDev: SnapbackMeasured[] = [];
   for (let i = 0; i < scale.repeat; i++) {
-    const holder = join(naiveDir, `devid-holder-${i}`);
+    const holder = join(w.naiveDir, `devid-holder-${i}`);
     await bench.settle();
-    await bench.exec("btrfs", ["subvolume", "snapshot", "-r", small[0] ?? data, holder]);
+    await bench.exec("btrfs", ["subvolume", "snapshot", "-r", w.small[0] ?? data, holder]);
     stack.defer(`removing ${holder}`, async () => {
       await run("btrfs", ["subvolume", "delete", holder], { reject: false });
     });
@@ -623,102 +652,134 @@ async function main(signal: AbortSignal): Promise<string> {
   }
 
   say(`3/4 naive snapshot-path script (1 initial + ${scale.repeat} incremental)`);
-  const naiveFirst = await bench.naive(naiveRepo, naiveCache, data, join(naiveDir, "snap-0"));
+  const naive = (n: number): Promise<Measured> =>
+    bench.naive(w.naiveRepo, naiveCache, data, join(w.naiveDir, `snap-${n}`));
+  const naiveFirst = await naive(0);
   const naiveInc: Measured[] = [];
-  for (let i = 1; i <= scale.repeat; i++)
-    naiveInc.push(await bench.naive(naiveRepo, naiveCache, data, join(naiveDir, `snap-${i}`)));
+  for (let i = 1; i <= scale.repeat; i++) naiveInc.push(await naive(i));
 
   say(`4/4 four sources in one plan (1 initial + ${scale.repeat} measured)`);
   const fourFirst = await bench.snapback("four sources, first", "four");
   const four: SnapbackMeasured[] = [];
-  for (let i = 0; i < scale.repeat; i++)
+  for (let i = 0; i < scale.repeat; i++) {
     four.push(await bench.snapback(`four sources ${i + 1}`, "four"));
+  }
 
   say("reading back the device ids restic recorded");
-  const devIds = await recordedDeviceIds(
-    snapRepo,
-    data,
-    [snapFirst, ...snapInc, ...snapIncNewDev].map((m) => m.snapshotId),
-  );
-  const devKept = new Set(devIds.slice(0, 1 + snapInc.length)).size === 1;
-  const devMoved = new Set(devIds.slice(snapInc.length)).size === 1 + snapIncNewDev.length;
-  const phase = (runs: SnapbackMeasured[], k: keyof SnapbackMeasured["phases"]): string =>
-    sec(median(runs.map((m) => m.phases[k])));
-  const resticOwn = (runs: Measured[]): string =>
-    `${median(runs.map((m) => m.counts.restic_s)).toFixed(2)} s`;
-  const breakdown = (name: string, runs: SnapbackMeasured[]): string =>
-    `| ${name} | ${sec(median(runs.map((m) => m.ms)))} | ${phase(runs, "beforeSnapshotsMs")} | ${phase(runs, "engineMs")} | ${resticOwn(runs)} | ${phase(runs, "afterSummaryMs")} |`;
-  const snapIncMs = median(snapInc.map((m) => m.ms));
-  const bareIncMs = median(bareInc.map((m) => m.ms));
-  const snapIncNewDevMs = median(snapIncNewDev.map((m) => m.ms));
-  const newDevRatio = snapIncNewDevMs / bareIncMs;
-  const naiveIncMs = median(naiveInc.map((m) => m.ms));
-  const oneSource = [snapFirst, ...snapInc, ...snapIncNewDev];
-  const oneSourceMs = median(oneSource.map((m) => m.tookMs));
-  const fourPerSourceMs = median(four.map((m) => m.tookMs / 4));
-  const peak = [...bench.peaks].sort((a, b) => b.kib - a.kib)[0] ?? { what: "?", kib: 0 };
-  const peakMiB = peak.kib / 1024;
-  const incRatio = snapIncMs / bareIncMs;
-  const naiveLast = naiveInc[naiveInc.length - 1] ?? naiveFirst;
-  const snapLast = snapInc[snapInc.length - 1] ?? snapFirst;
-  const met = (ok: boolean): string => (ok ? "yes" : "**no**");
+  const ids = [snapFirst, ...snapInc, ...snapIncNewDev].map((m) => m.snapshotId);
+  const devIds = await recordedDeviceIds(w.snapRepo, data, ids);
+  return {
+    snapFirst,
+    bareFirst,
+    snapInc,
+    bareInc,
+    snapIncNewDev,
+    naiveFirst,
+    naiveInc,
+    fourFirst,
+    four,
+    devIds,
+    peaks: bench.peaks,
+  };
+}
 
+// ---------------------------------------------------------------- the report
+
+const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const secs = (runs: Measured[]): string => runs.map((m) => (m.ms / 1000).toFixed(2)).join(", ");
+const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : "—");
+const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
+const met = (ok: boolean): string => (ok ? "yes" : "**no**");
+const last = <T>(xs: T[], fallback: T): T => xs[xs.length - 1] ?? fallback;
+const medianMs = (runs: Measured[]): number => median(runs.map((m) => m.ms));
+
+function countsRow(name: string, m: Measured): string {
+  const c = m.counts;
+  return `| ${name} | ${c.files_new} | ${c.files_changed} | ${c.files_unmodified} | ${c.dirs_new} | ${c.dirs_changed} | ${c.dirs_unmodified} | ${mib(c.data_added)} | ${c.restic_s.toFixed(2)} s | ${sec(m.ms)} |`;
+}
+
+function resticOwn(runs: Measured[]): string {
+  return `${median(runs.map((m) => m.counts.restic_s)).toFixed(2)} s`;
+}
+
+function breakdownRow(name: string, runs: SnapbackMeasured[]): string {
+  const phase = (k: keyof SnapbackMeasured["phases"]): string =>
+    sec(median(runs.map((m) => m.phases[k])));
+  return `| ${name} | ${sec(medianMs(runs))} | ${phase("beforeSnapshotsMs")} | ${phase("engineMs")} | ${resticOwn(runs)} | ${phase("afterSummaryMs")} |`;
+}
+
+function report(w: World, r: Results, machine: [string, string][]): string {
+  const { scale, specs } = w;
+  const snapIncMs = medianMs(r.snapInc);
+  const bareIncMs = medianMs(r.bareInc);
+  const newDevMs = medianMs(r.snapIncNewDev);
+  const naiveIncMs = medianMs(r.naiveInc);
+  const incRatio = snapIncMs / bareIncMs;
+  const newDevRatio = newDevMs / bareIncMs;
+  const oneSource = [r.snapFirst, ...r.snapInc, ...r.snapIncNewDev];
+  const oneSourceMs = median(oneSource.map((m) => m.tookMs));
+  const fourPerSourceMs = median(r.four.map((m) => m.tookMs / 4));
+  const peak = [...r.peaks].sort((a, b) => b.kib - a.kib)[0] ?? { what: "?", kib: 0 };
+  const devFirst = r.devIds.slice(0, 1 + r.snapInc.length);
+  const devNew = r.devIds.slice(1 + r.snapInc.length);
+  const devKept = new Set(devFirst).size === 1;
+  // The last run of measure 2 and every 2b run must all differ.
+  const devMoved = new Set(r.devIds.slice(r.snapInc.length)).size === 1 + devNew.length;
+  const totalBytes = specs.reduce((n, s) => n + s.size, 0);
   const dirs = new Set(specs.flatMap((s) => ancestors(dirname(s.path)))).size + 1;
+
   const lines = [
     scale.quick ? "**QUICK RUN (`--quick`): the figures below mean nothing.**\n" : "",
-    `Tree: ${specs.length} files (${specs.filter((s) => s.text).length} compressible text), ${dirs} directories, ${(totalBytes / GiB).toFixed(2)} GiB, seed ${SEED}; generated in ${sec(genMs)}. Every measured command starts after \`sync; echo 3 > /proc/sys/vm/drop_caches\`. Incrementals: median of ${scale.repeat}.`,
+    `Tree: ${specs.length} files (${specs.filter((s) => s.text).length} compressible text), ${dirs} directories, ${(totalBytes / GiB).toFixed(2)} GiB, seed ${SEED}; generated in ${sec(w.genMs)}. Every measured command starts after \`sync; echo 3 > /proc/sys/vm/drop_caches\`. Incrementals: median of ${scale.repeat}.`,
     "",
     "| measure | snapback | baseline | ratio | target | met? |",
     "|---|---|---|---|---|---|",
-    `| 1. first backup vs bare \`restic backup\` of the live path | ${sec(snapFirst.ms)} | ${sec(bareFirst.ms)} | ${ratio(snapFirst.ms, bareFirst.ms)} (snapback/bare) | — | — |`,
+    `| 1. first backup vs bare \`restic backup\` of the live path | ${sec(r.snapFirst.ms)} | ${sec(r.bareFirst.ms)} | ${ratio(r.snapFirst.ms, r.bareFirst.ms)} (snapback/bare) | — | — |`,
     `| 2. unchanged incremental vs bare restic incremental on the live path | ${sec(snapIncMs)} | ${sec(bareIncMs)} | ${incRatio.toFixed(2)} (snapback/bare) | ≤ 1.10 | ${met(incRatio <= 1.1)} |`,
-    `| 2b. the same, but the snapshot's device id differs from the last run's | ${sec(snapIncNewDevMs)} | ${sec(bareIncMs)} | ${newDevRatio.toFixed(2)} (snapback/bare) | ≤ 1.10 | ${met(newDevRatio <= 1.1)} |`,
+    `| 2b. the same, but the snapshot's device id differs from the last run's | ${sec(newDevMs)} | ${sec(bareIncMs)} | ${newDevRatio.toFixed(2)} (snapback/bare) | ≤ 1.10 | ${met(newDevRatio <= 1.1)} |`,
     `| 3. naive snapshot-path incremental vs snapback incremental | ${sec(snapIncMs)} | ${sec(naiveIncMs)} | ${ratio(naiveIncMs, snapIncMs)} (naive/snapback) | — | — |`,
     `| 4a. snapshot step per btrfs source, 1 source (\`took_ms\`, median of ${oneSource.length}) | ${oneSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(oneSourceMs <= 100)} |`,
-    `| 4b. snapshot step per btrfs source, 4 sources in one plan (\`took_ms\`/4, median of ${four.length}) | ${fourPerSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(fourPerSourceMs <= 100)} |`,
-    `| 4c. snapback peak RSS (node process only, VmHWM) | ${peakMiB.toFixed(1)} MiB (${peak.what}) | — | — | ≤ 150 MB | ${met(peak.kib * 1024 <= 150e6)} |`,
+    `| 4b. snapshot step per btrfs source, 4 sources in one plan (\`took_ms\`/4, median of ${r.four.length}) | ${fourPerSourceMs.toFixed(1)} ms | — | — | ≤ 100 ms | ${met(fourPerSourceMs <= 100)} |`,
+    `| 4c. snapback peak RSS (node process only, VmHWM) | ${(peak.kib / 1024).toFixed(1)} MiB (${peak.what}) | — | — | ≤ 150 MB | ${met(peak.kib * 1024 <= 150e6)} |`,
     "",
     "What restic reported (last run of each kind):",
     "",
     "| run | files new | files changed | files unmodified | dirs new | dirs changed | dirs unmodified | data added | restic's own time | whole command |",
     "|---|---|---|---|---|---|---|---|---|---|",
-    countsRow("snapback first", snapFirst),
-    countsRow("bare restic first", bareFirst),
-    countsRow("snapback incremental", snapLast),
-    countsRow(
-      "snapback incremental, new device id",
-      snapIncNewDev[snapIncNewDev.length - 1] ?? snapFirst,
-    ),
-    countsRow("bare restic incremental", bareInc[bareInc.length - 1] ?? bareFirst),
-    countsRow("naive first (snapshot path)", naiveFirst),
-    countsRow("naive incremental (new snapshot path)", naiveLast),
-    countsRow("snapback, 4 sources", four[four.length - 1] ?? fourFirst),
+    countsRow("snapback first", r.snapFirst),
+    countsRow("bare restic first", r.bareFirst),
+    countsRow("snapback incremental", last(r.snapInc, r.snapFirst)),
+    countsRow("snapback incremental, new device id", last(r.snapIncNewDev, r.snapFirst)),
+    countsRow("bare restic incremental", last(r.bareInc, r.bareFirst)),
+    countsRow("naive first (snapshot path)", r.naiveFirst),
+    countsRow("naive incremental (new snapshot path)", last(r.naiveInc, r.naiveFirst)),
+    countsRow("snapback, 4 sources", last(r.four, r.fourFirst)),
     "",
     "Where the time goes (medians; phases split by when snapback's `--json` events arrive):",
     "",
     "| run | whole command | start → `snapshots` event (node start, config, plan, repository open, snapshot) | `snapshots` → `summary` (view, restic start + repository open + backup, snapshot id lookup) | of which restic's own reported duration | `summary` → exit (snapshot removal, journal, history) |",
     "|---|---|---|---|---|---|",
-    breakdown("snapback first", [snapFirst]),
-    breakdown("snapback incremental (2)", snapInc),
-    breakdown("snapback incremental, new device id (2b)", snapIncNewDev),
-    breakdown("snapback, 4 sources", four),
-    `| bare restic incremental | ${sec(bareIncMs)} | — | — | ${resticOwn(bareInc)} | — |`,
-    `| naive incremental | ${sec(naiveIncMs)} | — | — | ${resticOwn(naiveInc)} | — |`,
+    breakdownRow("snapback first", [r.snapFirst]),
+    breakdownRow("snapback incremental (2)", r.snapInc),
+    breakdownRow("snapback incremental, new device id (2b)", r.snapIncNewDev),
+    breakdownRow("snapback, 4 sources", r.four),
+    `| bare restic incremental | ${sec(bareIncMs)} | — | — | ${resticOwn(r.bareInc)} | — |`,
+    `| naive incremental | ${sec(naiveIncMs)} | — | — | ${resticOwn(r.naiveInc)} | — |`,
     "",
     "Individual runs (seconds): " +
       [
-        `snapback incremental ${snapInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
-        `snapback incremental with a new device id ${snapIncNewDev.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
-        `bare incremental ${bareInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
-        `naive first ${(naiveFirst.ms / 1000).toFixed(2)}`,
-        `naive incremental ${naiveInc.map((m) => (m.ms / 1000).toFixed(2)).join(", ")}`,
+        `snapback incremental ${secs(r.snapInc)}`,
+        `snapback incremental with a new device id ${secs(r.snapIncNewDev)}`,
+        `bare incremental ${secs(r.bareInc)}`,
+        `naive first ${secs([r.naiveFirst])}`,
+        `naive incremental ${secs(r.naiveInc)}`,
         `snapshot took_ms 1 source ${oneSource.map((m) => m.tookMs.toFixed(0)).join(", ")}`,
-        `4 sources ${four.map((m) => m.tookMs.toFixed(0)).join(", ")} (skew_ms ${four.map((m) => m.skewMs.toFixed(0)).join(", ")})`,
-        `peak RSS per run (MiB) ${bench.peaks.map((p) => (p.kib / 1024).toFixed(0)).join(", ")}`,
+        `4 sources ${r.four.map((m) => m.tookMs.toFixed(0)).join(", ")} (skew_ms ${r.four.map((m) => m.skewMs.toFixed(0)).join(", ")})`,
+        `peak RSS per run (MiB) ${r.peaks.map((p) => (p.kib / 1024).toFixed(0)).join(", ")}`,
       ].join("; ") +
       ".",
     "",
-    `Device id of ${data} as restic recorded it (restic 0.14 stores it in every node): first backup and measure 2: ${devIds.slice(0, 1 + snapInc.length).join(", ")} (${devKept ? "kept from run to run: nothing else took a device number in between" : "changed between runs: other mounts or subvolumes on this machine took device numbers in between"}); measure 2b: ${devIds.slice(1 + snapInc.length).join(", ")} (${devMoved ? "a new one every run, as intended" : "**repeated: measure 2b is not what it claims**"}).`,
+    `Device id of ${w.data} as restic recorded it (restic 0.14 stores it in every node): first backup and measure 2: ${devFirst.join(", ")} (${devKept ? "kept from run to run: nothing else took a device number in between" : "changed between runs: other mounts or subvolumes on this machine took device numbers in between"}); measure 2b: ${devNew.join(", ")} (${devMoved ? "a new one every run, as intended" : "**repeated: measure 2b is not what it claims**"}).`,
     "",
     "Machine:",
     "",
@@ -731,6 +792,21 @@ async function main(signal: AbortSignal): Promise<string> {
     "",
   ];
   return lines.join("\n");
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(signal: AbortSignal): Promise<string> {
+  const scale = parseScale(process.argv);
+  const cli = join(import.meta.dirname, "snapback.js");
+  await preflight(scale, cli);
+  const machine = await describeMachine(tmpdir());
+  await using stack = new DeferStack((what, e) =>
+    say(`cleanup: ${what} failed: ${e instanceof Error ? e.message : String(e)}`),
+  );
+  const world = await setUp(scale, cli, signal, stack);
+  const results = await measure(world, stack);
+  return report(world, results, machine);
 }
 
 const controller = new AbortController();

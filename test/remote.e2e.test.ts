@@ -2,7 +2,6 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
-import { commands } from "../src/cli/commands/index.js";
 import { createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { TEST_PASSWORD } from "./fixtures/restic.js";
 import { startRestServer } from "./fixtures/rest-server.js";
@@ -41,8 +40,9 @@ async function writeSources(w: World): Promise<void> {
   await run("sh", ["-c", `head -c 3145728 /dev/urandom > "${join(w.data, "blob.bin")}"`]);
 }
 
-/** Backs up, lists, restores and compares: the whole cycle against one configured remote. */
-async function roundTrip(w: World): Promise<void> {
+/** Backs up, lists, restores, compares and prunes: the whole cycle against one remote. */
+async function roundTrip(w: World, config: string): Promise<void> {
+  await w.writeConfig(config);
   const backup = await w.cli(["--json", "backup"]);
   expect(backup.stderr).not.toMatch(/error/i);
   expect(backup.exitCode).toBe(0);
@@ -65,12 +65,15 @@ async function roundTrip(w: World): Promise<void> {
     ),
   ).toBe(true);
 
-  if (commands.some((c) => c.name === "prune")) {
-    const second = await w.cli(["backup"]);
-    expect(second.exitCode).toBe(0);
-    const pruned = await w.cli(["prune"]);
-    expect(pruned.exitCode).toBe(0);
-  }
+  // prune through the same remote: a second backup, then retention keeping only the newest.
+  const second = await w.cli(["--json", "backup"]);
+  expect(second.exitCode, second.stderr).toBe(0);
+  const newest = events(second.stdout).find((e) => e.type === "summary")?.["snapshot_id"];
+  await w.writeConfig(`${config}[plans.p.retention]\nkeep_last = 1\n`);
+  const pruned = await w.cli(["prune"]);
+  expect(pruned.exitCode, pruned.stderr).toBe(0);
+  const after = JSON.parse((await w.cli(["--json", "snapshots"])).stdout) as { id: string }[];
+  expect(after.map((s) => s.id)).toEqual([newest]);
   expect(await leftovers(w)).toEqual([]);
 }
 
@@ -101,18 +104,18 @@ async function watchArgv<T>(during: () => Promise<T>): Promise<{ value: T; argvs
 }
 
 describe("remote repositories", () => {
-  test("sftp against a real sshd: init, backup, snapshots, restore", async () => {
+  test("sftp against a real sshd: init, backup, snapshots, restore, prune", async () => {
     await using w = await createWorld();
     await using ssh = await startSshd();
     await writeSources(w);
     const repoDir = join(ssh.dir, "repo");
-    await w.writeConfig(
+    await roundTrip(
+      w,
       configWith(w, [
         `url = "${ssh.url(repoDir)}"`,
         `options = [${JSON.stringify(`sftp.command=${ssh.sftpCommand}`)}]`,
       ]),
     );
-    await roundTrip(w);
     // The repository really is on the server side, written through sftp.
     expect((await readdir(repoDir)).sort()).toEqual(
       expect.arrayContaining(["config", "data", "index", "keys", "snapshots"]),
@@ -140,12 +143,11 @@ describe("remote repositories", () => {
     expect(dry.stdout).toContain("restic -o s3.region=eu-west-1 backup");
   });
 
-  test("REST server with credentials in the URL: init, backup, snapshots, restore", async () => {
+  test("REST server with credentials in the URL: init, backup, snapshots, restore, prune", async () => {
     await using w = await createWorld();
     await using rest = await startRestServer({ user: "backup", pass: "rest-Pa55word-7f3a" });
     await writeSources(w);
-    await w.writeConfig(configWith(w, [`url = "${rest.url("r1/")}"`]));
-    await roundTrip(w);
+    await roundTrip(w, configWith(w, [`url = "${rest.url("r1/")}"`]));
     expect(await readdir(join(rest.dir, "r1"))).toContain("config");
   });
 
@@ -182,6 +184,7 @@ describe("remote repositories", () => {
       ["config", "show"],
       ["--json", "config", "show"],
       ["--json", "status"],
+      ["--verbose", "prune"],
       ["--verbose", "restore", "p", "--target", join(w.dir, "out")],
     ]) {
       const r = await w.cli(args);

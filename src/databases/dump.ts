@@ -17,7 +17,11 @@ export interface DumpRun {
 }
 
 export interface DumpContext {
-  emit: (event: RunEvent | DatabaseSummaryEvent) => void;
+  /**
+   * The run's event sink. Declared as a method so that the run's EventSink fits as it is:
+   * `database_summary` events pass through it until RunEvent lists them.
+   */
+  emit(event: RunEvent | DatabaseSummaryEvent): void;
   signal: AbortSignal;
   /** A dump failed: the run records it against the repository and goes on. */
   onFailure: (repository: string, error: unknown) => void;

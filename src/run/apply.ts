@@ -20,6 +20,7 @@ import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
 import { notifyFinish, notifyStart, type NotifyChannel } from "../notify/index.js";
 import { writeMetrics } from "../metrics/index.js";
+import { dumpDatabases } from "../databases/dump.js";
 
 export interface ApplyContext {
   engines: RepositoryEngine[];
@@ -248,6 +249,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           if (ctx.signal.aborted) throw e;
           recordFailure(engine.repoName, e);
         }
+        await dumpDatabases(p, engine, { emit: ctx.emit, signal: ctx.signal, onFailure: recordFailure });
       }
       afterBackup = await applyRetentionAfterBackup({
         run: p,
@@ -337,16 +339,17 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       log.warn(`metrics: ${errorMessage(e)}`),
     );
   }
-  return { result, exitCode: exitCodeFor(status, failedCodes) };
+  return { result, exitCode: exitCodeFor(status, failedCodes, summaries.length > 0) };
 
   function recordFailure(repo: string, e: unknown): void {
-    failed[repo] = errorMessage(e);
+    const hint = e instanceof SnapbackError && e.hint ? ` (${e.hint})` : "";
+    failed[repo] = errorMessage(e) + hint;
     failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
-    ctx.emit({ type: "error", plan: p.planName, repository: repo, message: errorMessage(e) });
+    ctx.emit({ type: "error", plan: p.planName, repository: repo, message: failed[repo] });
   }
 }
 
-function exitCodeFor(status: RunStatus, failedCodes: number[]): number {
+function exitCodeFor(status: RunStatus, failedCodes: number[], somethingBackedUp: boolean): number {
   switch (status) {
     case "success":
       return 0;
@@ -356,7 +359,9 @@ function exitCodeFor(status: RunStatus, failedCodes: number[]): number {
       return 130;
     case "failed":
       // A repository that failed for a config reason (wrong password, missing) or a lock keeps
-      // its own code; anything else is a plain failure.
+      // its own code; anything else is a plain failure. Exit 2 and 4 promise that nothing was
+      // touched: once a repository got its backup, the run as a whole simply failed.
+      if (somethingBackedUp) return 1;
       if (failedCodes.length > 0 && failedCodes.every((c) => c === failedCodes[0]))
         return failedCodes[0] ?? 1;
       return 1;

@@ -9,7 +9,7 @@ import { listSnapbackSubvolumes, showSubvolumes, type SubvolumeInfo } from "./bt
 import { newestCommon } from "./common-parent.js";
 import type { TransferRecord } from "./engine-base.js";
 import { escapeSourceName, runIdTime } from "./naming.js";
-import { pinnedSnapshots, readPins, writePin } from "./pins.js";
+import { pinnedSnapshots, writePin } from "./pins.js";
 import { selectRetention, type RetentionChoice } from "./retention.js";
 import { localHost, type Host } from "./ssh.js";
 
@@ -140,7 +140,6 @@ export async function replicateBtrfsSnapshot(
     );
   }
 
-  const previous = (await readPins(r.stateDir, r.repoName, r.planName))[subvolume];
   await writePin(r.stateDir, r.repoName, r.planName, subvolume, {
     snapshot,
     sendId: sendIdOf(snap),
@@ -154,7 +153,7 @@ export async function replicateBtrfsSnapshot(
     false,
     r.warn,
   );
-  await removeSupersededParents(r, snapshot, [previous?.snapshot, common?.name]);
+  await pruneSourceParents(r, candidates);
 
   return {
     source: subvolume,
@@ -229,45 +228,31 @@ export async function applyTargetRetention(
 }
 
 /**
- * Parents this send made unnecessary go from the source — unless another repository of the
- * plan still needs one, or it is among the plan's newest `local_snapshots` runs there.
+ * The plan's older snapshots of this subvolume leave the source once the new one is the
+ * parent — except those another repository of the plan still needs (its pin) and the newest
+ * `local_snapshots` runs, the same rule local retention applies.
  */
-async function removeSupersededParents(
+async function pruneSourceParents(
   r: BtrfsReplication,
-  sent: string,
-  previous: readonly (string | undefined)[],
+  older: readonly SubvolumeInfo[],
 ): Promise<void> {
-  const candidates = [
-    ...new Set(previous.filter((p): p is string => p !== undefined && p !== sent)),
-  ];
-  if (candidates.length === 0) return;
+  if (older.length === 0) return;
   const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
   // Creation order is the generation, not the birth time (a snapshot's root inode keeps its
   // source's) and not the run id alone (two runs can share a second).
-  const local = await listSnapbackSubvolumes(localHost, dirname(sent));
+  const runOf = (s: SubvolumeInfo): string => parseSnapshotName(s.name)?.runId ?? "";
   const newestRuns = [
-    ...new Set(
-      local
-        .map((s) => ({ gen: s.genAtCreation, parsed: parseSnapshotName(s.name) }))
-        .filter((s) => s.parsed?.plan === r.planName && s.parsed.runId !== r.runId)
-        .sort((a, b) => b.gen - a.gen)
-        .map((s) => s.parsed?.runId ?? ""),
-    ),
+    ...new Set([...older].sort((a, b) => b.genAtCreation - a.genAtCreation).map(runOf)),
   ].slice(0, Math.max(0, r.localSnapshots - 1));
-  for (const path of candidates) {
-    const parsed = parseSnapshotName(basename(path));
-    if (
-      !parsed ||
-      parsed.plan !== r.planName ||
-      elsewhere.has(path) ||
-      newestRuns.includes(parsed.runId)
-    )
+  for (const s of older) {
+    const runId = runOf(s);
+    if (!runId || runId === r.runId || elsewhere.has(s.path) || newestRuns.includes(runId))
       continue;
     try {
-      if (await deleteSubvolume(path))
-        log.verbose(`${r.repoName}: removed ${path}, the parent the new snapshot replaces`);
+      if (await deleteSubvolume(s.path))
+        log.verbose(`${r.repoName}: removed ${s.path}, which the new parent replaces`);
     } catch (e) {
-      r.warn(`could not remove the old replication parent ${path}: ${errorMessage(e)}`);
+      r.warn(`could not remove the old replication parent ${s.path}: ${errorMessage(e)}`);
     }
   }
 }

@@ -7,7 +7,7 @@ import type { KeepRules } from "../types.js";
 import { newestCommon } from "./common-parent.js";
 import type { TransferRecord } from "./engine-base.js";
 import { escapeSourceName, parseZfsSnapshotName, runIdTime, unescapeSourceName } from "./naming.js";
-import { pinnedSnapshots, readPins, writePin } from "./pins.js";
+import { pinnedSnapshots, writePin } from "./pins.js";
 import { selectRetention, type RetentionChoice } from "./retention.js";
 import { localHost, type Host } from "./ssh.js";
 import type { ZfsReplicationCapabilities } from "./zfs-capabilities.js";
@@ -269,7 +269,6 @@ export async function replicateZfsSnapshot(
       await releaseHold(r.host, true, counterpart.name);
   }
 
-  const previous = (await readPins(r.stateDir, r.repoName, r.planName))[dataset];
   await writePin(r.stateDir, r.repoName, r.planName, dataset, { snapshot, sendId: sent.guid });
   await applyZfsTargetRetention(
     r.host,
@@ -282,7 +281,7 @@ export async function replicateZfsSnapshot(
     r.warn,
     r.targetCaps,
   );
-  await removeSupersededZfs(r, dataset, snapshot, source.snaps, [previous?.snapshot, common?.name]);
+  await pruneSourceParents(r, candidates);
 
   return {
     source: dataset,
@@ -376,43 +375,24 @@ export async function applyZfsTargetRetention(
   return choice;
 }
 
-/** As for btrfs: superseded parents leave the source unless pinned elsewhere or within local_snapshots. */
-async function removeSupersededZfs(
-  r: ZfsReplication,
-  dataset: string,
-  sent: string,
-  sourceSnaps: readonly ZfsSnap[],
-  previous: readonly (string | undefined)[],
-): Promise<void> {
-  const candidates = [
-    ...new Set(previous.filter((p): p is string => p !== undefined && p !== sent)),
-  ];
-  if (candidates.length === 0) return;
+/** As for btrfs: the plan's older snapshots go, except other repositories' parents and local_snapshots. */
+async function pruneSourceParents(r: ZfsReplication, older: readonly ZfsSnap[]): Promise<void> {
+  if (older.length === 0) return;
   const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
-  const newestRuns = sourceSnaps
-    .filter((s) => s.dataset === dataset)
-    .map((s) => parseZfsSnapshotName(s.snap))
-    .filter(
-      (p): p is { plan: string; runId: string } => p?.plan === r.planName && p.runId !== r.runId,
-    )
-    .map((p) => p.runId)
-    .reverse()
-    .slice(0, Math.max(0, r.localSnapshots - 1));
-  for (const name of candidates) {
-    const parsed = parseZfsSnapshotName(name.slice(name.indexOf("@") + 1));
-    if (
-      !parsed ||
-      parsed.plan !== r.planName ||
-      elsewhere.has(name) ||
-      newestRuns.includes(parsed.runId)
-    )
+  const runOf = (s: ZfsSnap): string => parseZfsSnapshotName(s.snap)?.runId ?? "";
+  const newestRuns = [
+    ...new Set([...older].sort((a, b) => b.createtxg - a.createtxg).map(runOf)),
+  ].slice(0, Math.max(0, r.localSnapshots - 1));
+  for (const s of older) {
+    const runId = runOf(s);
+    if (!runId || runId === r.runId || elsewhere.has(s.name) || newestRuns.includes(runId))
       continue;
     try {
       // Only a snapshot carrying snapback's own property is ever destroyed.
-      if ((await destroyIfOurs(name)) === "destroyed")
-        log.verbose(`${r.repoName}: removed ${name}, the parent the new snapshot replaces`);
+      if ((await destroyIfOurs(s.name)) === "destroyed")
+        log.verbose(`${r.repoName}: removed ${s.name}, which the new parent replaces`);
     } catch (e) {
-      r.warn(`could not remove the old replication parent ${name}: ${errorMessage(e)}`);
+      r.warn(`could not remove the old replication parent ${s.name}: ${errorMessage(e)}`);
     }
   }
 }

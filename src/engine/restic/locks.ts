@@ -4,7 +4,7 @@ import { displayUrl } from "./env.js";
 import { ResticError } from "./errors.js";
 
 /**
- * restic's own staleness rule (internal/restic/lock.go, unchanged from 0.14 to 0.18): a lock
+ * restic's own staleness rule (Lock.Stale in internal/restic/lock.go, as in 0.14): a lock
  * is stale when it is older than 30 minutes — a live restic refreshes its locks every 5 — or
  * when it was created on this host by a process that no longer exists. A lock of another host
  * younger than that is never judged: that host may well be running.

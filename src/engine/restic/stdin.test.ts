@@ -89,6 +89,7 @@ describe("backupStdin", () => {
     }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('test dump failed (exit code 1): database "nope" does not exist');
     expect(await t.snapshots()).toEqual([]);
+    expect((await t.restic(["list", "locks", "--no-lock"])).trim()).toBe("");
   });
 
   it("masks the source's secrets in its error output", async () => {

@@ -23,6 +23,7 @@ import {
 } from "./command.js";
 import { displayUrl, resticEnv, secretValues } from "./env.js";
 import { classifyFailure, ResticError } from "./errors.js";
+import { clearStaleLocks } from "./locks.js";
 import { parseBackupLine, type SummaryMessage } from "./messages.js";
 import { listTargetSnapshots, parseSnapshots } from "./snapshots.js";
 
@@ -66,17 +67,28 @@ export async function backupStdin(
     const msg = parseBackupLine(line);
     if (msg?.type === "summary") summary = msg;
   };
-  const { bytes } = await connect(req.signal, producerFor(req.source), req.source.label, (input, signal) =>
-    runRestic(target, stdinBackupArgs(req), {
-      ...options,
-      action: "backup",
-      env: { ...options.env, ...req.env },
-      signal,
-      stdin: input,
-      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-      onStdoutLine: onLine,
-    }),
-  );
+  let bytes: number;
+  try {
+    ({ bytes } = await connect(req.signal, producerFor(req.source), req.source.label, (input, signal) =>
+      runRestic(target, stdinBackupArgs(req), {
+        ...options,
+        action: "backup",
+        env: { ...options.env, ...req.env },
+        signal,
+        stdin: input,
+        killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+        onStdoutLine: onLine,
+      }),
+    ));
+  } catch (e) {
+    // A dump that fails at once can stop restic while it is still opening the repository,
+    // and restic 0.14 may then leave its lock behind. The lock's process is gone, so
+    // restic's own rule (`restic unlock`) removes it; live locks stay.
+    if (!(e instanceof ResticError) && !req.signal.aborted) {
+      await clearStaleLocks(target, { ...options, onRemoved: () => undefined }).catch(() => undefined);
+    }
+    throw e;
+  }
   const id = summary?.snapshotId;
   if (id === undefined) {
     throw new ResticError(
