@@ -1,10 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
 import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
+import { BtrfsTargetEngine } from "../src/engine/replication/btrfs-target.js";
 import {
   listSnapbackSubvolumes,
   type SubvolumeInfo,
@@ -151,6 +163,59 @@ async function fill(dir: string, tag: string, n = 30): Promise<void> {
   await symlink("docs/f1.txt", join(dir, `link-${tag}`)).catch(() => undefined);
 }
 
+/** sampleFiles and restoreFiles of a run against its source snapshot. */
+async function spotCheck(
+  engine: BtrfsTargetEngine,
+  runId: string,
+  snapshot: string,
+  source: string,
+  out: string,
+): Promise<void> {
+  const signal = new AbortController().signal;
+  const all = (
+    await run("find", [
+      snapshot,
+      "-path",
+      `${snapshot}/.snapback`,
+      "-prune",
+      "-o",
+      "-type",
+      "f",
+      "-print",
+    ])
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
+  const { files, total } = await engine.sampleFiles(runId, 5, signal);
+  expect(total).toBe(all.length);
+  expect(files).toHaveLength(5);
+  for (const f of files) {
+    const st = await stat(join(snapshot, relative(source, f.path)), { bigint: true });
+    expect(f.size).toBe(Number(st.size));
+    expect(f.mtimeNs).toBe(st.mtimeNs);
+  }
+  const r = await engine.restoreFiles({
+    snapshotId: runId,
+    target: out,
+    paths: files.map((f) => f.path),
+    signal,
+  });
+  expect(r.errors).toEqual([]);
+  for (const f of files) {
+    expect(await readFile(join(out, f.path))).toEqual(
+      await readFile(join(snapshot, relative(source, f.path))),
+    );
+  }
+  const missing = await engine.restoreFiles({
+    snapshotId: runId,
+    target: out,
+    paths: ["/nowhere/x"],
+    signal,
+  });
+  expect(missing.errors).toEqual([`/nowhere/x: not in snapshot ${runId}`]);
+  await rm(out, { recursive: true, force: true });
+}
+
 async function mountsUnder(path: string): Promise<string[]> {
   const r = await run("findmnt", ["-rn", "-o", "TARGET"], { reject: false });
   return r.stdout.split("\n").filter((m) => m.startsWith(path) && m !== path);
@@ -225,6 +290,15 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     for (const n of await readdir(restoreDir))
       await run("btrfs", ["subvolume", "delete", join(restoreDir, n)]);
 
+    // Single files (spot checks): sampled with their recorded metadata, restored at original paths.
+    await spotCheck(
+      new BtrfsTargetEngine("usb", { engine: "btrfs", path: rig.target }, rig.stateDir),
+      idOf(s3),
+      join(rig.data, ".snapback", s3 ?? ""),
+      rig.data,
+      join(rig.dir, "spot"),
+    );
+
     expect(await mountsUnder(rig.src.mountpoint)).toEqual([]);
     expect(await readdir(join(rig.stateDir, "journal")).catch(() => [])).toEqual([]);
   });
@@ -269,7 +343,7 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     expect(names(await rig.targetSnaps())).toEqual([s1, s2, s4, s5, s6].sort());
   });
 
-  test("SIGKILL during a receive: the next run removes the partial subvolume and completes", async () => {
+  test("interrupted receives: SIGTERM cleans up at once; after SIGKILL the next run removes the partial and completes", async () => {
     await using rig = await createRig(2048);
     await mkdir(join(rig.data, "big"));
     // Enough data that the receive is still running when it is killed.
@@ -280,17 +354,36 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
       rig.data,
     ]);
     await rig.configure();
+    const receiving = async (): Promise<SubvolumeInfo | undefined> => {
+      for (let i = 0; i < 2000; i++) {
+        const partial = (await rig.targetSnaps()).find((s) => !s.readonly);
+        if (partial) return partial;
+        await sleep(10);
+      }
+      return undefined;
+    };
+
+    // SIGTERM: snapback stops send and receive, removes the partial and its snapshot, exits 130.
+    let termPid = 0;
+    const termed = snapback(["--config", rig.configPath, "backup"], {
+      onSpawn: (c) => (termPid = c.pid ?? 0),
+    });
+    expect(await receiving(), "the receive never started").toBeDefined();
+    process.kill(termPid, "SIGTERM");
+    const t = await termed;
+    expect(t.exitCode, t.stderr).toBe(130);
+    expect(await rig.targetSnaps()).toEqual([]);
+    expect(await rig.sourceSnaps()).toEqual([]);
+    const leftover = await run("pgrep", ["-f", `btrfs (send|receive) .*${rig.data}`], {
+      reject: false,
+    });
+    expect(leftover.stdout).toBe("");
 
     let pid = 0;
     const killed = snapback(["--config", rig.configPath, "backup"], {
       onSpawn: (c) => (pid = c.pid ?? 0),
     });
-    let partial: SubvolumeInfo | undefined;
-    for (let i = 0; i < 2000 && !partial; i++) {
-      partial = (await rig.targetSnaps()).find((s) => !s.readonly);
-      if (!partial) await sleep(10);
-    }
-    expect(partial, "the receive never started").toBeDefined();
+    expect(await receiving(), "the receive never started").toBeDefined();
     // The run, and the send and receive it started (each in its own process group).
     process.kill(-pid, "SIGKILL");
     await run("pkill", ["-KILL", "-f", `btrfs receive ${rig.targetDir}`], { reject: false });
@@ -418,6 +511,19 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     expect(restored.exitCode, restored.stderr).toBe(0);
     await same(join(rig.data, ".snapback", s2 ?? ""), join(restoreDir, s2 ?? ""));
     await run("btrfs", ["subvolume", "delete", join(restoreDir, s2 ?? "")]);
+    const engine = new BtrfsTargetEngine(
+      "usb",
+      { engine: "btrfs", path: rig.target, ssh: "root@127.0.0.1", ssh_options: options },
+      rig.stateDir,
+    );
+    const runId = /@p@([^@]+)@/.exec(s2 ?? "")?.[1] ?? "";
+    await spotCheck(
+      engine,
+      runId,
+      join(rig.data, ".snapback", s2 ?? ""),
+      rig.data,
+      join(rig.dir, "spot"),
+    );
 
     await sshd.stop();
     await writeFile(join(rig.data, "offline"), "x\n");

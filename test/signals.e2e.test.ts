@@ -108,4 +108,26 @@ describe("signals", () => {
     expect(first.code).toBe(0);
     expect(await leftovers(w)).toEqual([]);
   });
+
+  test("SIGKILL, then `snapback cleanup`: snapshots, temp dir, journal and the stale lock are removed", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w, 60);
+    await w.writeConfig(w.basicConfig([w.data]));
+    const b = startBackup(w);
+    await b.engineRunning;
+    process.kill(b.pid, "SIGKILL");
+    await b.done;
+    expect((await leftovers(w)).length).toBeGreaterThan(0);
+    const r = await w.cli(["--json", "cleanup"]);
+    expect(r.exitCode).toBe(0);
+    const doc = JSON.parse(r.stdout) as { removed: { type: string; id: string }[]; stale_locks: { path: string }[] };
+    expect(doc.removed.map((e) => e.type).sort()).toEqual(["dir", "subvolume"]);
+    expect(doc.stale_locks.map((l) => l.path).sort()).toEqual([
+      join(w.stateDir, "locks", "plan-p.lock"),
+      join(w.stateDir, "locks", "repo-r.lock"),
+    ]);
+    expect(await leftovers(w)).toEqual([]);
+    const again = await w.cli(["cleanup"]);
+    expect(again.stdout).toContain("nothing to clean up");
+  });
 });

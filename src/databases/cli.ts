@@ -27,7 +27,11 @@ export interface DatabaseRestoreFlags {
   stdoutIsTTY: boolean;
 }
 
-export type DatabaseRestoreArgs = { name: string; to: { database: string } | { file: string } | { stdout: true }; overwrite: boolean };
+export type DatabaseRestoreArgs = {
+  name: string;
+  to: { database: string } | { file: string } | { stdout: true };
+  overwrite: boolean;
+};
 
 /**
  * Validates the database flags before anything is read. Undefined when the command is a
@@ -37,28 +41,48 @@ export function databaseRestoreArgs(f: DatabaseRestoreFlags): DatabaseRestoreArg
   const hint = { hint: DATABASE_RESTORE_USAGE };
   if (f.database === undefined) {
     if (f.toDatabase !== undefined || f.toFile !== undefined) {
-      throw new UsageError("restore: --to-database and --to-file restore a database dump: name it with --database NAME", hint);
+      throw new UsageError(
+        "restore: --to-database and --to-file restore a database dump: name it with --database NAME",
+        hint,
+      );
     }
     return undefined;
   }
   if (f.target !== undefined || f.paths.length > 0 || f.writable) {
-    throw new UsageError("restore: --database restores a database dump; --target, --path and --writable restore files: use one or the other", hint);
+    throw new UsageError(
+      "restore: --database restores a database dump; --target, --path and --writable restore files: use one or the other",
+      hint,
+    );
   }
   if ((f.toDatabase === undefined) === (f.toFile === undefined)) {
-    throw new UsageError("restore: --database NAME needs exactly one of --to-database DB and --to-file PATH (- for stdout)", hint);
+    throw new UsageError(
+      "restore: --database NAME needs exactly one of --to-database DB and --to-file PATH (- for stdout)",
+      hint,
+    );
   }
   if (f.toDatabase !== undefined) {
     const checked = databaseName.safeParse(f.toDatabase);
-    if (!checked.success) throw new UsageError(`restore: --to-database ${f.toDatabase}: ${checked.error.issues[0]?.message ?? "invalid"}`);
+    if (!checked.success)
+      throw new UsageError(
+        `restore: --to-database ${f.toDatabase}: ${checked.error.issues[0]?.message ?? "invalid"}`,
+      );
     if (f.overwrite) {
-      throw new UsageError("restore: --overwrite applies to --to-file; --to-database loads into an existing database in one transaction");
+      throw new UsageError(
+        "restore: --overwrite applies to --to-file; --to-database loads into an existing database in one transaction",
+      );
     }
     return { name: f.database, to: { database: f.toDatabase }, overwrite: false };
   }
   const file = f.toFile ?? "";
   if (file === "-") {
-    if (f.json) throw new UsageError("restore: --to-file - writes the dump to stdout, which --json needs for itself");
-    if (f.stdoutIsTTY) throw new UsageError("restore: --to-file - would write the dump to a terminal: redirect stdout, or name a file");
+    if (f.json)
+      throw new UsageError(
+        "restore: --to-file - writes the dump to stdout, which --json needs for itself",
+      );
+    if (f.stdoutIsTTY)
+      throw new UsageError(
+        "restore: --to-file - would write the dump to a terminal: redirect stdout, or name a file",
+      );
     return { name: f.database, to: { stdout: true }, overwrite: false };
   }
   if (file === "") throw new UsageError("restore: --to-file needs a path (or - for stdout)");
@@ -77,7 +101,11 @@ export interface DatabaseRestoreContext {
 }
 
 /** Runs a validated database restore; returns the exit code. */
-export async function runDatabaseRestore(args: DatabaseRestoreArgs, snapshot: string, ctx: DatabaseRestoreContext): Promise<number> {
+export async function runDatabaseRestore(
+  args: DatabaseRestoreArgs,
+  snapshot: string,
+  ctx: DatabaseRestoreContext,
+): Promise<number> {
   const to: DumpDestination = "stdout" in args.to ? { stdout: process.stdout } : args.to;
   const { value: restored, interruptedBy } = await withInterrupts((signal) =>
     restoreDatabase({
@@ -93,7 +121,12 @@ export async function runDatabaseRestore(args: DatabaseRestoreArgs, snapshot: st
     }),
   );
   if (interruptedBy) return 130;
-  const where = "database" in args.to ? `database "${args.to.database}"` : "file" in args.to ? args.to.file : "stdout";
+  const where =
+    "database" in args.to
+      ? `database "${args.to.database}"`
+      : "file" in args.to
+        ? args.to.file
+        : "stdout";
   if (ctx.json) {
     ctx.printJson({
       plan: ctx.planName,

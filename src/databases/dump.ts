@@ -32,7 +32,11 @@ export interface DumpContext {
  * the other. A failing dump is reported and the next one still runs; an interruption ends
  * them all (it is thrown).
  */
-export async function dumpDatabases(run: DumpRun, engine: RepositoryEngine, ctx: DumpContext): Promise<void> {
+export async function dumpDatabases(
+  run: DumpRun,
+  engine: RepositoryEngine,
+  ctx: DumpContext,
+): Promise<void> {
   for (const [i, db] of databasesOf(run.plan).entries()) {
     if (ctx.signal.aborted) throw new SnapbackError("interrupted");
     try {
@@ -74,7 +78,8 @@ export async function dumpDatabase(
 /** The dumps a run would make, for --dry-run. */
 export function describeDatabaseDumps(planName: string, plan: object): string[] {
   return databasesOf(plan).map(
-    (db) => `database ${db.name} (${db.type}): ${driverFor(db).describe(db)} → ${dumpPath(planName, db.name, driverFor(db).format(db))}`,
+    (db) =>
+      `database ${db.name} (${db.type}): ${driverFor(db).describe(db)} → ${dumpPath(planName, db.name, driverFor(db).format(db))}`,
   );
 }
 
@@ -82,7 +87,8 @@ export function describeDatabaseDumps(planName: string, plan: object): string[] 
 export function withDatabase(name: string, e: unknown): SnapbackError {
   const prefix = `database "${name}"`;
   const message = errorMessage(e);
-  if (message.startsWith(prefix)) return e instanceof SnapbackError ? e : new SnapbackError(message, { cause: e });
+  if (message.startsWith(prefix))
+    return e instanceof SnapbackError ? e : new SnapbackError(message, { cause: e });
   return new SnapbackError(`${prefix}: ${message}`, {
     exitCode: e instanceof SnapbackError ? e.exitCode : 1,
     ...(e instanceof SnapbackError && e.hint !== undefined ? { hint: e.hint } : {}),
@@ -90,7 +96,12 @@ export function withDatabase(name: string, e: unknown): SnapbackError {
   });
 }
 
-function summaryEvent(run: DumpRun, repository: string, db: DatabaseConfig, s: StreamBackupSummary & { path: string }): DatabaseSummaryEvent {
+function summaryEvent(
+  run: DumpRun,
+  repository: string,
+  db: DatabaseConfig,
+  s: StreamBackupSummary & { path: string },
+): DatabaseSummaryEvent {
   return {
     type: "database_summary",
     plan: run.planName,

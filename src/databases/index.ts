@@ -1,6 +1,23 @@
-export { databasesSchema, databaseSchema, databasesOf, type DatabaseConfig, type DatabaseType } from "./schema.js";
-export { dumpDatabases, dumpDatabase, describeDatabaseDumps, type DumpRun, type DumpContext } from "./dump.js";
-export { restoreDatabase, type DumpDestination, type RestoreDatabaseRequest, type RestoredDatabase } from "./restore.js";
+export {
+  databasesSchema,
+  databaseSchema,
+  databasesOf,
+  type DatabaseConfig,
+  type DatabaseType,
+} from "./schema.js";
+export {
+  dumpDatabases,
+  dumpDatabase,
+  describeDatabaseDumps,
+  type DumpRun,
+  type DumpContext,
+} from "./dump.js";
+export {
+  restoreDatabase,
+  type DumpDestination,
+  type RestoreDatabaseRequest,
+  type RestoredDatabase,
+} from "./restore.js";
 export type { DatabaseSummaryEvent } from "./events.js";
 export {
   DATABASE_ROOT,
@@ -15,3 +32,5 @@ export {
   type DumpFormat,
 } from "./naming.js";
 export { driverFor } from "./registry.js";
+
+export { listPlanDumps } from "./list.js";

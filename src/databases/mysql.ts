@@ -5,7 +5,12 @@ import { SnapbackError, UsageError } from "../errors.js";
 import { commandLine, which } from "../exec/index.js";
 import type { MysqlDatabase } from "./schema.js";
 import { readPasswordFile } from "./secrets.js";
-import { nothingToDispose, type DatabaseDriver, type DriverContext, type Prepared } from "./types.js";
+import {
+  nothingToDispose,
+  type DatabaseDriver,
+  type DriverContext,
+  type Prepared,
+} from "./types.js";
 
 /**
  * MySQL and MariaDB through their own clients (MariaDB's names first: Debian ships
@@ -35,9 +40,12 @@ export const mysqlDriver: DatabaseDriver<MysqlDatabase> = {
 
   async prepareLoad(db, format, target, ctx) {
     if (format !== "mysqldump.sql") {
-      throw new UsageError(`database "${db.name}": the stored dump is a ${format} file, not a MySQL dump`, {
-        hint: "restore it with --to-file PATH",
-      });
+      throw new UsageError(
+        `database "${db.name}": the stored dump is a ${format} file, not a MySQL dump`,
+        {
+          hint: "restore it with --to-file PATH",
+        },
+      );
     }
     if (db.database === "all") {
       throw new UsageError(
@@ -59,13 +67,22 @@ export const mysqlDriver: DatabaseDriver<MysqlDatabase> = {
   },
 
   describe(db) {
-    const defaults = db.password_file ? ["--defaults-extra-file=<0600 temp file with the password>"] : [];
+    const defaults = db.password_file
+      ? ["--defaults-extra-file=<0600 temp file with the password>"]
+      : [];
     return commandLine("mariadb-dump", [...defaults, ...dumpArgs(db)]);
   },
 };
 
 export function dumpArgs(db: MysqlDatabase): string[] {
-  const args = ["--single-transaction", "--quick", "--routines", "--triggers", ...connectionArgs(db), ...db.options];
+  const args = [
+    "--single-transaction",
+    "--quick",
+    "--routines",
+    "--triggers",
+    ...connectionArgs(db),
+    ...db.options,
+  ];
   if (db.database === "all") args.push("--all-databases");
   else args.push("--", db.database);
   return args;

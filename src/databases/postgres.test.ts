@@ -53,8 +53,14 @@ async function startWriter(pg: TestPostgres): Promise<{ stop(): Promise<number> 
   };
 }
 
-async function idStats(pg: TestPostgres, db: string, table: string): Promise<{ count: number; min: number; max: number }> {
-  const [count, min, max] = (await pg.sql(`SELECT count(*), min(id), max(id) FROM ${table}`, db)).split("|").map(Number);
+async function idStats(
+  pg: TestPostgres,
+  db: string,
+  table: string,
+): Promise<{ count: number; min: number; max: number }> {
+  const [count, min, max] = (await pg.sql(`SELECT count(*), min(id), max(id) FROM ${table}`, db))
+    .split("|")
+    .map(Number);
   return { count: count ?? -1, min: min ?? -1, max: max ?? -1 };
 }
 
@@ -81,14 +87,22 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     const writer = await startWriter(pg);
     const before = Number(await pg.sql("SELECT max(id) FROM a_events", "app"));
     const ctx = recorder();
-    const watched = await watchArgv(PG_PASSWORD, () => dumpDatabases(dumpRun(plan, run.path), engine, ctx));
+    const watched = await watchArgv(PG_PASSWORD, () =>
+      dumpDatabases(dumpRun(plan, run.path), engine, ctx),
+    );
     const after = await writer.stop();
 
     expect(ctx.failures).toEqual([]);
     expect(watched.programs.has("pg_dump")).toBe(true);
     expect(watched.leaks).toEqual([]);
     const [summary] = ctx.summaries;
-    expect(summary).toMatchObject({ plan: "p", repository: "r", database: "app", db_type: "postgresql", path: "/snapback-databases/p/app.pg_dump" });
+    expect(summary).toMatchObject({
+      plan: "p",
+      repository: "r",
+      database: "app",
+      db_type: "postgresql",
+      path: "/snapback-databases/p/app.pg_dump",
+    });
     const snaps = await t.snapshots();
     expect(snaps.map((s) => s.id)).toEqual([summary?.snapshot_id]);
     expect(snaps[0]?.paths).toEqual(["/snapback-databases/p/app.pg_dump"]);
@@ -127,7 +141,17 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     await createApp(pg, 1000);
     await pg.sql("INSERT INTO a_events SELECT g FROM generate_series(1, 50) g", "app");
     const engine = await engineFor(t);
-    const plan = planWith([{ type: "postgresql", name: "app", database: "app", format: "plain", host: pg.socketDir, port: pg.port, os_user: "postgres" }]);
+    const plan = planWith([
+      {
+        type: "postgresql",
+        name: "app",
+        database: "app",
+        format: "plain",
+        host: pg.socketDir,
+        port: pg.port,
+        os_user: "postgres",
+      },
+    ]);
     const ctx = recorder();
     await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
     expect(ctx.failures).toEqual([]);
@@ -166,7 +190,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     );
     expect(ctx.failures[0]?.message).not.toContain(PG_PASSWORD);
     expect(ctx.summaries.map((s) => s.database)).toEqual(["app"]);
-    expect((await t.snapshots()).map((s) => s.paths[0])).toEqual(["/snapback-databases/p/app.pg_dump"]);
+    expect((await t.snapshots()).map((s) => s.paths[0])).toEqual([
+      "/snapback-databases/p/app.pg_dump",
+    ]);
   });
 
   it("a dump whose server connection dies halfway leaves no snapshot", async () => {
@@ -188,7 +214,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     }
     await dumping;
     expect(ctx.summaries).toEqual([]);
-    expect(ctx.failures[0]?.message).toMatch(/^database "app": pg_dump of "app" failed \(exit code 1\): [\s\S]*(terminating connection|server closed the connection)/);
+    expect(ctx.failures[0]?.message).toMatch(
+      /^database "app": pg_dump of "app" failed \(exit code 1\): [\s\S]*(terminating connection|server closed the connection)/,
+    );
     expect(await t.snapshots()).toEqual([]);
     expect((await t.restic(["list", "locks", "--no-lock"])).trim()).toBe("");
   });
@@ -215,7 +243,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
       stateDir: join(run.path, "state"),
       signal: new AbortController().signal,
     };
-    const refused = await restoreDatabase({ ...base, to: { database: "postgres" } }).catch((e: unknown) => e);
+    const refused = await restoreDatabase({ ...base, to: { database: "postgres" } }).catch(
+      (e: unknown) => e,
+    );
     expect(refused).toBeInstanceOf(UsageError);
     expect((refused as Error).message).toBe(
       'database "cluster" is a pg_dumpall dump of a whole cluster (roles and every database): it is not loaded into one database',
@@ -257,8 +287,15 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
       stateDir: join(run.path, "state"),
       signal: new AbortController().signal,
     }).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/^database "app": pg_restore into "busy" failed \(exit code 1\): [\s\S]*relation "c_events" already exists/);
-    expect(await pg.sql("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'", "busy")).toBe("c_events");
+    expect((err as Error).message).toMatch(
+      /^database "app": pg_restore into "busy" failed \(exit code 1\): [\s\S]*relation "c_events" already exists/,
+    );
+    expect(
+      await pg.sql(
+        "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
+        "busy",
+      ),
+    ).toBe("c_events");
     expect(await pg.sql("SELECT id FROM c_events", "busy")).toBe("42");
     // The journaled temp dir of the restore is gone again.
     expect((await stat(join(run.path, "state", "tmp"))).isDirectory()).toBe(true);

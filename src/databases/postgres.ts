@@ -26,7 +26,10 @@ export const postgresDriver: DatabaseDriver<PostgresDatabase> = {
         ...asOsUser(db, command),
         env: env.vars,
         secrets: env.secrets,
-        label: db.database === "all" ? `database "${db.name}": pg_dumpall` : `database "${db.name}": pg_dump of "${db.database}"`,
+        label:
+          db.database === "all"
+            ? `database "${db.name}": pg_dumpall`
+            : `database "${db.name}": pg_dump of "${db.database}"`,
       },
       [Symbol.asyncDispose]: nothingToDispose,
     };
@@ -39,24 +42,43 @@ export const postgresDriver: DatabaseDriver<PostgresDatabase> = {
       case "pg_dump":
         command = {
           file: "pg_restore",
-          args: ["--no-password", "--exit-on-error", "--single-transaction", ...conn, `--dbname=${target}`],
+          args: [
+            "--no-password",
+            "--exit-on-error",
+            "--single-transaction",
+            ...conn,
+            `--dbname=${target}`,
+          ],
         };
         break;
       case "pg_dump.sql":
         command = {
           file: "psql",
-          args: ["--no-password", "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction", ...conn, `--dbname=${target}`],
+          args: [
+            "--no-password",
+            "--no-psqlrc",
+            "--quiet",
+            "--set=ON_ERROR_STOP=1",
+            "--single-transaction",
+            ...conn,
+            `--dbname=${target}`,
+          ],
         };
         break;
       case "pg_dumpall.sql":
         throw new UsageError(
           `database "${db.name}" is a pg_dumpall dump of a whole cluster (roles and every database): it is not loaded into one database`,
-          { hint: "restore it with --to-file PATH and run: psql -f PATH postgres (on a fresh cluster)" },
+          {
+            hint: "restore it with --to-file PATH and run: psql -f PATH postgres (on a fresh cluster)",
+          },
         );
       default:
-        throw new UsageError(`database "${db.name}": the stored dump is a ${format} file, not a PostgreSQL dump`, {
-          hint: "restore it with --to-file PATH",
-        });
+        throw new UsageError(
+          `database "${db.name}": the stored dump is a ${format} file, not a PostgreSQL dump`,
+          {
+            hint: "restore it with --to-file PATH",
+          },
+        );
     }
     const env = await clientEnv(db, ctx);
     return {
@@ -79,11 +101,18 @@ export const postgresDriver: DatabaseDriver<PostgresDatabase> = {
 
 function dumpCommand(db: PostgresDatabase): { file: string; args: string[] } {
   const conn = connectionArgs(db);
-  if (db.database === "all") return { file: "pg_dumpall", args: ["--no-password", ...conn, ...db.options] };
+  if (db.database === "all")
+    return { file: "pg_dumpall", args: ["--no-password", ...conn, ...db.options] };
   const format = db.format ?? "custom";
   return {
     file: "pg_dump",
-    args: ["--no-password", `--format=${format}`, ...conn, ...db.options, `--dbname=${db.database}`],
+    args: [
+      "--no-password",
+      `--format=${format}`,
+      ...conn,
+      ...db.options,
+      `--dbname=${db.database}`,
+    ],
   };
 }
 
@@ -97,12 +126,18 @@ function connectionArgs(db: PostgresDatabase): string[] {
 }
 
 /** Peer authentication needs the client to run as the database's OS user. */
-function asOsUser(db: PostgresDatabase, c: { file: string; args: string[] }): Pick<StreamCommand, "file" | "args"> {
+function asOsUser(
+  db: PostgresDatabase,
+  c: { file: string; args: string[] },
+): Pick<StreamCommand, "file" | "args"> {
   if (db.os_user === undefined) return c;
   return { file: "runuser", args: ["-u", db.os_user, "--", c.file, ...c.args] };
 }
 
-async function clientEnv(db: PostgresDatabase, ctx: DriverContext): Promise<{ vars: Record<string, string>; secrets: string[] }> {
+async function clientEnv(
+  db: PostgresDatabase,
+  ctx: DriverContext,
+): Promise<{ vars: Record<string, string>; secrets: string[] }> {
   // A server that does not answer must not hang a nightly run.
   const vars: Record<string, string> = { PGCONNECT_TIMEOUT: "30" };
   if (db.password_file === undefined) return { vars, secrets: [] };

@@ -4,7 +4,9 @@ import type { DatabaseConfig } from "./schema.js";
 import { sqliteDriver } from "./sqlite.js";
 import type { DatabaseDriver } from "./types.js";
 
-const drivers: { [T in DatabaseConfig["type"]]: DatabaseDriver<Extract<DatabaseConfig, { type: T }>> } = {
+const drivers: {
+  [T in DatabaseConfig["type"]]: DatabaseDriver<Extract<DatabaseConfig, { type: T }>>;
+} = {
   postgresql: postgresDriver,
   mysql: mysqlDriver,
   sqlite: sqliteDriver,

@@ -9,7 +9,8 @@ import { stdoutSink, writeFileAtomically } from "./stream.js";
 import { journaledTempDir } from "./tempdir.js";
 
 /** Into a database on the entry's server, into a file, or to stdout. */
-export type DumpDestination = { database: string } | { file: string } | { stdout: NodeJS.WritableStream };
+export type DumpDestination =
+  { database: string } | { file: string } | { stdout: NodeJS.WritableStream };
 
 export interface RestoreDatabaseRequest {
   planName: string;
@@ -48,7 +49,9 @@ export async function restoreDatabase(req: RestoreDatabaseRequest): Promise<Rest
   const path = snapshot.paths[0] ?? "";
   const format = formatOfPath(path);
   if (format === undefined || snapshot.paths.length !== 1) {
-    throw new UsageError(`snapshot ${snapshot.shortId} of database "${req.name}" holds ${snapshot.paths.join(", ")}, not a snapback database dump`);
+    throw new UsageError(
+      `snapshot ${snapshot.shortId} of database "${req.name}" holds ${snapshot.paths.join(", ")}, not a snapback database dump`,
+    );
   }
   const stream = (sink: StreamSink): Promise<{ bytes: number }> =>
     req.engine.restoreStream({ snapshotId: snapshot.id, filename: path, sink, signal: req.signal });
@@ -59,11 +62,23 @@ export async function restoreDatabase(req: RestoreDatabaseRequest): Promise<Rest
       ({ bytes } = await stream(stdoutSink(req.to.stdout)));
     } else if ("file" in req.to) {
       ({ bytes } = await writeFileAtomically(
-        { path: resolve(req.to.file), overwrite: req.overwrite, format, stateDir: req.stateDir, plan: req.planName },
+        {
+          path: resolve(req.to.file),
+          overwrite: req.overwrite,
+          format,
+          stateDir: req.stateDir,
+          plan: req.planName,
+        },
         stream,
       ));
     } else {
-      ({ bytes } = await loadIntoDatabase(req, entry as DatabaseConfig, format, req.to.database, stream));
+      ({ bytes } = await loadIntoDatabase(
+        req,
+        entry as DatabaseConfig,
+        format,
+        req.to.database,
+        stream,
+      ));
     }
     return { snapshot, path, format, bytes };
   } catch (e) {
@@ -81,7 +96,12 @@ async function loadIntoDatabase(
 ): Promise<{ bytes: number }> {
   const index = databasesOf(req.plan).indexOf(entry);
   const driver = driverFor(entry);
-  await using tmp = await journaledTempDir(req.stateDir, req.planName, join(req.stateDir, "tmp"), "restore-");
+  await using tmp = await journaledTempDir(
+    req.stateDir,
+    req.planName,
+    join(req.stateDir, "tmp"),
+    "restore-",
+  );
   await using sink = await driver.prepareLoad(entry, format, target, {
     tmpDir: tmp.path,
     signal: req.signal,
@@ -93,10 +113,16 @@ async function loadIntoDatabase(
 /** "latest" or an id prefix, among this database's dumps in the repository. */
 async function resolveDump(req: RestoreDatabaseRequest): Promise<EngineSnapshot> {
   const where = `repository "${req.engine.repoName}"`;
-  const dumps = await req.engine.snapshotsWithTags(dumpSelector(req.planName, req.name), req.signal);
+  const dumps = await req.engine.snapshotsWithTags(
+    dumpSelector(req.planName, req.name),
+    req.signal,
+  );
   if (req.snapshot === "latest") {
     const latest = dumps.at(-1);
-    if (!latest) throw new UsageError(`${where} has no dump of database "${req.name}" of plan "${req.planName}"`);
+    if (!latest)
+      throw new UsageError(
+        `${where} has no dump of database "${req.name}" of plan "${req.planName}"`,
+      );
     return latest;
   }
   if (!/^[0-9a-f]{1,64}$/.test(req.snapshot)) {
@@ -104,16 +130,24 @@ async function resolveDump(req: RestoreDatabaseRequest): Promise<EngineSnapshot>
   }
   const matches = dumps.filter((s) => s.id.startsWith(req.snapshot));
   const [first] = matches;
-  if (!first) throw new UsageError(`${where} has no dump ${req.snapshot} of database "${req.name}" of plan "${req.planName}"`);
+  if (!first)
+    throw new UsageError(
+      `${where} has no dump ${req.snapshot} of database "${req.name}" of plan "${req.planName}"`,
+    );
   if (matches.length > 1) {
-    throw new UsageError(`--snapshot ${req.snapshot} is ambiguous in ${where}: ${matches.map((s) => s.shortId).join(", ")}`);
+    throw new UsageError(
+      `--snapshot ${req.snapshot} is ambiguous in ${where}: ${matches.map((s) => s.shortId).join(", ")}`,
+    );
   }
   return first;
 }
 
 function unknownEntry(req: RestoreDatabaseRequest): UsageError {
   const names = databasesOf(req.plan).map((d) => d.name);
-  return new UsageError(`plan "${req.planName}" has no database "${req.name}" (its databases: ${names.join(", ") || "none"})`, {
-    hint: "--to-database needs the entry's connection settings; --to-file works for any stored dump",
-  });
+  return new UsageError(
+    `plan "${req.planName}" has no database "${req.name}" (its databases: ${names.join(", ") || "none"})`,
+    {
+      hint: "--to-database needs the entry's connection settings; --to-file works for any stored dump",
+    },
+  );
 }

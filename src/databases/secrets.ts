@@ -12,7 +12,9 @@ export async function readPasswordFile(key: string, path: string): Promise<strin
     mode = (await stat(path)).mode;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${key}: ${path} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`);
+    throw new UsageError(
+      `${key}: ${path} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`,
+    );
   }
   if ((mode & 0o044) !== 0) {
     throw new UsageError(

@@ -47,7 +47,10 @@ async function startWriter(db: string, stopFile: string): Promise<{ stop(): Prom
     while (!fs.existsSync(process.argv[2])) tx(++i);
     db.close();
   `;
-  const running: Promise<RunResult> = run(process.execPath, ["-e", script, db, stopFile], { cwd: ROOT, reject: false });
+  const running: Promise<RunResult> = run(process.execPath, ["-e", script, db, stopFile], {
+    cwd: ROOT,
+    reject: false,
+  });
   while (Number(await sqlite(db, "SELECT count(*) FROM a_events")) < 100) await sleep(20);
   return {
     async stop() {
@@ -79,7 +82,11 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
       const after = await writer.stop();
 
       expect(ctx.failures).toEqual([]);
-      expect(ctx.summaries[0]).toMatchObject({ database: "app", db_type: "sqlite", path: "/snapback-databases/p/app.sqlite" });
+      expect(ctx.summaries[0]).toMatchObject({
+        database: "app",
+        db_type: "sqlite",
+        path: "/snapback-databases/p/app.sqlite",
+      });
       // The copy was made in the run's temp dir and is gone.
       expect(await readdir(runDir)).toEqual([]);
 
@@ -98,10 +105,16 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
       expect(r.format).toBe("sqlite");
       expect(await integrityCheck(restored)).toBe("ok");
       expect((await stat(restored)).mode & 0o777).toBe(0o600);
-      const [count, min, max] = (await sqlite(restored, "SELECT count(*), min(id), max(id) FROM a_events")).split("|").map(Number);
+      const [count, min, max] = (
+        await sqlite(restored, "SELECT count(*), min(id), max(id) FROM a_events")
+      )
+        .split("|")
+        .map(Number);
       expect(min).toBe(1);
       expect(count).toBe(max);
-      expect(await sqlite(restored, "SELECT count(*), min(id), max(id) FROM c_events")).toBe(`${count}|1|${max}`);
+      expect(await sqlite(restored, "SELECT count(*), min(id), max(id) FROM c_events")).toBe(
+        `${count}|1|${max}`,
+      );
       expect(max).toBeGreaterThanOrEqual(before);
       expect(max).toBeLessThan(after);
       expect(await sqlite(restored, "SELECT count(*) FROM b_bulk")).toBe("200000");
@@ -161,7 +174,11 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
     // No temp file beside it, no journal.
     expect((await readdir(dir.path)).filter((n) => n.startsWith(".snapback"))).toEqual([]);
 
-    const toDb = await restoreDatabase({ ...base, to: { database: "x" }, overwrite: false }).catch((e: unknown) => e);
-    expect((toDb as Error).message).toBe('database "app" is a SQLite database: it is restored as a file');
+    const toDb = await restoreDatabase({ ...base, to: { database: "x" }, overwrite: false }).catch(
+      (e: unknown) => e,
+    );
+    expect((toDb as Error).message).toBe(
+      'database "app" is a SQLite database: it is restored as a file',
+    );
   });
 });

@@ -35,7 +35,11 @@ export const sqliteDriver: DatabaseDriver<SqliteDatabase> = {
       throw copyFailure(db, e);
     }
     return {
-      value: { kind: "readable", label: `database "${db.name}": copy of ${db.path}`, open: () => createReadStream(copy) },
+      value: {
+        kind: "readable",
+        label: `database "${db.name}": copy of ${db.path}`,
+        open: () => createReadStream(copy),
+      },
       [Symbol.asyncDispose]: dispose,
     };
   },
@@ -54,7 +58,14 @@ export const sqliteDriver: DatabaseDriver<SqliteDatabase> = {
 };
 
 function copyArgs(path: string, copy: string): string[] {
-  return ["-readonly", "-bail", "-cmd", `.timeout ${SQLITE_BUSY_TIMEOUT_MS}`, path, `VACUUM INTO ${sqlString(copy)}`];
+  return [
+    "-readonly",
+    "-bail",
+    "-cmd",
+    `.timeout ${SQLITE_BUSY_TIMEOUT_MS}`,
+    path,
+    `VACUUM INTO ${sqlString(copy)}`,
+  ];
 }
 
 function sqlString(s: string): string {
@@ -62,12 +73,17 @@ function sqlString(s: string): string {
 }
 
 function copyFailure(db: SqliteDatabase, e: unknown): SnapbackError {
-  if (!(e instanceof ProcessError)) return new SnapbackError(`database "${db.name}": ${String(e)}`, { cause: e });
+  if (!(e instanceof ProcessError))
+    return new SnapbackError(`database "${db.name}": ${String(e)}`, { cause: e });
   if (e.spawnCode === "ENOENT") {
-    return new SnapbackError(`database "${db.name}": sqlite3 is not installed`, { hint: "Debian: apt-get install sqlite3" });
+    return new SnapbackError(`database "${db.name}": sqlite3 is not installed`, {
+      hint: "Debian: apt-get install sqlite3",
+    });
   }
   const how = e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode_}`;
-  return new SnapbackError(`database "${db.name}": copying ${db.path} with sqlite3 failed (${how}): ${e.stderrTail(3)}`);
+  return new SnapbackError(
+    `database "${db.name}": copying ${db.path} with sqlite3 failed (${how}): ${e.stderrTail(3)}`,
+  );
 }
 
 /** `PRAGMA integrity_check` of a database file: "ok", or what is wrong. */

@@ -25,12 +25,16 @@ export interface FileTarget {
 /** Refuses a target that exists (without overwrite), is a directory, or has no parent dir. */
 export async function checkFileTarget(path: string, overwrite: boolean): Promise<void> {
   const parent = await stat(dirname(path)).catch(() => undefined);
-  if (!parent?.isDirectory()) throw new UsageError(`--to-file ${path}: the directory ${dirname(path)} does not exist`);
+  if (!parent?.isDirectory())
+    throw new UsageError(`--to-file ${path}: the directory ${dirname(path)} does not exist`);
   const st = await lstat(path).catch(() => undefined);
   if (!st) return;
-  if (st.isDirectory()) throw new UsageError(`--to-file ${path}: is a directory (name the file to write)`);
+  if (st.isDirectory())
+    throw new UsageError(`--to-file ${path}: is a directory (name the file to write)`);
   if (!overwrite) {
-    throw new UsageError(`--to-file ${path} exists`, { hint: "pass --overwrite to replace it, or name another file" });
+    throw new UsageError(`--to-file ${path} exists`, {
+      hint: "pass --overwrite to replace it, or name another file",
+    });
   }
 }
 
@@ -39,15 +43,26 @@ export async function checkFileTarget(path: string, overwrite: boolean): Promise
  * SQLite database must pass `PRAGMA integrity_check` first. A replaced file's owner and mode
  * are kept; otherwise the new file is 0600 (a dump holds all of the database's data).
  */
-export async function writeFileAtomically<T>(t: FileTarget, write: (sink: StreamSink) => Promise<T>): Promise<T> {
+export async function writeFileAtomically<T>(
+  t: FileTarget,
+  write: (sink: StreamSink) => Promise<T>,
+): Promise<T> {
   await checkFileTarget(t.path, t.overwrite);
-  await using dir = await journaledTempDir(t.stateDir, t.plan, dirname(t.path), `.snapback-restore-${basename(t.path)}-`);
+  await using dir = await journaledTempDir(
+    t.stateDir,
+    t.plan,
+    dirname(t.path),
+    `.snapback-restore-${basename(t.path)}-`,
+  );
   const part = join(dir.path, "part");
   const stream = createWriteStream(part, { mode: 0o600, flags: "wx" });
   const result = await write({ kind: "writable", label: `writing ${t.path}`, stream });
   if (t.format === "sqlite") {
     const check = await integrityCheck(part);
-    if (check !== "ok") throw new SnapbackError(`the restored SQLite database fails PRAGMA integrity_check: ${check}; ${t.path} was not touched`);
+    if (check !== "ok")
+      throw new SnapbackError(
+        `the restored SQLite database fails PRAGMA integrity_check: ${check}; ${t.path} was not touched`,
+      );
   }
   const old = await stat(t.path).catch(() => undefined);
   if (old) {
@@ -56,7 +71,8 @@ export async function writeFileAtomically<T>(t: FileTarget, write: (sink: Stream
   }
   if (t.format === "sqlite") {
     // A journal or WAL left by the replaced database would be replayed into the restored one.
-    for (const suffix of ["-wal", "-shm", "-journal"]) await rm(`${t.path}${suffix}`, { force: true });
+    for (const suffix of ["-wal", "-shm", "-journal"])
+      await rm(`${t.path}${suffix}`, { force: true });
   }
   await rename(part, t.path);
   return result;

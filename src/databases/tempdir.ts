@@ -14,7 +14,12 @@ export interface JournaledDir extends AsyncDisposable {
  * run (restore). Its journal entry is written before it exists, so after a SIGKILL the next
  * run or `snapback cleanup` removes it like a run's own temp dir.
  */
-export async function journaledTempDir(stateDir: string, plan: string, parent: string, prefix: string): Promise<JournaledDir> {
+export async function journaledTempDir(
+  stateDir: string,
+  plan: string,
+  parent: string,
+  prefix: string,
+): Promise<JournaledDir> {
   const path = join(parent, `${prefix}${randomBytes(6).toString("hex")}`);
   const entry = { provider: "fs", type: "dir", id: path };
   const journal = await Journal.create(stateDir, newRunId(), plan);

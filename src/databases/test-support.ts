@@ -23,12 +23,19 @@ export async function tempDir(prefix: string): Promise<TempDir> {
 }
 
 export async function engineFor(t: TestRepo): Promise<ResticEngine> {
-  const repo = repositorySchema.parse({ engine: "restic", url: t.url, password_file: t.passwordFile }) as ResticRepository;
+  const repo = repositorySchema.parse({
+    engine: "restic",
+    url: t.url,
+    password_file: t.passwordFile,
+  }) as ResticRepository;
   return new ResticEngine("r", repo, await resolveSecrets("r", repo), join(t.dir, "cache"));
 }
 
 /** A plan "p" with these `[[databases]]` entries, parsed by the fragment. */
-export function planWith(databases: object[], tags: string[] = []): { tags: string[]; databases: unknown } {
+export function planWith(
+  databases: object[],
+  tags: string[] = [],
+): { tags: string[]; databases: unknown } {
   return { tags, databases: databasesSchema.parse(databases) };
 }
 
@@ -54,7 +61,11 @@ export function recorder(signal = new AbortController().signal): DumpContext & {
       events.push(e);
       if (e.type === "database_summary") summaries.push(e);
     },
-    onFailure: (repository, error) => failures.push({ repository, message: error instanceof Error ? error.message : String(error) }),
+    onFailure: (repository, error) =>
+      failures.push({
+        repository,
+        message: error instanceof Error ? error.message : String(error),
+      }),
   };
 }
 
@@ -62,7 +73,10 @@ export function recorder(signal = new AbortController().signal): DumpContext & {
  * Watches every process's argument list while `fn` runs: which programs ran (by argv[0]
  * base name), and whether any argv ever held `secret`.
  */
-export async function watchArgv<T>(secret: string, fn: () => Promise<T>): Promise<{ value: T; programs: Set<string>; leaks: string[]; argvs: string[][] }> {
+export async function watchArgv<T>(
+  secret: string,
+  fn: () => Promise<T>,
+): Promise<{ value: T; programs: Set<string>; leaks: string[]; argvs: string[][] }> {
   const programs = new Set<string>();
   const leaks: string[] = [];
   const argvs: string[][] = [];

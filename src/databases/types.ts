@@ -22,7 +22,12 @@ export interface DatabaseDriver<D extends DatabaseConfig = DatabaseConfig> {
   /** The program (or file) whose bytes are the dump. */
   prepareDump(db: D, ctx: DriverContext): Promise<Prepared<StreamSource>>;
   /** The program that loads a stored dump of `format` into the database `target`. */
-  prepareLoad(db: D, format: DumpFormat, target: string, ctx: DriverContext): Promise<Prepared<StreamSink>>;
+  prepareLoad(
+    db: D,
+    format: DumpFormat,
+    target: string,
+    ctx: DriverContext,
+  ): Promise<Prepared<StreamSink>>;
   /** The dump command for --dry-run (no secrets). */
   describe(db: D): string;
 }

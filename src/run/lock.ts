@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { InterruptedError, LockedError } from "../errors.js";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
@@ -160,4 +160,31 @@ function formatMs(ms: number): string {
 
 export function lockDir(stateDir: string): string {
   return join(stateDir, "locks");
+}
+
+/**
+ * Removes lock files whose owner is gone (`snapback cleanup`). An unreadable lock counts as
+ * stale only once it is older than a minute: it may be being written this very moment.
+ */
+export async function removeStaleLocks(stateDir: string): Promise<{ path: string; owner: string }[]> {
+  const dir = lockDir(stateDir);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: { path: string; owner: string }[] = [];
+  for (const name of names.filter((n) => n.endsWith(".lock"))) {
+    const path = join(dir, name);
+    const { owner } = await readOwner(path);
+    if (owner === undefined) continue;
+    if (owner === "unreadable") {
+      const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age < 60_000) continue;
+    } else if (isAlive(owner)) continue;
+    await rm(path, { force: true });
+    removed.push({ path, owner: owner === "unreadable" ? "unreadable" : `pid ${owner.pid}, since ${owner.since}` });
+  }
+  return removed;
 }

@@ -1,4 +1,5 @@
 import { log } from "../../log.js";
+import { removeStaleLocks } from "../../run/lock.js";
 import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
@@ -18,6 +19,7 @@ export const cleanupCommand: Command = {
     const { config } = await io.load(global);
     const dryRun = values["dry-run"] === true;
     const report = await reclaimOrphans(config.state_dir, dryRun);
+    const locks = dryRun ? [] : await removeStaleLocks(config.state_dir);
     const failed = report.filter((r) => r.error);
     if (global.json) {
       io.printJson({
@@ -26,6 +28,7 @@ export const cleanupCommand: Command = {
           .filter((r) => !r.error)
           .map((r) => ({ run_id: r.runId, plan: r.plan, ...r.entry })),
         failed: failed.map((r) => ({ run_id: r.runId, plan: r.plan, ...r.entry, error: r.error })),
+        stale_locks: locks,
       });
     } else {
       for (const r of report) {
@@ -36,7 +39,8 @@ export const cleanupCommand: Command = {
             `${dryRun ? "would remove" : "removed"} ${describeEntry(r.entry)} (plan ${r.plan}, run ${r.runId})`,
           );
       }
-      if (report.length === 0) io.print("nothing to clean up");
+      for (const l of locks) io.print(`removed stale lock ${l.path} (${l.owner})`);
+      if (report.length === 0 && locks.length === 0) io.print("nothing to clean up");
     }
     return failed.length > 0 ? 1 : 0;
   },

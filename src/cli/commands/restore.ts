@@ -5,6 +5,7 @@ import { withInterrupts } from "../../run/signals.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
 import { selectPlans } from "./plans.js";
+import { DATABASE_RESTORE_USAGE, databaseRestoreArgs, runDatabaseRestore } from "../../databases/cli.js";
 
 export const restoreCommand: Command = {
   name: "restore",
@@ -12,7 +13,8 @@ export const restoreCommand: Command = {
   usage:
     "snapback restore PLAN --target DIR [--snapshot ID|latest] [--path P]... [--overwrite] [--repository NAME] [--writable]\n" +
     "  (a btrfs replication target receives read-only snapshots into DIR, --writable adds writable copies;\n" +
-    "   a zfs one receives into the dataset --target names, and --path selects source datasets)",
+    "   a zfs one receives into the dataset --target names, and --path selects source datasets)\n" +
+    DATABASE_RESTORE_USAGE,
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("restore", argv, {
       target: { type: "string" },
@@ -21,6 +23,9 @@ export const restoreCommand: Command = {
       overwrite: { type: "boolean" },
       repository: { type: "string" },
       writable: { type: "boolean" },
+      database: { type: "string" },
+      "to-database": { type: "string" },
+      "to-file": { type: "string" },
     });
     if (help) {
       io.print(this.usage);
@@ -28,7 +33,18 @@ export const restoreCommand: Command = {
     }
     if (positionals.length !== 1)
       throw new UsageError("restore: name exactly one PLAN", { hint: this.usage });
-    if (!values.target)
+    const dbArgs = databaseRestoreArgs({
+      database: values.database,
+      toDatabase: values["to-database"],
+      toFile: values["to-file"],
+      target: values.target,
+      paths: values.path ?? [],
+      writable: values.writable === true,
+      overwrite: values.overwrite === true,
+      json: global.json,
+      stdoutIsTTY: io.stdoutIsTTY,
+    });
+    if (!values.target && !dbArgs)
       throw new UsageError("restore: --target DIR is required", { hint: this.usage });
     const paths = values.path ?? [];
     const { config } = await io.load(global);
@@ -43,6 +59,18 @@ export const restoreCommand: Command = {
         `restore: plan "${plan}" has no repository "${values.repository ?? ""}" (it uses: ${engines.map((e) => e.repoName).join(", ")})`,
       );
     }
+    if (dbArgs) {
+      return runDatabaseRestore(dbArgs, values.snapshot ?? "latest", {
+        planName: plan,
+        plan: config.plans[plan] ?? {},
+        engine,
+        stateDir: config.state_dir,
+        json: global.json,
+        print: (l) => io.print(l),
+        printJson: (v) => io.printJson(v),
+      });
+    }
+    const targetDir = values.target ?? "";
     // A zfs replication target restores into a dataset, and its sources are datasets too.
     const zfs = engine.engine === "zfs";
     for (const p of paths)
@@ -50,7 +78,7 @@ export const restoreCommand: Command = {
         throw new UsageError(`restore: --path ${p} must be an absolute (original) path`);
     if (values.writable && engine.engine !== "btrfs")
       throw new UsageError(`restore: --writable applies to btrfs replication targets only`);
-    const target = zfs ? values.target : resolve(values.target);
+    const target = zfs ? targetDir : resolve(targetDir);
     const snapshot = values.snapshot ?? "latest";
     const { interruptedBy } = await withInterrupts((signal) =>
       engine.restore({

@@ -31,7 +31,9 @@ import {
 import {
   effectiveRules,
   mtimeNs,
+  groupRuns,
   pickRun,
+  type RunGroup,
   ReplicationEngine,
   replicationSummary,
   sample,
@@ -213,33 +215,19 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
     return out;
   }
 
-  private runsOf(
-    snaps: readonly TargetSnapshot[],
-  ): { runId: string; plan: string; time: Date | undefined; snaps: TargetSnapshot[] }[] {
-    const byRun = new Map<
-      string,
-      { runId: string; plan: string; time: Date | undefined; snaps: TargetSnapshot[] }
-    >();
-    for (const s of snaps) {
-      const key = `${s.plan}@${s.runId}`;
-      const run = byRun.get(key) ?? { runId: s.runId, plan: s.plan, time: s.time, snaps: [] };
-      run.snaps.push(s);
-      byRun.set(key, run);
-    }
-    return [...byRun.values()];
+  private runsOf(snaps: readonly TargetSnapshot[]): RunGroup<TargetSnapshot>[] {
+    return groupRuns(snaps, (s) => s.info.genAtCreation);
   }
 
   async snapshots(plan?: string): Promise<EngineSnapshot[]> {
-    return this.runsOf(await this.targetSnapshots(plan))
-      .map((r) =>
-        snapshotEntry(
-          r.plan,
-          r.runId,
-          r.time,
-          r.snaps.map((s) => s.source),
-        ),
-      )
-      .sort((a, b) => a.time.localeCompare(b.time));
+    return this.runsOf(await this.targetSnapshots(plan)).map((r) =>
+      snapshotEntry(
+        r.plan,
+        r.runId,
+        r.time,
+        r.snaps.map((s) => s.source),
+      ),
+    );
   }
 
   /**

@@ -148,18 +148,52 @@ export function snapshotEntry(
   };
 }
 
+/** The snapshots of one run on a target (one per source). */
+export interface RunGroup<S> {
+  runId: string;
+  plan: string;
+  time: Date | undefined;
+  /** Receive order on the target: run ids have one-second precision, this does not. */
+  order: number;
+  snaps: S[];
+}
+
+export function groupRuns<S extends { plan: string; runId: string; time: Date | undefined }>(
+  snaps: readonly S[],
+  orderOf: (s: S) => number,
+): RunGroup<S>[] {
+  const byRun = new Map<string, RunGroup<S>>();
+  for (const s of snaps) {
+    const key = `${s.plan}@${s.runId}`;
+    const g = byRun.get(key) ?? { runId: s.runId, plan: s.plan, time: s.time, order: 0, snaps: [] };
+    g.snaps.push(s);
+    g.order = Math.max(g.order, orderOf(s));
+    byRun.set(key, g);
+  }
+  return [...byRun.values()].sort(byTime);
+}
+
+/** Oldest first. */
+export function byTime(
+  a: { time: Date | undefined; order: number; runId: string },
+  b: { time: Date | undefined; order: number; runId: string },
+): number {
+  return (
+    (a.time?.getTime() ?? 0) - (b.time?.getTime() ?? 0) ||
+    a.order - b.order ||
+    a.runId.localeCompare(b.runId)
+  );
+}
+
 /** A run's snapshots picked by `latest`, a full run id or an unambiguous prefix of one. */
-export function pickRun<T extends { runId: string; time: Date | undefined }>(
+export function pickRun<T extends { runId: string; time: Date | undefined; order: number }>(
   runs: readonly T[],
   wanted: string,
   what: string,
 ): T {
   if (runs.length === 0) throw new SnapbackError(`${what} holds no snapshot of this plan`);
   if (wanted === "latest") {
-    const newest = [...runs].sort(
-      (a, b) =>
-        (b.time?.getTime() ?? 0) - (a.time?.getTime() ?? 0) || b.runId.localeCompare(a.runId),
-    )[0];
+    const newest = [...runs].sort(byTime).at(-1);
     if (newest) return newest;
   }
   const exact = runs.find((r) => r.runId === wanted);

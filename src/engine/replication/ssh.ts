@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { SnapbackError } from "../../errors.js";
 import {
   commandLine,
@@ -54,7 +55,13 @@ export function sshHost(
     command: (argv) => ({ file: "ssh", args: [...base, shellQuote(argv)] }),
     async run(argv, runOptions) {
       const c = host.command(argv);
-      const r = await run(c.file, c.args, { ...runOptions, reject: false });
+      let r = await run(c.file, c.args, { ...runOptions, reject: false });
+      // A connection dropped before the session began ran nothing: try again, briefly.
+      const retryable = runOptions?.stdin === undefined && runOptions?.input === undefined;
+      for (let attempt = 1; retryable && attempt < 3 && droppedEarly(r); attempt++) {
+        await sleep(500 * attempt);
+        r = await run(c.file, c.args, { ...runOptions, reject: false });
+      }
       if (r.exitCode === 255 && !r.aborted) {
         throw new SnapbackError(
           `cannot reach ${what} over ssh: ${tail(r.stderr) || "ssh failed"}`,
@@ -74,6 +81,14 @@ export function sshHost(
     },
   };
   return host;
+}
+
+function droppedEarly(r: RunResult): boolean {
+  return (
+    r.exitCode === 255 &&
+    !r.aborted &&
+    /kex_exchange_identification|Connection reset by|Connection closed by/i.test(r.stderr)
+  );
 }
 
 function tail(text: string): string {

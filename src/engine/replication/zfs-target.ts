@@ -19,7 +19,9 @@ import type {
 } from "../types.js";
 import {
   effectiveRules,
+  groupRuns,
   pickRun,
+  type RunGroup,
   ReplicationEngine,
   replicationSummary,
   snapshotEntry,
@@ -214,33 +216,19 @@ export class ZfsTargetEngine extends ReplicationEngine implements RepositoryEngi
     return out;
   }
 
-  private runsOf(
-    snaps: readonly TargetSnapshot[],
-  ): { runId: string; plan: string; time: Date | undefined; snaps: TargetSnapshot[] }[] {
-    const byRun = new Map<
-      string,
-      { runId: string; plan: string; time: Date | undefined; snaps: TargetSnapshot[] }
-    >();
-    for (const s of snaps) {
-      const key = `${s.plan}@${s.runId}`;
-      const entry = byRun.get(key) ?? { runId: s.runId, plan: s.plan, time: s.time, snaps: [] };
-      entry.snaps.push(s);
-      byRun.set(key, entry);
-    }
-    return [...byRun.values()];
+  private runsOf(snaps: readonly TargetSnapshot[]): RunGroup<TargetSnapshot>[] {
+    return groupRuns(snaps, (s) => s.snap.createtxg);
   }
 
   async snapshots(plan?: string): Promise<EngineSnapshot[]> {
-    return this.runsOf(await this.targetSnapshots(plan))
-      .map((r) =>
-        snapshotEntry(
-          r.plan,
-          r.runId,
-          r.time,
-          r.snaps.map((s) => s.source),
-        ),
-      )
-      .sort((a, b) => a.time.localeCompare(b.time));
+    return this.runsOf(await this.targetSnapshots(plan)).map((r) =>
+      snapshotEntry(
+        r.plan,
+        r.runId,
+        r.time,
+        r.snaps.map((s) => s.source),
+      ),
+    );
   }
 
   /**

@@ -18,17 +18,28 @@ const TAGS = ["plan-db:home", "database:app"];
 async function target(t: TestRepo, password?: string) {
   const repo = resticRepo(t.url, t.passwordFile);
   const secrets = await secretsOf(repo);
-  return { repoName: "test", repo, secrets: password === undefined ? secrets : { ...secrets, password } };
+  return {
+    repoName: "test",
+    repo,
+    secrets: password === undefined ? secrets : { ...secrets, password },
+  };
 }
 
 function request(source: StreamSource, signal = new AbortController().signal): StreamBackupRequest {
   return { filename: FILE, host: "test-host", tags: TAGS, source, env: {}, signal };
 }
 
-const sh = (script: string): StreamSource => ({ kind: "command", label: "test dump", file: "sh", args: ["-c", script] });
+const sh = (script: string): StreamSource => ({
+  kind: "command",
+  label: "test dump",
+  file: "sh",
+  args: ["-c", script],
+});
 
 async function sha256(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 describe("backupStdin", () => {
@@ -40,10 +51,14 @@ describe("backupStdin", () => {
     await writeRandomFile(input, 20);
     const commands: string[] = [];
     const target_ = await target(t);
-    const summary = await backupStdin(target_, request({ kind: "command", label: "cat", file: "cat", args: [input] }), {
-      cacheDir: join(t.dir, "cache"),
-      onCommand: (file, args) => commands.push([file, ...args].join(" ")),
-    });
+    const summary = await backupStdin(
+      target_,
+      request({ kind: "command", label: "cat", file: "cat", args: [input] }),
+      {
+        cacheDir: join(t.dir, "cache"),
+        onCommand: (file, args) => commands.push([file, ...args].join(" ")),
+      },
+    );
     expect(summary.bytes).toBe(20 * 1024 * 1024);
     expect(summary.snapshotId).toMatch(/^[0-9a-f]{64}$/);
 
@@ -57,7 +72,12 @@ describe("backupStdin", () => {
     const out = join(dir.path, "out");
     const r = await dumpToSink(
       target_,
-      { snapshotId: summary.snapshotId, filename: FILE, sink: { kind: "command", label: "write", file: "sh", args: ["-c", `cat > ${out}`] }, signal: new AbortController().signal },
+      {
+        snapshotId: summary.snapshotId,
+        filename: FILE,
+        sink: { kind: "command", label: "write", file: "sh", args: ["-c", `cat > ${out}`] },
+        signal: new AbortController().signal,
+      },
       { cacheDir: join(t.dir, "cache") },
     );
     expect(r.bytes).toBe(20 * 1024 * 1024);
@@ -66,7 +86,9 @@ describe("backupStdin", () => {
 
     const tagged = await listTagged(target_, ["database:app"], { cacheDir: join(t.dir, "cache") });
     expect(tagged.map((s) => s.id)).toEqual([summary.snapshotId]);
-    expect(await listTagged(target_, ["database:other"], { cacheDir: join(t.dir, "cache") })).toEqual([]);
+    expect(
+      await listTagged(target_, ["database:other"], { cacheDir: join(t.dir, "cache") }),
+    ).toEqual([]);
   });
 
   it("a dump that fails halfway leaves no snapshot and no lock, and its error is reported", async () => {
@@ -84,10 +106,16 @@ describe("backupStdin", () => {
 
   it("a dump that fails before writing anything leaves no (empty) snapshot", async () => {
     await using t = await createTestRepo();
-    const err = await backupStdin(await target(t), request(sh("echo 'database \"nope\" does not exist' >&2; exit 1")), {
-      cacheDir: join(t.dir, "cache"),
-    }).catch((e: unknown) => e);
-    expect((err as Error).message).toBe('test dump failed (exit code 1): database "nope" does not exist');
+    const err = await backupStdin(
+      await target(t),
+      request(sh("echo 'database \"nope\" does not exist' >&2; exit 1")),
+      {
+        cacheDir: join(t.dir, "cache"),
+      },
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(
+      'test dump failed (exit code 1): database "nope" does not exist',
+    );
     expect(await t.snapshots()).toEqual([]);
     expect((await t.restic(["list", "locks", "--no-lock"])).trim()).toBe("");
   });
@@ -96,7 +124,10 @@ describe("backupStdin", () => {
     await using t = await createTestRepo();
     const err = await backupStdin(
       await target(t),
-      request({ ...sh("echo 'auth failed for hunter22' >&2; exit 2"), secrets: ["hunter22"] } as StreamSource),
+      request({
+        ...sh("echo 'auth failed for hunter22' >&2; exit 2"),
+        secrets: ["hunter22"],
+      } as StreamSource),
       { cacheDir: join(t.dir, "cache") },
     ).catch((e: unknown) => e);
     expect((err as Error).message).toBe("test dump failed (exit code 2): auth failed for ***");
@@ -106,10 +137,17 @@ describe("backupStdin", () => {
     await using t = await createTestRepo();
     const err = await backupStdin(
       await target(t),
-      request({ kind: "command", label: "database \"x\": pg_dump", file: "snapback-no-such-dump", args: [] }),
+      request({
+        kind: "command",
+        label: 'database "x": pg_dump',
+        file: "snapback-no-such-dump",
+        args: [],
+      }),
       { cacheDir: join(t.dir, "cache") },
     ).catch((e: unknown) => e);
-    expect((err as Error).message).toBe('database "x": pg_dump: snapback-no-such-dump is not installed (not found on PATH)');
+    expect((err as Error).message).toBe(
+      'database "x": pg_dump: snapback-no-such-dump is not installed (not found on PATH)',
+    );
     expect(await t.snapshots()).toEqual([]);
   });
 
@@ -130,7 +168,9 @@ describe("backupStdin", () => {
     // 8 MiB is more than the pipes hold: once the marker exists, restic is reading the stream
     // (an abort while restic still starts up is restic's own business).
     const script = `head -c 8388608 /dev/urandom; touch ${marker}; exec yes snapback`;
-    const pending = backupStdin(await target(t), request(sh(script), abort.signal), { cacheDir: join(t.dir, "cache") });
+    const pending = backupStdin(await target(t), request(sh(script), abort.signal), {
+      cacheDir: join(t.dir, "cache"),
+    });
     while (!existsSync(marker)) await sleep(20);
     abort.abort();
     const err = await pending.catch((e: unknown) => e);
@@ -146,7 +186,11 @@ describe("backupStdin", () => {
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     try {
       // Zeros: restic deduplicates them, so the test is about the pipe, not the repository.
-      const summary = await backupStdin(await target(t), request(sh("head -c 1073741824 /dev/zero")), { cacheDir: join(t.dir, "cache") });
+      const summary = await backupStdin(
+        await target(t),
+        request(sh("head -c 1073741824 /dev/zero")),
+        { cacheDir: join(t.dir, "cache") },
+      );
       expect(summary.bytes).toBe(1024 * 1024 * 1024);
     } finally {
       clearInterval(timer);
@@ -169,7 +213,9 @@ describe("backupStdin", () => {
 
 describe("dumpToSink", () => {
   async function stored(t: TestRepo, content: string): Promise<string> {
-    const s = await backupStdin(await target(t), request(sh(`printf '%s' '${content}'`)), { cacheDir: join(t.dir, "cache") });
+    const s = await backupStdin(await target(t), request(sh(`printf '%s' '${content}'`)), {
+      cacheDir: join(t.dir, "cache"),
+    });
     return s.snapshotId;
   }
 
@@ -181,7 +227,12 @@ describe("dumpToSink", () => {
     sink.on("data", (c: Buffer) => chunks.push(c));
     const r = await dumpToSink(
       await target(t),
-      { snapshotId: id, filename: FILE, sink: { kind: "writable", label: "memory", stream: sink }, signal: new AbortController().signal },
+      {
+        snapshotId: id,
+        filename: FILE,
+        sink: { kind: "writable", label: "memory", stream: sink },
+        signal: new AbortController().signal,
+      },
       { cacheDir: join(t.dir, "cache") },
     );
     expect(Buffer.concat(chunks).toString()).toBe("hello dump");
@@ -198,7 +249,12 @@ describe("dumpToSink", () => {
       {
         snapshotId: id,
         filename: "/not/in/the/snapshot",
-        sink: { kind: "command", label: "load", file: "sh", args: ["-c", `cat > /dev/null; touch ${marker}`] },
+        sink: {
+          kind: "command",
+          label: "load",
+          file: "sh",
+          args: ["-c", `cat > /dev/null; touch ${marker}`],
+        },
         signal: new AbortController().signal,
       },
       { cacheDir: join(t.dir, "cache") },
@@ -216,12 +272,19 @@ describe("dumpToSink", () => {
       {
         snapshotId: id,
         filename: FILE,
-        sink: { kind: "command", label: "load into db2", file: "sh", args: ["-c", "cat >/dev/null; echo 'syntax error at end of input' >&2; exit 3"] },
+        sink: {
+          kind: "command",
+          label: "load into db2",
+          file: "sh",
+          args: ["-c", "cat >/dev/null; echo 'syntax error at end of input' >&2; exit 3"],
+        },
         signal: new AbortController().signal,
       },
       { cacheDir: join(t.dir, "cache") },
     ).catch((e: unknown) => e);
-    expect((err as Error).message).toBe("load into db2 failed (exit code 3): syntax error at end of input");
+    expect((err as Error).message).toBe(
+      "load into db2 failed (exit code 3): syntax error at end of input",
+    );
   });
 
   it("a loading program that exits before reading everything is an error", async () => {
@@ -229,12 +292,23 @@ describe("dumpToSink", () => {
     await using dir = await tempDir("big");
     const big = join(dir.path, "big");
     await writeRandomFile(big, 8);
-    const s = await backupStdin(await target(t), request({ kind: "command", label: "cat", file: "cat", args: [big] }), { cacheDir: join(t.dir, "cache") });
+    const s = await backupStdin(
+      await target(t),
+      request({ kind: "command", label: "cat", file: "cat", args: [big] }),
+      { cacheDir: join(t.dir, "cache") },
+    );
     const err = await dumpToSink(
       await target(t),
-      { snapshotId: s.snapshotId, filename: FILE, sink: { kind: "command", label: "load", file: "true", args: [] }, signal: new AbortController().signal },
+      {
+        snapshotId: s.snapshotId,
+        filename: FILE,
+        sink: { kind: "command", label: "load", file: "true", args: [] },
+        signal: new AbortController().signal,
+      },
       { cacheDir: join(t.dir, "cache") },
     ).catch((e: unknown) => e);
-    expect((err as Error).message).toBe(`the receiving program finished before reading all of restic dump of ${FILE} from repository "test"`);
+    expect((err as Error).message).toBe(
+      `the receiving program finished before reading all of restic dump of ${FILE} from repository "test"`,
+    );
   });
 });

@@ -46,8 +46,16 @@ export interface StdinOptions extends ResticOptions {
 }
 
 /** The argv of a stream backup; the path and tags come from the caller, nothing secret. */
-export function stdinBackupArgs(req: Pick<StreamBackupRequest, "filename" | "host" | "tags">): string[] {
-  const args = ["backup", "--json", "--stdin", `--stdin-filename=${req.filename}`, `--host=${req.host}`];
+export function stdinBackupArgs(
+  req: Pick<StreamBackupRequest, "filename" | "host" | "tags">,
+): string[] {
+  const args = [
+    "backup",
+    "--json",
+    "--stdin",
+    `--stdin-filename=${req.filename}`,
+    `--host=${req.host}`,
+  ];
   for (const tag of req.tags) args.push(`--tag=${tag}`);
   return args;
 }
@@ -69,23 +77,29 @@ export async function backupStdin(
   };
   let bytes: number;
   try {
-    ({ bytes } = await connect(req.signal, producerFor(req.source), req.source.label, (input, signal) =>
-      runRestic(target, stdinBackupArgs(req), {
-        ...options,
-        action: "backup",
-        env: { ...options.env, ...req.env },
-        signal,
-        stdin: input,
-        killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-        onStdoutLine: onLine,
-      }),
+    ({ bytes } = await connect(
+      req.signal,
+      producerFor(req.source),
+      req.source.label,
+      (input, signal) =>
+        runRestic(target, stdinBackupArgs(req), {
+          ...options,
+          action: "backup",
+          env: { ...options.env, ...req.env },
+          signal,
+          stdin: input,
+          killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+          onStdoutLine: onLine,
+        }),
     ));
   } catch (e) {
     // A dump that fails at once can stop restic while it is still opening the repository,
     // and restic 0.14 may then leave its lock behind. The lock's process is gone, so
     // restic's own rule (`restic unlock`) removes it; live locks stay.
     if (!(e instanceof ResticError) && !req.signal.aborted) {
-      await clearStaleLocks(target, { ...options, onRemoved: () => undefined }).catch(() => undefined);
+      await clearStaleLocks(target, { ...options, onRemoved: () => undefined }).catch(
+        () => undefined,
+      );
     }
     throw e;
   }
@@ -134,9 +148,14 @@ export async function listTagged(
   try {
     return parseSnapshots(r.stdout);
   } catch (e) {
-    throw new ResticError("other", target.repoName, `restic snapshots for repository "${target.repoName}" printed no valid JSON`, {
-      cause: e,
-    });
+    throw new ResticError(
+      "other",
+      target.repoName,
+      `restic snapshots for repository "${target.repoName}" printed no valid JSON`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -199,8 +218,13 @@ async function connect(
     },
   );
   const [p, c] = await Promise.allSettled([producing, consuming]);
+  const failed = p.status === "rejected" || c.status === "rejected";
+  if (failed && outer.aborted)
+    throw new SnapbackError("interrupted", { exitCode: 130, cause: outer.reason });
   if (first === "early") {
-    throw new SnapbackError(`the receiving program finished before reading all of ${producerLabel}`);
+    throw new SnapbackError(
+      `the receiving program finished before reading all of ${producerLabel}`,
+    );
   }
   if (p.status === "rejected" && (first === "producer" || c.status === "fulfilled")) throw p.reason;
   if (c.status === "rejected") throw c.reason;
@@ -260,7 +284,7 @@ function consumerFor(sink: StreamSink): Consumer {
  */
 function pump(from: Readable, to: Writable, end: boolean, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const done = (e?: unknown): void => {
+    const done = (e?: Error): void => {
       signal.removeEventListener("abort", onAbort);
       from.off("error", done);
       to.off("error", done);
@@ -269,7 +293,7 @@ function pump(from: Readable, to: Writable, end: boolean, signal: AbortSignal): 
       if (e === undefined) resolve();
       else {
         from.unpipe(to);
-        reject(e instanceof Error ? e : new Error(String(e)));
+        reject(e);
       }
     };
     const onAbort = (): void => done(new Error("stopped"));
@@ -296,11 +320,13 @@ function commandOptions(cmd: StreamCommand): { env?: Record<string, string>; cwd
 
 /** A failed dump or load program, its own words (secrets masked) in the message. */
 function commandFailure(cmd: StreamCommand, e: unknown): SnapbackError {
-  if (!(e instanceof ProcessError)) return new SnapbackError(`${cmd.label}: ${String(e)}`, { cause: e });
+  if (!(e instanceof ProcessError))
+    return new SnapbackError(`${cmd.label}: ${String(e)}`, { cause: e });
   if (e.spawnCode === "ENOENT") {
     return new SnapbackError(`${cmd.label}: ${cmd.file} is not installed (not found on PATH)`);
   }
-  if (e.spawnCode !== undefined) return new SnapbackError(`${cmd.label}: ${cmd.file} could not start (${e.spawnCode})`);
+  if (e.spawnCode !== undefined)
+    return new SnapbackError(`${cmd.label}: ${cmd.file} could not start (${e.spawnCode})`);
   const how = e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode_}`;
   const tail = redactText(e.stderrTail(5), cmd.secrets ?? []).trim();
   return new SnapbackError(`${cmd.label} failed (${how})${tail ? `: ${tail}` : ""}`);
@@ -339,9 +365,14 @@ async function runResticToStream(
     });
   } catch (e) {
     if (e instanceof ProcessError && e.spawnCode !== undefined) {
-      throw new ResticError(e.spawnCode === "ENOENT" ? "not-found-binary" : "other", target.repoName, `${binary.path}: could not start (${e.spawnCode})`, {
-        cause: e,
-      });
+      throw new ResticError(
+        e.spawnCode === "ENOENT" ? "not-found-binary" : "other",
+        target.repoName,
+        `${binary.path}: could not start (${e.spawnCode})`,
+        {
+          cause: e,
+        },
+      );
     }
     throw e;
   }
