@@ -1,6 +1,7 @@
 import { stringify } from "smol-toml";
 import { redactConfig } from "../../config/redact.js";
 import { UsageError } from "../../errors.js";
+import { validateCalendars } from "../../schedule/calendar.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
 
@@ -22,6 +23,7 @@ export const configCommand: Command = {
     }
     const { path, config } = await io.load(global);
     if (sub === "validate") {
+      await validateCalendars(config);
       const plans = Object.keys(config.plans).length;
       const repos = Object.keys(config.repositories).length;
       if (global.json) io.printJson({ valid: true, path, plans, repositories: repos });

@@ -7,6 +7,7 @@ import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
 import { pruneCommand } from "./prune.js";
 import { restoreCommand } from "./restore.js";
+import { scheduleCommand } from "./schedule.js";
 import { snapshotsCommand } from "./snapshots.js";
 import { statusCommand } from "./status.js";
 
@@ -20,5 +21,6 @@ export const commands: Command[] = [
   statusCommand,
   doctorCommand,
   configCommand,
+  scheduleCommand,
   demoCommand,
 ];
