@@ -141,6 +141,8 @@ async function createRig(sizeMiB = 256): Promise<Rig> {
     },
     async [Symbol.asyncDispose]() {
       await rm(dir, { recursive: true, force: true });
+      // The flock file of the target lock (never unlinked by snapback: that would race).
+      await rm(`/var/lock/snapback-zfs-${escapeSourceName(container)}.lock`, { force: true });
       await target[Symbol.asyncDispose]();
       await src[Symbol.asyncDispose]();
     },
@@ -223,6 +225,14 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     expect(await rig.userrefs(`${rig.target}@${s1}`)).toBe("0");
     const held = await run("zfs", ["destroy", `${rig.target}@${s2}`], { reject: false });
     expect(held.exitCode).not.toBe(0);
+    // The kept source snapshot's view (a clone on zfs-fuse) went with the run; only it stays.
+    const left = await run("zfs", ["list", "-H", "-o", "name", "-t", "all", "-r", rig.src.pool]);
+    expect(left.stdout.split("\n").filter((n) => n.includes("snapback-"))).toEqual([
+      `${rig.home.name}@${s2}`,
+    ]);
+    expect((await run("findmnt", ["-rn", "-o", "TARGET"])).stdout).not.toContain(
+      "/run/snapback/zfs",
+    );
 
     const snaps = JSON.parse((await rig.cli(["--json", "snapshots"])).stdout) as {
       id: string;

@@ -387,6 +387,7 @@ describe("parseConfigText: good configs", () => {
       one_file_system: false,
       recursive: true,
       hooks: [],
+      databases: [],
       retention: { keep_daily: 7, local_snapshots: 0, prune: true },
     });
   });

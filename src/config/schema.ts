@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
+import { databasesSchema } from "../databases/schema.js";
 import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
@@ -226,6 +227,8 @@ export const planSchema = z.strictObject({
   check: checkScheduleSchema.optional(),
   /** Commands run around the snapshots and after the run ([[plans.X.hooks]]). */
   hooks: hooksSchema,
+  /** Database dumps streamed into the plan's repositories ([[plans.X.databases]]). */
+  databases: databasesSchema,
   /** Where to report this plan's runs; replaces the global [[notify]] list when set. */
   notify: planNotifySchema,
 });
@@ -251,7 +254,7 @@ export const configSchema = z
           });
         }
       });
-      if (plan.sources.length === 0 && plan.zfs_datasets === undefined) {
+      if (plan.sources.length === 0 && plan.zfs_datasets === undefined && plan.databases.length === 0) {
         ctx.addIssue({
           code: "custom",
           path: ["plans", planName, "sources"],

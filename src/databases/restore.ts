@@ -107,7 +107,8 @@ async function loadIntoDatabase(
     signal: req.signal,
     key: `plans.${req.planName}.databases[${index}]`,
   });
-  return stream(sink.value);
+  // Awaited here: the option file must outlive the load.
+  return await stream(sink.value);
 }
 
 /** "latest" or an id prefix, among this database's dumps in the repository. */

@@ -113,6 +113,7 @@ export class ResticEngine implements RepositoryEngine {
       host: req.host,
       rules: req.rules,
       dryRun: req.dryRun,
+      ...(req.tags === undefined ? {} : { tags: req.tags }),
       cacheDir: this.cacheDir,
       signal: req.signal,
     });

@@ -162,6 +162,8 @@ export interface ForgetReport {
 export interface ForgetRequest {
   plan: string;
   host: string;
+  /** Select by these tags instead of the plan's own (database dumps have their own chain). */
+  tags?: readonly string[];
   rules: KeepRules;
   dryRun: boolean;
   signal: AbortSignal;

@@ -68,6 +68,12 @@ export class TerminalReporter {
           `${event.plan} → ${event.repository}: snapshot ${event.snapshot_id.slice(0, 8)}: files ${event.files_new} new, ${event.files_changed} changed, ${event.files_unmodified} unmodified; ${formatBytes(event.data_added)} added in ${formatDuration(event.duration_s)}${event.error_count ? `; ${event.error_count} files unreadable` : ""}`,
         );
         break;
+      case "database_summary":
+        this.clearLive();
+        this.out(
+          `${event.plan} → ${event.repository}: database ${event.database} (${event.db_type}) dumped to ${event.path}: ${formatBytes(event.bytes)}, ${formatBytes(event.data_added)} added in ${formatDuration(event.duration_s)}`,
+        );
+        break;
       case "result":
         this.clearLive();
         if (event.retention && !event.retention.error) {

@@ -1,3 +1,5 @@
+import type { DatabaseSummaryEvent } from "../databases/events.js";
+
 /**
  * What a run reports. With --json each event is one line on stdout; otherwise the terminal
  * reporter renders them. Field names follow the contract (snake_case).
@@ -66,6 +68,8 @@ export interface ScheduledCheckOutcome {
   error?: string;
 }
 
+export type { DatabaseSummaryEvent };
+
 export type RunEvent =
   | { type: "start"; plan: string; run_id: string; sources: string[]; repositories: string[] }
   | { type: "reclaimed"; what: string; run_id: string }
@@ -92,6 +96,7 @@ export type RunEvent =
   | { type: "warning"; plan: string; repository?: string; message: string }
   | { type: "error"; plan: string; repository?: string; message: string }
   | SummaryEvent
+  | DatabaseSummaryEvent
   | ResultEvent;
 
 export type EventSink = (event: RunEvent) => void;

@@ -33,6 +33,8 @@ function describe(e: RunEvent): string | undefined {
       return `error: ${e.repository ? `${e.repository}: ` : ""}${e.message}`;
     case "summary":
       return `${e.repository}: snapshot ${e.snapshot_id.slice(0, 8)}, ${e.files_new} new, ${e.files_changed} changed, ${e.files_unmodified} unmodified, ${e.data_added} bytes added`;
+    case "database_summary":
+      return `${e.repository}: database ${e.database} dumped (${e.bytes} bytes) as ${e.snapshot_id.slice(0, 8)}`;
     case "result":
       return `result: ${e.status}${e.error ? ` (${e.error})` : ""}`;
     default:

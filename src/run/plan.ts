@@ -10,6 +10,7 @@ import { discoverDatasets } from "../snapshot/zfs/index.js";
 import { ROOT_SYSTEM_MOUNTS } from "../view/script.js";
 import { isUnder, normalizePath } from "../util/paths.js";
 import { describeHooks } from "../hooks/index.js";
+import { describeDatabaseDumps } from "../databases/index.js";
 
 /**
  * The pure half of a run: everything that will happen, worked out by reading the system and
@@ -146,6 +147,7 @@ export function describeRunPlan(p: RunPlan, engineCommands: string[]): string[] 
   if (p.internalExcludes.length)
     lines.push(`  excluded (snapback's own): ${p.internalExcludes.join(", ")}`);
   for (const h of describeHooks(p.plan.hooks)) lines.push(`  hook: ${h}`);
+  for (const d of describeDatabaseDumps(p.planName, p.plan)) lines.push(`  ${d}`);
   for (const c of engineCommands) lines.push(`  run: ${c}`);
   return lines;
 }

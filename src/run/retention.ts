@@ -1,3 +1,4 @@
+import { databasesOf, dumpSelector } from "../databases/index.js";
 import { runScheduledCheck } from "../check/scheduled.js";
 import type { Plan, Retention } from "../config/schema.js";
 import type { KeepRules, RepositoryEngine, RetainedSnapshot } from "../engine/types.js";
@@ -105,6 +106,21 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
       });
       report.keep = r.keep.map(retainedJson);
       report.remove = r.remove.map(retainedJson);
+      // Each database's dumps are their own chain under the same keep rules.
+      for (const db of databasesOf(req.plan)) {
+        if (engine.engine !== "restic") break;
+        const d = await engine.forget({
+          plan: req.planName,
+          host: req.host,
+          tags: dumpSelector(req.planName, db.name),
+          rules,
+          dryRun: req.dryRun,
+          signal: req.signal,
+        });
+        report.keep.push(...d.keep.map(retainedJson));
+        report.remove.push(...d.remove.map(retainedJson));
+        r.remove.push(...d.remove);
+      }
       if (!req.dryRun && r.remove.length > 0 && (req.plan.retention?.prune ?? true)) {
         await engine.prune(req.signal);
         report.pruned = true;

@@ -1,4 +1,5 @@
 import type { Config } from "../../config/schema.js";
+import { listPlanDumps } from "../../databases/index.js";
 import { openEngines } from "../../engine/open.js";
 import { listLocalSnapshots } from "../../run/local-snapshots.js";
 import { planRun } from "../../run/plan.js";
@@ -44,7 +45,8 @@ export const snapshotsCommand: Command = {
       for (const engine of await openEngines(config, plan, { resolveSecrets: true })) {
         if (values.repository && engine.repoName !== values.repository) continue;
         try {
-          for (const s of await engine.snapshots(plan)) {
+          const dumps = engine.engine === "restic" ? await listPlanDumps(engine, plan) : [];
+          for (const s of [...(await engine.snapshots(plan)), ...dumps]) {
             listing.push({
               id: s.id,
               short_id: s.shortId,

@@ -402,8 +402,19 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
       try {
         await pipeline(
           [
-            this.host.command(["tar", "-C", s.info.path, "-cf", "-", "--", ...rels]),
-            { file: "tar", args: ["-C", dest, "-xpf", "-"] },
+            // pax keeps nanosecond mtimes (the default format rounds them to seconds).
+            this.host.command([
+              "tar",
+              "--format=posix",
+              "--numeric-owner",
+              "-C",
+              s.info.path,
+              "-cf",
+              "-",
+              "--",
+              ...rels,
+            ]),
+            { file: "tar", args: ["--numeric-owner", "-C", dest, "-xpf", "-"] },
           ],
           { signal: req.signal },
         );

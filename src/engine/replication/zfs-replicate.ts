@@ -162,12 +162,12 @@ async function cleanInterrupted(r: ZfsReplication, td: string): Promise<void> {
     }
   }
   if (await tryZfs(r.host, ["list", "-H", "-o", "name", `${td}/%recv`])) {
-    await zfsOn(r.host, ["destroy", `${td}/%recv`]);
+    await destroyDataset(r.host, `${td}/%recv`);
     r.warn(`removed ${td}/%recv on ${r.host.label}: left by an interrupted transfer`);
   }
   const state = await listZfsSnapshots(r.host, td, { recursive: true });
   if (state.exists && state.snaps.length === 0 && state.datasets.length === 1) {
-    await zfsOn(r.host, ["destroy", td]);
+    await destroyDataset(r.host, td);
     r.warn(
       `removed ${td} on ${r.host.label}: an interrupted first transfer left it without a snapshot`,
     );
@@ -203,6 +203,14 @@ export async function replicateZfsSnapshot(
   if (common && counterpart) {
     // An incremental stream only applies on top of its parent: what came later goes.
     const newer = target.snaps.filter((s) => s.createtxg > counterpart.createtxg);
+    const foreign = newer.filter((s) => parseZfsSnapshotName(s.snap)?.plan !== r.planName);
+    if (foreign.length > 0) {
+      throw new SnapbackError(
+        `${where} holds ${foreign.map((s) => s.snap).join(", ")}, newer than ${counterpart.snap} and not of plan ` +
+          `${r.planName}: receiving would roll them back`,
+        { hint: "replicate a dataset into one ZFS target from one plan only" },
+      );
+    }
     if (newer.length > 0) {
       for (const s of newer) await releaseHold(r.host, r.targetCaps.holds, s.name);
       await zfsOn(r.host, ["rollback", "-r", counterpart.name], r.signal);
@@ -293,6 +301,17 @@ export async function replicateZfsSnapshot(
   };
 }
 
+/** A dataset (never a snapshot) destroyed; zfs-fuse calls a mounted one busy: unmounted, it goes. */
+async function destroyDataset(host: Host, name: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await host.run(["zfs", "destroy", name], { reject: false });
+    if (r.exitCode === 0) return;
+    if (!/busy/i.test(r.stderr) || attempt >= 5) throw new ProcessError(r);
+    await host.run(["zfs", "unmount", name], { reject: false });
+    await sleep(200);
+  }
+}
+
 /** zfs-fuse calls a mounted dataset busy and will not rename it: unmounted, it will. */
 async function renameAside(host: Host, from: string, to: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -368,7 +387,7 @@ export async function applyZfsTargetRetention(
   for (const chain of chains.filter((c) => c.includes(ARCHIVE_SEP))) {
     const left = all.snaps.filter((s) => s.dataset === chain && !removed.has(s.name));
     if (left.length === 0)
-      await zfsOn(host, ["destroy", chain]).catch((e: unknown) =>
+      await destroyDataset(host, chain).catch((e: unknown) =>
         warn(`could not destroy the empty ${chain}: ${errorMessage(e)}`),
       );
   }

@@ -11,6 +11,8 @@ export interface ForgetOptions extends ResticOptions {
   rules: KeepRules;
   /** Report what would be removed; remove nothing. */
   dryRun: boolean;
+  /** Select by these tags (all must match) instead of the plan's tag: a database's dumps. */
+  tags?: readonly string[];
 }
 
 const FLAGS: [keyof KeepRules, string][] = [
@@ -39,7 +41,7 @@ export function hasKeepRules(rules: KeepRules): boolean {
  * A count of 0 is left out: it means "no such rule" in the config.
  */
 export function forgetArgs(
-  options: Pick<ForgetOptions, "planName" | "host" | "rules" | "dryRun">,
+  options: Pick<ForgetOptions, "planName" | "host" | "rules" | "dryRun" | "tags">,
 ): string[] {
   if (!hasKeepRules(options.rules)) {
     throw new Error("internal: forget without a keep rule would remove every backup of the plan");
@@ -54,7 +56,7 @@ export function forgetArgs(
   const args = [
     "forget",
     "--json",
-    `--tag=${planTag(options.planName)}`,
+    `--tag=${(options.tags ?? [planTag(options.planName)]).join(",")}`,
     `--host=${options.host}`,
     "--group-by=host",
   ];

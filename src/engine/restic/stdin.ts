@@ -97,9 +97,7 @@ export async function backupStdin(
     // and restic 0.14 may then leave its lock behind. The lock's process is gone, so
     // restic's own rule (`restic unlock`) removes it; live locks stay.
     if (!(e instanceof ResticError) && !req.signal.aborted) {
-      await clearStaleLocks(target, { ...options, onRemoved: () => undefined }).catch(
-        () => undefined,
-      );
+      await clearStaleLocks(target, options).catch(() => undefined);
     }
     throw e;
   }
