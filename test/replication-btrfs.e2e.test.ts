@@ -584,30 +584,4 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     }
     expect((await rig.backup()).r.exitCode).toBe(0);
   });
-
-  test("measures replication against the bare pipeline (printed, not asserted)", async () => {
-    await using rig = await createRig(3072);
-    const bare = join(rig.dst.mountpoint, "bare");
-    await mkdir(bare);
-    const r = await benchBtrfsReplication({
-      subvolume: rig.data,
-      targetRoot: rig.target,
-      bareTargetRoot: bare,
-      changeBytes: 256 * 1024 * 1024,
-      repeat: 3,
-      manyFiles: 20_000,
-    });
-    console.log(
-      `btrfs replication: incremental of ${r.changeBytes / 1024 / 1024} MiB: snapback ${r.snapbackSeconds.toFixed(2)} s ` +
-        `(${r.snapbackMiBps.toFixed(0)} MiB/s; transfer alone ${r.snapbackTransferSeconds.toFixed(2)} s), ` +
-        `bare send|receive ${r.bareSeconds.toFixed(2)} s (${r.bareMiBps.toFixed(0)} MiB/s): throughput ratio ${r.throughputRatio.toFixed(2)}; ` +
-        `4 KiB change to a subvolume of 20000 files + ${(4 * r.changeBytes) / 1024 / 1024} MiB: ${r.smallChangeMs.toFixed(0)} ms ` +
-        `(transfer ${r.smallChangeTransferMs.toFixed(0)} ms)`,
-    );
-    expect(r.throughputRatio).toBeGreaterThan(0);
-    // The bench leaves nothing behind.
-    expect(await readdir(rig.target)).toEqual([]);
-    expect(await readdir(bare)).toEqual([]);
-    expect(await readdir(rig.data)).toEqual([]);
-  });
 });

@@ -75,7 +75,7 @@ export async function trimLocalSnapshots(
   groups: RunPlan["groups"],
   planName: string,
   keepRuns: number,
-  opts: { dryRun: boolean; currentRunId?: string },
+  opts: { dryRun: boolean; currentRunId?: string; pinned?: ReadonlySet<string> },
 ): Promise<LocalTrimReport> {
   const unsupported = [
     ...new Set(
@@ -89,6 +89,10 @@ export async function trimLocalSnapshots(
     keepRuns,
     opts.currentRunId,
   );
+  const pinned = opts.pinned ?? new Set<string>();
+  const isPinned = (k: KeptSnapshot): boolean => k.objects.some((o) => pinned.has(o));
+  selection.keep.push(...selection.remove.filter(isPinned));
+  selection.remove = selection.remove.filter((k) => !isPinned(k));
   const errors: string[] = [];
   const removed: KeptSnapshot[] = [];
   for (const k of selection.remove) {

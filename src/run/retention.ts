@@ -1,3 +1,4 @@
+import { pinnedSnapshots } from "../engine/replication/pins.js";
 import { databasesOf, dumpSelector } from "../databases/index.js";
 import { runScheduledCheck } from "../check/scheduled.js";
 import type { Plan, Retention } from "../config/schema.js";
@@ -75,6 +76,8 @@ export interface PlanRetentionRequest {
   signal: AbortSignal;
   /** The run in progress, whose snapshots are never trimmed here. */
   currentRunId?: string;
+  /** Where replication targets record the source snapshots they need as parents. */
+  stateDir: string;
 }
 
 export async function applyPlanRetention(req: PlanRetentionRequest): Promise<PlanRetentionReport> {
@@ -135,7 +138,10 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
   const keepRuns = req.plan.retention?.local_snapshots ?? 0;
   let local: PlanRetentionReport["local"];
   try {
+    // A snapshot a replication target needs as its next parent is never trimmed here.
+    const pinned = await pinnedSnapshots(req.stateDir, req.planName, req.plan.repositories);
     const trimmed = await trimLocalSnapshots(req.groups, req.planName, keepRuns, {
+      pinned,
       dryRun: req.dryRun,
       ...(req.currentRunId === undefined ? {} : { currentRunId: req.currentRunId }),
     });
@@ -219,6 +225,7 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
         dryRun: false,
         signal: req.signal,
         currentRunId: req.run.runId,
+        stateDir: req.run.stateDir,
       });
       const errors: string[] = [];
       for (const repo of r.repositories) {

@@ -86,6 +86,7 @@ async function prunePlan(
       groups,
       dryRun,
       signal,
+      stateDir: config.state_dir,
     });
   let report: PlanRetentionReport;
   if (dryRun) report = await run();
