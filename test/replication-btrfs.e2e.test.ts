@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
-import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
 import { BtrfsTargetEngine } from "../src/engine/replication/btrfs-target.js";
 import {
   listSnapbackSubvolumes,
