@@ -112,7 +112,9 @@ describe("backup end to end (real btrfs, real restic)", () => {
     const config = w
       .basicConfig([w.data])
       .replace('repositories = ["r"]', 'repositories = ["r", "r2"]')
-      .concat(`\n[repositories.r2]\nengine = "restic"\nurl = "${second.url}"\npassword_file = "${second.passwordFile}"\n`);
+      .concat(
+        `\n[repositories.r2]\nengine = "restic"\nurl = "${second.url}"\npassword_file = "${second.passwordFile}"\n`,
+      );
     await w.writeConfig(config);
     const r = await w.cli(["--json", "backup"]);
     expect(r.exitCode).toBe(0);
@@ -121,7 +123,8 @@ describe("backup end to end (real btrfs, real restic)", () => {
     expect(events(r.stdout).filter((e) => e.type === "snapshots")).toHaveLength(1);
     const lsFirst = await w.repo.restic(["ls", "--long", "latest"]);
     const lsSecond = await second.restic(["ls", "--long", "latest"]);
-    const inData = (ls: string): string[] => ls.split("\n").filter((l) => l.includes(w.data) && !l.startsWith("snapshot "));
+    const inData = (ls: string): string[] =>
+      ls.split("\n").filter((l) => l.includes(w.data) && !l.startsWith("snapshot "));
     expect(inData(lsSecond)).toEqual(inData(lsFirst));
     expect(inData(lsFirst).length).toBe(6);
     expect(await leftovers(w)).toEqual([]);

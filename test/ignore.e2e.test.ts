@@ -22,7 +22,9 @@ describe("ignore files in a run", () => {
     await put(d, "src/main.o");
     await put(d, "src/lib/util.o");
     await put(d, "secret/key.pem");
-    await w.writeConfig(w.basicConfig([d], 'ignore_file = ".snapbackignore"\nexclude = ["/**/secret"]'));
+    await w.writeConfig(
+      w.basicConfig([d], 'ignore_file = ".snapbackignore"\nexclude = ["/**/secret"]'),
+    );
 
     const r = await w.cli(["backup"]);
     expect(r.stderr).not.toMatch(/error/);

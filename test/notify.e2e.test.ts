@@ -43,12 +43,12 @@ describe("notifications and metrics in a run", () => {
     );
     const r = await w.cli(["backup"]);
     expect(r.exitCode).toBe(0);
-    expect(hc.seen.map((s) => `${s.method} ${s.url.replace(/rid=[0-9a-f-]+/, "rid=RID")}`)).toEqual([
-      "POST /ping/check-token-123/start?rid=RID",
-      "POST /ping/check-token-123?rid=RID",
-    ]);
+    expect(hc.seen.map((s) => `${s.method} ${s.url.replace(/rid=[0-9a-f-]+/, "rid=RID")}`)).toEqual(
+      ["POST /ping/check-token-123/start?rid=RID", "POST /ping/check-token-123?rid=RID"],
+    );
     expect(hc.seen[1]?.body).toMatch(/result: success/);
-    const rid = (s: Seen | undefined): string | undefined => /rid=([0-9a-f-]+)/.exec(s?.url ?? "")?.[1];
+    const rid = (s: Seen | undefined): string | undefined =>
+      /rid=([0-9a-f-]+)/.exec(s?.url ?? "")?.[1];
     expect(rid(hc.seen[0])).toBe(rid(hc.seen[1]));
     const metrics = await readFile(prom, "utf8");
     expect(metrics).toMatch(/^snapback_last_run_status\{plan="p",status="success"\} 1$/m);
@@ -73,7 +73,10 @@ describe("notifications and metrics in a run", () => {
     );
     const failed = await w.cli(["backup"]);
     expect(failed.exitCode).toBe(1);
-    expect(hc.seen.map((s) => s.url.replace(/\?.*/, ""))).toEqual(["/ping/t/start", "/ping/t/fail"]);
+    expect(hc.seen.map((s) => s.url.replace(/\?.*/, ""))).toEqual([
+      "/ping/t/start",
+      "/ping/t/fail",
+    ]);
     expect(hc.seen[1]?.body).toMatch(/invalid pattern/);
   });
 });

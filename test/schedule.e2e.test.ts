@@ -16,9 +16,15 @@ describe("schedule", () => {
     expect(timer).toContain("OnCalendar=Mon..Fri 02:30");
     expect(timer).toContain("Persistent=true");
     const service = await readFile(join(dir, "snapback-p.service"), "utf8");
-    expect(service).toMatch(new RegExp(`ExecStart=.*node.* --config ${w.configPath} backup p$`, "m"));
+    expect(service).toMatch(
+      new RegExp(`ExecStart=.*node.* --config ${w.configPath} backup p$`, "m"),
+    );
     expect(service).toContain("KillSignal=SIGINT");
-    const verify = await run("systemd-analyze", ["verify", join(dir, "snapback-p.timer"), join(dir, "snapback-p.service")], { reject: false });
+    const verify = await run(
+      "systemd-analyze",
+      ["verify", join(dir, "snapback-p.timer"), join(dir, "snapback-p.service")],
+      { reject: false },
+    );
     expect(verify.stderr).not.toMatch(/snapback-p\.(service|timer):\d+:/);
   });
 
@@ -27,6 +33,8 @@ describe("schedule", () => {
     await w.writeConfig(w.basicConfig([w.data], 'schedule = "every full moon"'));
     const r = await w.cli(["schedule", "show"]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('plans.p.schedule: "every full moon" is not a systemd calendar expression');
+    expect(r.stderr).toContain(
+      'plans.p.schedule: "every full moon" is not a systemd calendar expression',
+    );
   });
 });

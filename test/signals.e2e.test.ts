@@ -52,7 +52,10 @@ describe("signals", () => {
     await w.writeConfig(w.basicConfig([w.data]));
     const b = startBackup(w);
     await b.engineRunning;
-    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout.trim().split("\n").map(Number);
+    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
+      .trim()
+      .split("\n")
+      .map(Number);
     expect(restic.length).toBeGreaterThan(0);
     process.kill(b.pid, "SIGTERM");
     const r = await b.done;
@@ -120,7 +123,10 @@ describe("signals", () => {
     expect((await leftovers(w)).length).toBeGreaterThan(0);
     const r = await w.cli(["--json", "cleanup"]);
     expect(r.exitCode).toBe(0);
-    const doc = JSON.parse(r.stdout) as { removed: { type: string; id: string }[]; stale_locks: { path: string }[] };
+    const doc = JSON.parse(r.stdout) as {
+      removed: { type: string; id: string }[];
+      stale_locks: { path: string }[];
+    };
     expect(doc.removed.map((e) => e.type).sort()).toEqual(["dir", "subvolume"]);
     expect(doc.stale_locks.map((l) => l.path).sort()).toEqual([
       join(w.stateDir, "locks", "plan-p.lock"),

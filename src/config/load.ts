@@ -252,7 +252,9 @@ function editDistance(a: string, b: string): number {
 async function refuseReadableSecrets(path: string, config: Config): Promise<void> {
   // Repository env values are credentials; so are notification URLs (they embed tokens).
   const carriesSecrets =
-    Object.values(config.repositories).some((r) => r.env !== undefined && Object.keys(r.env).length > 0) ||
+    Object.values(config.repositories).some(
+      (r) => r.env !== undefined && Object.keys(r.env).length > 0,
+    ) ||
     config.notify.length > 0 ||
     Object.values(config.plans).some((p) => (p.notify?.length ?? 0) > 0);
   if (!carriesSecrets) return;

@@ -254,7 +254,11 @@ export const configSchema = z
           });
         }
       });
-      if (plan.sources.length === 0 && plan.zfs_datasets === undefined && plan.databases.length === 0) {
+      if (
+        plan.sources.length === 0 &&
+        plan.zfs_datasets === undefined &&
+        plan.databases.length === 0
+      ) {
         ctx.addIssue({
           code: "custom",
           path: ["plans", planName, "sources"],

@@ -19,7 +19,12 @@ import type {
   ViewBackupRequest,
 } from "./types.js";
 import { backupStdin, dumpToSink, listTagged } from "./restic/stdin.js";
-import type { StreamBackupRequest, StreamBackupSummary, StreamRestoreRequest, StreamRestoreResult } from "./types.js";
+import type {
+  StreamBackupRequest,
+  StreamBackupSummary,
+  StreamRestoreRequest,
+  StreamRestoreResult,
+} from "./types.js";
 import { checkRepository, restoreFiles, sampleFiles } from "./restic/check.js";
 import { forget, prune } from "./restic/forget.js";
 import type {
@@ -156,7 +161,10 @@ export class ResticEngine implements RepositoryEngine {
   }
 
   snapshotsWithTags(tags: string[], signal?: AbortSignal): Promise<EngineSnapshot[]> {
-    return listTagged(this.target(), tags, { cacheDir: this.cacheDir, ...(signal ? { signal } : {}) });
+    return listTagged(this.target(), tags, {
+      cacheDir: this.cacheDir,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   secretValues(): string[] {

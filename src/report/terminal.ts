@@ -78,7 +78,9 @@ export class TerminalReporter {
         this.clearLive();
         if (event.retention && !event.retention.error) {
           const r = event.retention;
-          this.note(`retention: ${r.removed} backups removed, ${r.kept} kept${r.pruned ? ", repository pruned" : ""}${r.local_removed + r.local_kept > 0 ? `; local snapshots: ${r.local_removed} removed, ${r.local_kept} kept` : ""}`);
+          this.note(
+            `retention: ${r.removed} backups removed, ${r.kept} kept${r.pruned ? ", repository pruned" : ""}${r.local_removed + r.local_kept > 0 ? `; local snapshots: ${r.local_removed} removed, ${r.local_kept} kept` : ""}`,
+          );
         }
         this.out(
           `${event.plan}: ${event.status}${event.error ? ` (${redact(event.error)})` : ""}${event.snapshot_skew_ms !== null ? `, snapshot skew ${event.snapshot_skew_ms.toFixed(1)} ms` : ""}`,

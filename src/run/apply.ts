@@ -249,7 +249,11 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           if (ctx.signal.aborted) throw e;
           recordFailure(engine.repoName, e);
         }
-        await dumpDatabases(p, engine, { emit: ctx.emit, signal: ctx.signal, onFailure: recordFailure });
+        await dumpDatabases(p, engine, {
+          emit: ctx.emit,
+          signal: ctx.signal,
+          onFailure: recordFailure,
+        });
       }
       afterBackup = await applyRetentionAfterBackup({
         run: p,

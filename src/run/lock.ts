@@ -166,7 +166,9 @@ export function lockDir(stateDir: string): string {
  * Removes lock files whose owner is gone (`snapback cleanup`). An unreadable lock counts as
  * stale only once it is older than a minute: it may be being written this very moment.
  */
-export async function removeStaleLocks(stateDir: string): Promise<{ path: string; owner: string }[]> {
+export async function removeStaleLocks(
+  stateDir: string,
+): Promise<{ path: string; owner: string }[]> {
   const dir = lockDir(stateDir);
   let names: string[];
   try {
@@ -184,7 +186,10 @@ export async function removeStaleLocks(stateDir: string): Promise<{ path: string
       if (age < 60_000) continue;
     } else if (isAlive(owner)) continue;
     await rm(path, { force: true });
-    removed.push({ path, owner: owner === "unreadable" ? "unreadable" : `pid ${owner.pid}, since ${owner.since}` });
+    removed.push({
+      path,
+      owner: owner === "unreadable" ? "unreadable" : `pid ${owner.pid}, since ${owner.since}`,
+    });
   }
   return removed;
 }

@@ -9,12 +9,18 @@ export interface UnitFile {
   text: string;
 }
 
-export function unitsFor(config: Config, configPath: string, snapbackCommand: readonly string[]): UnitFile[] {
+export function unitsFor(
+  config: Config,
+  configPath: string,
+  snapbackCommand: readonly string[],
+): UnitFile[] {
   const units: UnitFile[] = [];
   for (const [plan, p] of Object.entries(config.plans)) {
     if (p.schedule === undefined) continue;
     const base = `snapback-${plan}`;
-    const exec = [...snapbackCommand, "--config", configPath, "backup", plan].map(systemdQuote).join(" ");
+    const exec = [...snapbackCommand, "--config", configPath, "backup", plan]
+      .map(systemdQuote)
+      .join(" ");
     units.push({
       name: `${base}.service`,
       text: [

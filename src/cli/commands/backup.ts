@@ -18,7 +18,8 @@ import { combineExitCodes, selectPlans } from "./plans.js";
 export const backupCommand: Command = {
   name: "backup",
   summary: "run the named plans, or all plans (--dry-run: show what would happen)",
-  usage: "snapback backup [PLAN...] [--dry-run] [--wait DURATION]\n  --wait DURATION  if the plan is already running, wait up to DURATION (30s, 5m, 1h) for it to finish instead of exiting 4",
+  usage:
+    "snapback backup [PLAN...] [--dry-run] [--wait DURATION]\n  --wait DURATION  if the plan is already running, wait up to DURATION (30s, 5m, 1h) for it to finish instead of exiting 4",
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("backup", argv, {
       "dry-run": { type: "boolean" },

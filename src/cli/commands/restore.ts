@@ -5,7 +5,11 @@ import { withInterrupts } from "../../run/signals.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
 import { selectPlans } from "./plans.js";
-import { DATABASE_RESTORE_USAGE, databaseRestoreArgs, runDatabaseRestore } from "../../databases/cli.js";
+import {
+  DATABASE_RESTORE_USAGE,
+  databaseRestoreArgs,
+  runDatabaseRestore,
+} from "../../databases/cli.js";
 
 export const restoreCommand: Command = {
   name: "restore",

@@ -30,7 +30,7 @@ export const scheduleCommand: Command = {
     const units = unitsFor(config, resolve(path), self);
     await validateCalendars(config);
     if (units.length === 0) {
-      io.print("no plan has a schedule (plans.NAME.schedule = \"daily\")");
+      io.print('no plan has a schedule (plans.NAME.schedule = "daily")');
       return 0;
     }
     if (sub === "show") {
@@ -51,7 +51,9 @@ export const scheduleCommand: Command = {
       await run("systemctl", ["enable", "--now", ...timers]);
       io.print(`enabled ${timers.join(", ")}`);
     } catch (e) {
-      log.warn(`could not enable the timers (${errorMessage(e)}); run: systemctl enable --now ${timers.join(" ")}`);
+      log.warn(
+        `could not enable the timers (${errorMessage(e)}); run: systemctl enable --now ${timers.join(" ")}`,
+      );
       return 1;
     }
     return 0;

@@ -23,7 +23,10 @@ const MAX_KEPT_ERRORS = 1000;
  * records them and finds the parent snapshot by host and paths; nothing secret is here.
  */
 export function backupArgs(
-  req: Pick<BackupRequest, "plan" | "planName" | "host" | "paths" | "extraExcludes" | "excludeFile">,
+  req: Pick<
+    BackupRequest,
+    "plan" | "planName" | "host" | "paths" | "extraExcludes" | "excludeFile"
+  >,
 ): string[] {
   const { plan } = req;
   const args = ["backup", "--json", `--host=${req.host}`];
@@ -38,7 +41,9 @@ export function backupArgs(
       ...(req.excludeFile === undefined ? {} : { excludeFile: req.excludeFile }),
       excludeIfPresent: plan.exclude_if_present,
       excludeCaches: plan.exclude_caches,
-      ...(plan.exclude_larger_than === undefined ? {} : { excludeLargerThan: plan.exclude_larger_than }),
+      ...(plan.exclude_larger_than === undefined
+        ? {}
+        : { excludeLargerThan: plan.exclude_larger_than }),
     }),
   );
   if (plan.one_file_system) args.push("--one-file-system");

@@ -129,7 +129,9 @@ describe("classifyFailure: remote repositories, locks and kills", () => {
         "Fatal: unable to open config file: unexpected HTTP response (401): 401 Unauthorized\nIs there a repository at the following location?\nrest:http://u:***@127.0.0.1:8000/\n",
     });
     expect(e.kind).toBe("unreachable");
-    expect(e.message).toMatch(/is unreachable: unable to open config file: unexpected HTTP response \(401\)/);
+    expect(e.message).toMatch(
+      /is unreachable: unable to open config file: unexpected HTTP response \(401\)/,
+    );
   });
 
   it("names the holder of the lock restic could not get", () => {
