@@ -2,7 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
-import { createWorld, leftovers } from "./fixtures/cli.js";
+import { spawn } from "node:child_process";
+import { CLI, createWorld, leftovers } from "./fixtures/cli.js";
 import { createZfsPool, snapbackObjectsIn } from "./fixtures/zfs.js";
 
 interface JsonEvent {
@@ -87,5 +88,42 @@ describe("ZFS sources end to end (real zfs-fuse)", () => {
     expect(await snapbackObjectsIn(pool.pool)).toEqual([]);
     expect(await leftovers(w)).toEqual([]);
     expect((await run("findmnt", ["-rn", "-o", "TARGET"])).stdout).not.toMatch(/\/run\/snapback/);
+  });
+
+  test("SIGKILL during the backup: the next run removes the clone and the snapshot", async () => {
+    await using pool = await createZfsPool(512);
+    await using w = await createWorld();
+    const ds = await pool.dataset("big");
+    await run("sh", [
+      "-c",
+      `for i in $(seq 120); do head -c 1048576 /dev/urandom > "${ds.mountpoint}/f$i"; done`,
+    ]);
+    await w.writeConfig(w.basicConfig([ds.mountpoint]));
+    const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('"type":"progress"')) resolve();
+      });
+    });
+    const restic = (await run("pgrep", ["-P", String(child.pid)])).stdout
+      .trim()
+      .split("\n")
+      .map(Number);
+    child.kill("SIGKILL");
+    for (const pid of restic) process.kill(pid, "SIGKILL");
+    await new Promise((r) => child.on("close", r));
+    expect((await snapbackObjectsIn(pool.pool)).length).toBeGreaterThan(0);
+
+    const next = await w.cli(["--json", "backup"]);
+    expect(next.exitCode).toBe(0);
+    expect(next.stdout).toContain('"type":"reclaimed"');
+    expect(next.stdout).toMatch(/zfs (clone|snapshot) /);
+    expect(await snapbackObjectsIn(pool.pool)).toEqual([]);
+    expect((await run("findmnt", ["-rn", "-o", "TARGET"])).stdout).not.toMatch(/\/run\/snapback/);
+    expect(await leftovers(w)).toEqual([]);
   });
 });
