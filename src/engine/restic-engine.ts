@@ -2,6 +2,7 @@ import type { ResticRepository } from "../config/schema.js";
 import type { RepositorySecrets } from "../config/secrets.js";
 import { log } from "../log.js";
 import {
+  ResticError,
   Restic,
   backupArgs,
   describeHolder,
@@ -54,10 +55,23 @@ export class ResticEngine implements RepositoryEngine {
    * Opens (or creates) the repository, then removes restic locks left by dead processes; a
    * live exclusive lock (a prune, check or forget running somewhere) fails with exit 4.
    */
+  /**
+   * Opens the repository once: listing its locks (to clear stale ones) also proves that it
+   * exists and that the password is right. Only a missing repository costs a second call,
+   * which creates it (`init = true`) or explains how to.
+   */
   async prepare(signal: AbortSignal): Promise<void> {
-    await this.restic.ensureRepository(this.repoName, this.repo, this.secrets, this.repo.init, {
-      signal,
-    });
+    try {
+      await this.clearStaleLocks(signal);
+    } catch (e) {
+      if (!(e instanceof ResticError) || e.kind !== "repo-missing") throw e;
+      await this.restic.ensureRepository(this.repoName, this.repo, this.secrets, this.repo.init, {
+        signal,
+      });
+    }
+  }
+
+  private async clearStaleLocks(signal: AbortSignal): Promise<void> {
     await ensureNotLocked(
       { repoName: this.repoName, repo: this.repo, secrets: this.secrets },
       {

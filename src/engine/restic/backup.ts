@@ -1,3 +1,5 @@
+import { readdir } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
 import { UsageError } from "../../errors.js";
 import { resticExcludeArgs } from "../../ignore/index.js";
 import type { BackupProgress, BackupRequest, BackupSummary } from "../types.js";
@@ -157,6 +159,8 @@ async function fullSnapshotId(
   options: BackupOptions,
 ): Promise<string> {
   if (id.length === 64) return id;
+  const local = await fullIdFromLocalRepository(req, id);
+  if (local !== undefined) return local;
   try {
     const found = await listTargetSnapshots(req, {
       ids: [id],
@@ -168,5 +172,21 @@ async function fullSnapshotId(
   } catch {
     req.onWarning(`repository "${req.repoName}": could not look up the full id of snapshot ${id}`);
     return id;
+  }
+}
+
+/**
+ * A local repository names every snapshot file by its full id: reading that directory costs
+ * microseconds, where asking restic costs a repository open (key derivation, ~0.5 s).
+ */
+async function fullIdFromLocalRepository(req: BackupRequest, id: string): Promise<string | undefined> {
+  if (req.repo.engine !== "restic") return undefined;
+  const url = req.repo.url.startsWith("local:") ? req.repo.url.slice("local:".length) : req.repo.url;
+  if (!isAbsolute(url)) return undefined;
+  try {
+    const matches = (await readdir(join(url, "snapshots"))).filter((n) => n.startsWith(id));
+    return matches.length === 1 && /^[0-9a-f]{64}$/.test(matches[0] ?? "") ? matches[0] : undefined;
+  } catch {
+    return undefined;
   }
 }
