@@ -32,5 +32,9 @@ export async function teardown(): Promise<void> {
     ...loops.map((l) => `loop: ${l}`),
     ...zfs.map((z) => `zfs: ${z}`),
   ];
-  if (leaks.length > 0) throw new Error(`the test suite leaked:\n${leaks.join("\n")}`);
+  if (leaks.length > 0) {
+    // vitest reports a throwing teardown but still exits 0: set the status ourselves.
+    process.exitCode = 1;
+    throw new Error(`the test suite leaked:\n${leaks.join("\n")}`);
+  }
 }
