@@ -179,9 +179,14 @@ async function fullSnapshotId(
  * A local repository names every snapshot file by its full id: reading that directory costs
  * microseconds, where asking restic costs a repository open (key derivation, ~0.5 s).
  */
-async function fullIdFromLocalRepository(req: BackupRequest, id: string): Promise<string | undefined> {
+async function fullIdFromLocalRepository(
+  req: BackupRequest,
+  id: string,
+): Promise<string | undefined> {
   if (req.repo.engine !== "restic") return undefined;
-  const url = req.repo.url.startsWith("local:") ? req.repo.url.slice("local:".length) : req.repo.url;
+  const url = req.repo.url.startsWith("local:")
+    ? req.repo.url.slice("local:".length)
+    : req.repo.url;
   if (!isAbsolute(url)) return undefined;
   try {
     const matches = (await readdir(join(url, "snapshots"))).filter((n) => n.startsWith(id));
