@@ -299,6 +299,3 @@ export type BtrfsRepository = z.infer<typeof btrfsRepository>;
 export type ZfsRepository = z.infer<typeof zfsRepository>;
 export type Retention = z.infer<typeof retentionSchema>;
 export type CheckSchedule = z.infer<typeof checkScheduleSchema>;
-
-/** Keys whose values are secrets wherever they appear. */
-export const SECRET_KEYS = ["password", "env", "env_file_values"] as const;

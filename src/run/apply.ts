@@ -1,5 +1,4 @@
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
 import { errorMessage, SnapbackError, UsageError } from "../errors.js";
 import { probeRestic } from "../engine/restic/index.js";
@@ -444,5 +443,3 @@ function unique<T>(xs: T[]): T[] {
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
-
-export const runTmpRoot = (stateDir: string): string => join(stateDir, "tmp");
