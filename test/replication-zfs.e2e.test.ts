@@ -339,7 +339,13 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     // What an interrupted first receive leaves elsewhere (OpenZFS without -s): a dataset without a snapshot.
     for (const snap of await rig.targetSnaps())
       await run("zfs", ["release", "snapback", snap], { reject: false });
-    await run("zfs", ["destroy", "-r", rig.target]);
+    // zfs-fuse calls a dataset busy for a moment after the run that unmounted it; so does snapback.
+    for (let attempt = 0; ; attempt++) {
+      const r = await run("zfs", ["destroy", "-r", rig.target], { reject: false });
+      if (r.exitCode === 0) break;
+      if (!/busy/i.test(r.stderr) || attempt >= 10) throw new Error(r.stderr);
+      await sleep(300);
+    }
     await run("zfs", ["create", rig.target]);
     await writeFile(join(rig.home.mountpoint, "after"), "x\n");
     const clean = await rig.backup();
