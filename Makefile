@@ -36,6 +36,7 @@ bench: deps build
 
 typecheck: $(NODE_STAMP)
 	npx tsc --noEmit
+	npx tsc -p web --noEmit
 
 lint: $(NODE_STAMP) typecheck
 	npx eslint .

@@ -1,7 +1,7 @@
 // Bundles the CLI into one file, and the benchmark (`make bench`) beside it. Native addons
 // (better-sqlite3) stay external and are resolved from node_modules at run time.
 import { build } from "esbuild";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, copyFile, mkdir } from "node:fs/promises";
 
 const options = {
   bundle: true,
@@ -19,3 +19,25 @@ await mkdir("dist", { recursive: true });
 await build({ ...options, entryPoints: ["src/cli/main.ts"], outfile: "dist/snapback.js" });
 await build({ ...options, entryPoints: ["scripts/bench.ts"], outfile: "dist/bench.js" });
 await chmod("dist/snapback.js", 0o755);
+
+// The web UI `snapback serve` ships from dist/web: Preact, bundled and minified, no CDN.
+await mkdir("dist/web", { recursive: true });
+await build({
+  entryPoints: ["web/src/main.tsx"],
+  outfile: "dist/web/app.js",
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["chrome110", "firefox110", "safari16"],
+  jsx: "automatic",
+  jsxImportSource: "preact",
+  sourcemap: false,
+  legalComments: "none",
+});
+await build({
+  entryPoints: ["web/src/app.css"],
+  outfile: "dist/web/app.css",
+  bundle: true,
+  minify: true,
+});
+await copyFile("web/index.html", "dist/web/index.html");
