@@ -1,0 +1,240 @@
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Page } from "playwright-core";
+import { describe, expect, test } from "vitest";
+import { run } from "../src/exec/index.js";
+import { launchBrowser } from "./fixtures/browser.js";
+import { createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { startProxy } from "./fixtures/proxy.js";
+import { createResticGate } from "./fixtures/restic-gate.js";
+import { startDaemon } from "./fixtures/serve.js";
+
+/**
+ * The web UI in Debian's Chromium against a real daemon, real btrfs and restic. Screenshots of
+ * every page go to test-output/screenshots (and to docs/screenshots with
+ * SNAPBACK_UPDATE_SCREENSHOTS=1).
+ */
+const REPO = resolve(import.meta.dirname, "..");
+const SHOTS = join(REPO, "test-output/screenshots");
+
+async function shot(page: Page, name: string): Promise<void> {
+  await mkdir(SHOTS, { recursive: true });
+  const file = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (process.env["SNAPBACK_UPDATE_SCREENSHOTS"] === "1") {
+    await mkdir(join(REPO, "docs/screenshots"), { recursive: true });
+    await copyFile(file, join(REPO, "docs/screenshots", `${name}.png`));
+  }
+}
+
+async function addUser(w: World, name: string, role: "admin" | "viewer"): Promise<string> {
+  const password = `pw-${name}-0123456789`;
+  const r = await w.cli(["user", "add", name, "--role", role], { input: `${password}\n` });
+  if (r.exitCode !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
+  return password;
+}
+
+async function login(page: Page, url: string, user: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel("User").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Plans" }).waitFor();
+}
+
+function pathWith(dir: string): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `${dir}:${process.env["PATH"] ?? ""}` };
+}
+
+describe("web UI", () => {
+  test("first run: the login page says which command creates a user", async () => {
+    await using w = await createWorld();
+    await w.writeConfig(w.basicConfig([w.data]));
+    await using d = await startDaemon(w, { token: "" });
+    await using b = await launchBrowser();
+    const page = await b.context.newPage();
+    await page.goto(d.url);
+    await expect.poll(() => page.locator(".banner").textContent()).toContain("snapback user add");
+    await shot(page, "login-first-run");
+  });
+
+  test("log in, dashboard, back up now with live progress, history, run timeline", async () => {
+    await using gate = await createResticGate();
+    await using w = await createWorld();
+    await writeFile(join(w.data, "hello.txt"), "hello\n");
+    await w.writeConfig(w.basicConfig([w.data], 'schedule = "daily"'));
+    const password = await addUser(w, "alice", "admin");
+    await using d = await startDaemon(w, { env: pathWith(gate.binDir) });
+    await using b = await launchBrowser();
+    const page = await b.context.newPage();
+    await login(page, d.url, "alice", password);
+    await expect.poll(() => page.locator("li.plan[data-plan=p] h2").textContent()).toBe("p");
+    await shot(page, "dashboard");
+
+    await page.getByRole("link", { name: "p", exact: true }).click();
+    await page.getByRole("button", { name: "Back up now" }).click();
+    // The gate holds restic after its first progress line: the page shows it live.
+    const progress = page.locator(".repo-progress[data-repository=r]");
+    await progress.waitFor();
+    await expect.poll(() => page.locator(".phase").textContent()).toBe("engine");
+    await shot(page, "plan-progress");
+    await gate.open();
+    await expect
+      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
+      .toBe("success");
+
+    await page.getByRole("link", { name: "History" }).first().click();
+    const row = page.locator("table.runs tbody tr").first();
+    await expect.poll(() => row.locator(".badge").textContent()).toBe("success");
+    await shot(page, "history");
+    await row.locator("a").click();
+    await expect.poll(() => page.locator("tr.summary td").nth(1).textContent()).toBe("1");
+    await expect.poll(() => page.locator(".timeline").textContent()).toContain("finished: success");
+    await shot(page, "run");
+  });
+
+  test("cancel a held backup: interrupted, nothing left", async () => {
+    await using gate = await createResticGate();
+    await using w = await createWorld();
+    await writeFile(join(w.data, "hello.txt"), "hello\n");
+    await w.writeConfig(w.basicConfig([w.data]));
+    const password = await addUser(w, "alice", "admin");
+    await using d = await startDaemon(w, { env: pathWith(gate.binDir) });
+    await using b = await launchBrowser();
+    const page = await b.context.newPage();
+    await login(page, d.url, "alice", password);
+    await page.goto(`${d.url}#/plans/p`);
+    await page.getByRole("button", { name: "Back up now" }).click();
+    await page.locator(".repo-progress[data-repository=r]").waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await expect
+      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
+      .toBe("interrupted");
+    expect(await w.repo.snapshots()).toEqual([]);
+    expect(await leftovers(w)).toEqual([]);
+  });
+
+  test("browse, multi-select restore, download a directory, diff of two snapshots", async () => {
+    await using w = await createWorld();
+    await mkdir(join(w.data, "docs"));
+    await writeFile(join(w.data, "docs/a.txt"), "alpha\n");
+    await writeFile(join(w.data, "docs/b.txt"), "bravo\n");
+    await writeFile(join(w.data, "changing.txt"), "first\n");
+    await w.writeConfig(w.basicConfig([w.data]));
+    expect((await w.cli(["backup", "p"])).exitCode).toBe(0);
+    await writeFile(join(w.data, "changing.txt"), "second version\n");
+    expect((await w.cli(["backup", "p"])).exitCode).toBe(0);
+    const password = await addUser(w, "alice", "admin");
+    await using d = await startDaemon(w);
+    await using b = await launchBrowser();
+    const page = await b.context.newPage();
+    await login(page, d.url, "alice", password);
+    await page.goto(`${d.url}#/snapshots/p`);
+    const rows = page.locator("table.snapshots tbody tr[data-kind=restic]");
+    await expect.poll(() => rows.count()).toBe(2);
+
+    // Newest first: open it and browse down to docs/.
+    await rows.first().locator("a").first().click();
+    const tree = page.locator("table.tree");
+    await tree.locator("button", { hasText: "docs/" }).click();
+    await tree.locator(`tr[data-path="${w.data}/docs/a.txt"]`).waitFor();
+    await page.getByLabel("select a.txt").check();
+    await page.getByLabel("select b.txt").check();
+    await shot(page, "snapshot-browser");
+
+    const target = join(w.dir, "restored");
+    await page.getByLabel("target directory").fill(target);
+    await page.getByRole("button", { name: "Preview (dry run)" }).click();
+    await expect.poll(() => page.locator(".preview").textContent()).toContain("a.txt");
+    await page.getByRole("button", { name: "Restore", exact: true }).click();
+    await expect.poll(() => page.locator("form.restore .ok").textContent()).toContain(target);
+    expect(await readFile(join(target, w.data, "docs/a.txt"), "utf8")).toBe("alpha\n");
+    expect(await readFile(join(target, w.data, "docs/b.txt"), "utf8")).toBe("bravo\n");
+
+    // The directory as a tar, through the browser's own download.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "download this directory (tar)" }).click(),
+    ]);
+    const tarFile = join(w.dir, "docs.tar");
+    await download.saveAs(tarFile);
+    const listing = (await run("tar", ["-tf", tarFile])).stdout;
+    expect(listing).toMatch(/docs\/a\.txt$/m);
+    expect(listing).toMatch(/docs\/b\.txt$/m);
+
+    // Diff against the older backup names the changed file.
+    await rows.nth(1).getByRole("link", { name: "diff" }).click();
+    await expect
+      .poll(() => page.locator(".diff .d-changed").textContent())
+      .toContain("changing.txt");
+    await shot(page, "snapshot-diff");
+  });
+
+  test("a CLI backup beside the browser shows up live", async () => {
+    await using gate = await createResticGate();
+    await using w = await createWorld();
+    await writeFile(join(w.data, "hello.txt"), "hello\n");
+    await w.writeConfig(w.basicConfig([w.data]));
+    const password = await addUser(w, "alice", "admin");
+    await using d = await startDaemon(w);
+    await using b = await launchBrowser();
+    const page = await b.context.newPage();
+    await login(page, d.url, "alice", password);
+    await page.goto(`${d.url}#/plans/p`);
+    await page.getByRole("button", { name: "Back up now" }).waitFor();
+    const cli = w.cli(["backup", "p"], { env: pathWith(gate.binDir) });
+    try {
+      // Held in the engine: the page can only know through the daemon's live view.
+      await page.locator(".repo-progress[data-repository=r]").waitFor({ timeout: 60_000 });
+    } finally {
+      await gate.open();
+    }
+    expect((await cli).exitCode).toBe(0);
+    await expect
+      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
+      .toBe("success");
+  });
+
+  test("a viewer sees no state-changing button, and a forged request gets 403", async () => {
+    await using w = await createWorld();
+    await w.writeConfig(w.basicConfig([w.data]));
+    const password = await addUser(w, "bob", "viewer");
+    await using d = await startDaemon(w);
+    await using b = await launchBrowser({ colorScheme: "dark", width: 390 });
+    const page = await b.context.newPage();
+    await login(page, d.url, "bob", password);
+    await page.goto(`${d.url}#/plans/p`);
+    await page.getByRole("heading", { name: "Schedule" }).waitFor();
+    for (const name of ["Back up now", "Dry run", "Cancel", "Check", "Prune (dry run)"])
+      expect(await page.getByRole("button", { name }).count(), name).toBe(0);
+    await shot(page, "plan-viewer-phone-dark");
+    const status = await page.evaluate(async () => {
+      const r = await fetch("api/plans/p/backup", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      return r.status;
+    });
+    expect(status).toBe(403);
+  });
+
+  test('the whole UI under base_path = "/backup/" behind a reverse proxy', async () => {
+    await using w = await createWorld();
+    await writeFile(join(w.data, "hello.txt"), "hello\n");
+    await w.writeConfig(w.basicConfig([w.data]) + '\n[server]\nbase_path = "/backup/"\n');
+    const password = await addUser(w, "alice", "admin");
+    await using d = await startDaemon(w);
+    await using proxy = await startProxy(d.url.replace(/\/backup\/?$/, "/"), "/backup/");
+    await using b = await launchBrowser();
+    const page = await b.context.newPage();
+    await login(page, proxy.url, "alice", password);
+    await page.goto(`${proxy.url}#/plans/p`);
+    await page.getByRole("button", { name: "Back up now" }).click();
+    await expect
+      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
+      .toBe("success");
+    await page.goto(`${proxy.url}#/snapshots/p`);
+    await expect.poll(() => page.locator("table.snapshots tbody tr").count()).toBe(1);
+  });
+});
