@@ -64,11 +64,15 @@ export interface Snapshot {
   id: string;
   short_id: string;
   time: string;
-  repository: string;
-  /** restic | kopia: a backup; local: a restore point on the source; replica: a replication target's snapshot; dump: a database dump. */
-  kind: string;
+  /** null for a restore point kept on the source. */
+  repository: string | null;
+  /** backup (files), dump (a database), replica (a replication target's copy), restore_point (on the source). */
+  kind: "backup" | "dump" | "replica" | "restore_point";
   paths: string[];
-  tags: string[];
+  tags?: string[];
+  /** Restore points: the run that made them (their id in the tree route). */
+  run_id?: string;
+  database?: string;
 }
 
 export interface TreeEntry {
@@ -80,12 +84,19 @@ export interface TreeEntry {
 }
 
 export interface Diff {
-  added: string[];
-  removed: string[];
-  changed: string[];
+  from: string;
+  to: string;
+  /** restic's modifiers: + added, - removed, M content, T type, U metadata. */
+  changes: { path: string; modifier: string }[];
 }
 
 export type Overwrite = "never" | "if-newer" | "always";
+
+export interface RestorePreview {
+  dry_run: true;
+  files: { path: string; to: string; exists: boolean; action: string }[];
+  truncated: boolean;
+}
 
 export interface Retained {
   id: string;

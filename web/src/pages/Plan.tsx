@@ -65,11 +65,11 @@ export function PlanPage({ name, admin }: { name: string; admin: boolean }) {
     });
   const runPrune = (dryRun: boolean) =>
     act(dryRun ? "prune-dry" : "prune", async () => {
-      const r = await api.post<{ plans?: PruneReport[] } | PruneReport>(
+      const r = await api.post<{ ok: boolean; result: { plans: PruneReport[] } | null }>(
         `api/plans/${encodeURIComponent(name)}/prune`,
         { dry_run: dryRun },
       );
-      setPrune("plans" in r && r.plans ? r.plans : [r as PruneReport]);
+      setPrune(r.result?.plans ?? []);
     });
   const runCheck = () =>
     act("check", async () => {

@@ -2,16 +2,30 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, q } from "../api.js";
 import { bytes, when } from "../format.js";
 import { go, href } from "../router.js";
-import type { Diff, Overwrite, Snapshot, TreeEntry } from "../types.js";
+import type { Diff, Overwrite, RestorePreview, Snapshot, TreeEntry } from "../types.js";
 
 const enc = encodeURIComponent;
 
+/** A restore point is read straight from the source's filesystem; a backup through restic. */
 function treeUrl(s: Snapshot, path: string): string {
-  return `api/snapshots/${enc(s.repository)}/${enc(s.id)}/tree${q({ path })}`;
+  return s.kind === "restore_point"
+    ? `api/snapshots/local/${enc(s.run_id ?? s.id)}/tree${q({ path })}`
+    : `api/snapshots/${enc(s.repository ?? "")}/${enc(s.id)}/tree${q({ path })}`;
 }
 function downloadUrl(s: Snapshot, path: string): string {
-  return `api/snapshots/${enc(s.repository)}/${enc(s.id)}/download${q({ path })}`;
+  return `api/snapshots/${enc(s.repository ?? "")}/${enc(s.id)}/download${q({ path })}`;
 }
+const KIND: Record<string, string> = {
+  backup: "backup",
+  dump: "database dump",
+  replica: "replica",
+  restore_point: "restore point",
+};
+/** What the browser works on: restic backups, and restore points on the source. */
+function browsable(s: Snapshot): boolean {
+  return s.kind === "backup" || s.kind === "restore_point";
+}
+const keyOf = (s: Snapshot) => `${s.repository ?? "local"}:${s.run_id ?? s.id}`;
 
 export function Snapshots({
   plan,
@@ -24,8 +38,8 @@ export function Snapshots({
 }) {
   const [list, setList] = useState<Snapshot[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const selectedKey = query.get("snapshot");
-  const compareKey = query.get("compare");
+  const selectedKey = query.get("snapshot") ?? undefined;
+  const compareKey = query.get("compare") ?? undefined;
   useEffect(() => {
     api
       .get<Snapshot[]>(`api/plans/${enc(plan)}/snapshots`)
@@ -34,17 +48,17 @@ export function Snapshots({
 
   if (error) return <p class="error">{error}</p>;
   if (!list) return <p class="muted">Loading snapshots…</p>;
-  const key = (s: Snapshot) => `${s.repository}:${s.id}`;
-  const selected = list.find((s) => key(s) === selectedKey);
-  const compare = list.find((s) => key(s) === compareKey);
+  const selected = list.find((s) => keyOf(s) === selectedKey);
+  const compare = list.find((s) => keyOf(s) === compareKey);
   return (
     <>
       <h1>
         Snapshots of <a href={href("plans", plan)}>{plan}</a>
       </h1>
       <p class="muted">
-        Backups in every repository, replication targets and restore points on the source, newest
-        first. Select one to browse it; pick a second to see what changed.
+        Backups in every repository, database dumps, replication targets and restore points on the
+        source, newest first. Open one to browse it; with one open, “diff” on another shows what
+        changed.
       </p>
       <table class="list snapshots">
         <thead>
@@ -59,39 +73,40 @@ export function Snapshots({
         <tbody>
           {list.map((s) => (
             <tr
-              key={key(s)}
-              class={selectedKey === key(s) ? "selected" : ""}
+              key={keyOf(s)}
+              class={selectedKey === keyOf(s) ? "selected" : ""}
               data-snapshot={s.id}
               data-kind={s.kind}
             >
               <td>
-                <a
-                  href={href("snapshots", plan, {
-                    snapshot: key(s),
-                    compare: compareKey ?? undefined,
-                  })}
-                >
-                  {when(s.time)}
-                </a>
+                {browsable(s) ? (
+                  <a href={href("snapshots", plan, { snapshot: keyOf(s), compare: compareKey })}>
+                    {when(s.time)}
+                  </a>
+                ) : (
+                  when(s.time)
+                )}
               </td>
               <td>
-                <span class={`kind k-${s.kind}`}>{s.kind}</span>
+                <span class={`kind k-${s.kind}`}>
+                  {KIND[s.kind] ?? s.kind}
+                  {s.database ? ` ${s.database}` : ""}
+                </span>
               </td>
-              <td>{s.repository}</td>
+              <td>{s.repository ?? "on the source"}</td>
               <td>
                 <code>{s.short_id}</code>
               </td>
               <td>
-                {selected && key(s) !== selectedKey && s.repository === selected.repository && (
-                  <a
-                    href={href("snapshots", plan, {
-                      snapshot: selectedKey ?? undefined,
-                      compare: key(s),
-                    })}
-                  >
-                    diff
-                  </a>
-                )}
+                {selected &&
+                  keyOf(s) !== selectedKey &&
+                  s.kind === "backup" &&
+                  selected.kind === "backup" &&
+                  s.repository === selected.repository && (
+                    <a href={href("snapshots", plan, { snapshot: selectedKey, compare: keyOf(s) })}>
+                      diff
+                    </a>
+                  )}
               </td>
             </tr>
           ))}
@@ -99,10 +114,16 @@ export function Snapshots({
       </table>
       {list.length === 0 && <p class="muted">No snapshots yet.</p>}
       {selected && compare && <DiffView from={compare} to={selected} />}
-      {selected && <Browser key={key(selected)} plan={plan} snapshot={selected} admin={admin} />}
+      {selected && <Browser key={keyOf(selected)} plan={plan} snapshot={selected} admin={admin} />}
     </>
   );
 }
+
+const GROUPS = [
+  { key: "added", mods: ["+"] },
+  { key: "removed", mods: ["-"] },
+  { key: "changed", mods: ["M", "T", "U", "?"] },
+] as const;
 
 function DiffView({ from, to }: { from: Snapshot; to: Snapshot }) {
   const [diff, setDiff] = useState<Diff | null>(null);
@@ -110,9 +131,11 @@ function DiffView({ from, to }: { from: Snapshot; to: Snapshot }) {
   useEffect(() => {
     setDiff(null);
     api
-      .get<Diff>(`api/snapshots/${enc(to.repository)}/diff${q({ from: from.id, to: to.id })}`)
+      .get<Diff>(`api/snapshots/${enc(to.repository ?? "")}/diff${q({ from: from.id, to: to.id })}`)
       .then(setDiff, (e: Error) => setError(e.message));
   }, [from.id, to.id, to.repository]);
+  // A directory whose only change is its contents is noise next to the files themselves.
+  const changes = diff?.changes.filter((c) => !(c.modifier === "U" && c.path.endsWith("/")));
   return (
     <section class="diff">
       <h2>
@@ -120,29 +143,27 @@ function DiffView({ from, to }: { from: Snapshot; to: Snapshot }) {
       </h2>
       {error && <p class="error">{error}</p>}
       {!diff && !error && <p class="muted">Comparing…</p>}
-      {diff && (
-        <>
-          {diff.added.length + diff.removed.length + diff.changed.length === 0 && (
-            <p>No differences.</p>
-          )}
-          {(["added", "removed", "changed"] as const).map((k) =>
-            diff[k].length === 0 ? null : (
-              <div key={k} class={`d-${k}`}>
-                <h3>
-                  {k} ({diff[k].length})
-                </h3>
-                <ul class="paths">
-                  {diff[k].slice(0, 1000).map((p) => (
-                    <li key={p}>
-                      <code>{p}</code>
-                    </li>
-                  ))}
-                </ul>
-              </div>
-            ),
-          )}
-        </>
-      )}
+      {changes?.length === 0 && <p>No differences.</p>}
+      {changes &&
+        GROUPS.map((g) => {
+          const paths = changes
+            .filter((c) => (g.mods as readonly string[]).includes(c.modifier))
+            .map((c) => c.path);
+          return paths.length === 0 ? null : (
+            <div key={g.key} class={`d-${g.key}`}>
+              <h3>
+                {g.key} ({paths.length})
+              </h3>
+              <ul class="paths">
+                {paths.slice(0, 1000).map((p) => (
+                  <li key={p}>
+                    <code>{p}</code>
+                  </li>
+                ))}
+              </ul>
+            </div>
+          );
+        })}
     </section>
   );
 }
@@ -155,14 +176,14 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
   const [entries, setEntries] = useState<TreeEntry[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [picked, setPicked] = useState<Set<string>>(new Set());
+  const isBackup = snapshot.kind === "backup";
 
   useEffect(() => {
     setEntries(null);
     setError(null);
-    api.get<TreeEntry[] | { entries: TreeEntry[] }>(treeUrl(snapshot, path)).then(
-      (r) => setEntries(Array.isArray(r) ? r : r.entries),
-      (e: Error) => setError(e.message),
-    );
+    api
+      .get<TreeEntry[]>(treeUrl(snapshot, path))
+      .then(setEntries, (e: Error) => setError(e.message));
   }, [snapshot, path]);
 
   const toggle = (p: string) => {
@@ -177,7 +198,7 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
       <h2>
         Browse <code>{snapshot.short_id}</code>{" "}
         <small>
-          ({snapshot.kind}, {snapshot.repository})
+          ({KIND[snapshot.kind]}, {snapshot.repository ?? "read from the source's filesystem"})
         </small>
       </h2>
       <nav class="crumbs" aria-label="path">
@@ -187,9 +208,11 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
             ↑ up
           </button>
         )}{" "}
-        <a href={downloadUrl(snapshot, path)} download>
-          download this directory (tar)
-        </a>
+        {isBackup && (
+          <a href={downloadUrl(snapshot, path)} download>
+            download this directory (tar)
+          </a>
+        )}
       </nav>
       {error && <p class="error">{error}</p>}
       {!entries && !error && <p class="muted">Listing…</p>}
@@ -197,9 +220,7 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
         <table class="list tree">
           <thead>
             <tr>
-              <th>
-                <span class="sr">select</span>
-              </th>
+              <th>{isBackup && <span class="sr">select</span>}</th>
               <th>Name</th>
               <th>Size</th>
               <th>Modified</th>
@@ -210,12 +231,14 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
             {entries.map((e) => (
               <tr key={e.path} data-path={e.path}>
                 <td>
-                  <input
-                    type="checkbox"
-                    aria-label={`select ${e.name}`}
-                    checked={picked.has(e.path)}
-                    onChange={() => toggle(e.path)}
-                  />
+                  {isBackup && (
+                    <input
+                      type="checkbox"
+                      aria-label={`select ${e.name}`}
+                      checked={picked.has(e.path)}
+                      onChange={() => toggle(e.path)}
+                    />
+                  )}
                 </td>
                 <td>
                   {e.type === "dir" ? (
@@ -229,13 +252,15 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
                 <td>{e.type === "dir" ? "" : bytes(e.size)}</td>
                 <td>{when(e.mtime)}</td>
                 <td>
-                  <a
-                    href={downloadUrl(snapshot, e.path)}
-                    download
-                    aria-label={`download ${e.name}`}
-                  >
-                    download
-                  </a>
+                  {isBackup && (
+                    <a
+                      href={downloadUrl(snapshot, e.path)}
+                      download
+                      aria-label={`download ${e.name}`}
+                    >
+                      download
+                    </a>
+                  )}
                 </td>
               </tr>
             ))}
@@ -243,7 +268,7 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
         </table>
       )}
       {entries?.length === 0 && <p class="muted">Empty directory.</p>}
-      {admin && picked.size > 0 && (
+      {admin && picked.size > 0 && isBackup && (
         <Restore
           plan={plan}
           snapshot={snapshot}
@@ -253,13 +278,6 @@ function Browser({ plan, snapshot, admin }: { plan: string; snapshot: Snapshot; 
       )}
     </section>
   );
-}
-
-interface RestoreResult {
-  dry_run: boolean;
-  target: string;
-  files?: { path: string; action: string }[] | string[];
-  restored?: number;
 }
 
 function Restore({
@@ -276,26 +294,29 @@ function Restore({
   const [mode, setMode] = useState<"new" | "original">("new");
   const [target, setTarget] = useState(`/var/tmp/snapback-restore-${snapshot.short_id}`);
   const [overwrite, setOverwrite] = useState<Overwrite>("never");
-  const [preview, setPreview] = useState<RestoreResult | null>(null);
-  const [result, setResult] = useState<RestoreResult | null>(null);
+  const [preview, setPreview] = useState<RestorePreview | null>(null);
+  const [done, setDone] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const send = async (dryRun: boolean) => {
     setBusy(true);
     setError(null);
+    const body = {
+      ...(snapshot.repository ? { repository: snapshot.repository } : {}),
+      snapshot: snapshot.id,
+      paths,
+      // "/" restores to the original location.
+      target: mode === "new" ? target : "/",
+      overwrite,
+      dry_run: dryRun,
+    };
     try {
-      const r = await api.post<RestoreResult>(`api/plans/${enc(plan)}/restore`, {
-        repository: snapshot.repository,
-        snapshot: snapshot.id,
-        paths,
-        ...(mode === "new" ? { target } : { in_place: true }),
-        overwrite,
-        dry_run: dryRun,
-      });
-      if (dryRun) setPreview(r);
+      if (dryRun)
+        setPreview(await api.post<RestorePreview>(`api/plans/${enc(plan)}/restore`, body));
       else {
-        setResult(r);
+        await api.post(`api/plans/${enc(plan)}/restore`, body);
+        setDone(body.target);
         setPreview(null);
       }
     } catch (e) {
@@ -370,24 +391,21 @@ function Restore({
       {preview && (
         <div class="preview">
           <p>
-            Would write into <code>{preview.target}</code>:
+            Would write {preview.files.length}
+            {preview.truncated ? "+" : ""} files:
           </p>
           <ul class="paths">
-            {(preview.files ?? []).slice(0, 500).map((f) => {
-              const item = typeof f === "string" ? { path: f, action: "write" } : f;
-              return (
-                <li key={item.path}>
-                  <code>{item.path}</code> <small>{item.action}</small>
-                </li>
-              );
-            })}
+            {preview.files.slice(0, 500).map((f) => (
+              <li key={f.path} class={`a-${f.action}`}>
+                <code>{f.to}</code> <small>{f.action}</small>
+              </li>
+            ))}
           </ul>
         </div>
       )}
-      {result && (
+      {done && (
         <p class="ok" role="status">
-          Restored into <code>{result.target}</code>
-          {result.restored !== undefined ? ` (${result.restored} files)` : ""}.{" "}
+          Restored into <code>{done}</code>.{" "}
           <button
             type="button"
             class="link"
