@@ -33,7 +33,8 @@ export interface BackupRequest {
 
 export interface BackupProgress {
   repository: string;
-  percent: number;
+  /** Share done, a fraction 0–1 (as restic reports it and the D-Bus PercentDone); never 0–100. */
+  fraction: number;
   filesDone: number;
   totalFiles: number;
   bytesDone: number;

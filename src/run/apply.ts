@@ -17,6 +17,7 @@ import { applyRetentionAfterBackup, releaseOrKeep, type AfterBackup } from "./re
 import { releaseUnlessPinned } from "../engine/replication/keep.js";
 import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
+import { progressEvent } from "./progress.js";
 import { notifyFinish, notifyStart, type NotifyChannel } from "../notify/index.js";
 import { writeMetrics } from "../metrics/index.js";
 import { dumpDatabases } from "../databases/dump.js";
@@ -226,19 +227,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
             snapshots: taken,
             env: { TMPDIR: p.tmpDir },
             signal: ctx.signal,
-            onProgress: (pr) =>
-              ctx.emit({
-                type: "progress",
-                plan: p.planName,
-                repository: engine.repoName,
-                percent_done: pr.percent,
-                files_done: pr.filesDone,
-                total_files: pr.totalFiles,
-                bytes_done: pr.bytesDone,
-                total_bytes: pr.totalBytes,
-                seconds_elapsed: pr.secondsElapsed,
-                seconds_remaining: pr.secondsRemaining ?? null,
-              }),
+            onProgress: (pr) => ctx.emit(progressEvent(p.planName, engine.repoName, pr)),
             onWarning: (m) => warn(m, engine.repoName),
           });
           const event = summaryEvent(p.planName, engine.repoName, summary);

@@ -134,10 +134,11 @@ export async function backup(req: BackupRequest, options: BackupOptions): Promis
   };
 }
 
-function toProgress(repository: string, s: StatusMessage): BackupProgress {
+/** restic's `percent_done` is already a fraction 0–1: kept as one, only clamped. */
+export function toProgress(repository: string, s: StatusMessage): BackupProgress {
   return {
     repository,
-    percent: Math.min(100, Math.max(0, s.percentDone * 100)),
+    fraction: Math.min(1, Math.max(0, s.percentDone)),
     filesDone: s.filesDone,
     totalFiles: s.totalFiles,
     bytesDone: s.bytesDone,
