@@ -47,7 +47,7 @@ export interface RepositoryRetentionReport {
   /** Why nothing was done (no keep rule). */
   skipped?: string;
   error?: string;
-  /** snapback's exit status for `error` (2 wrong password or unreachable, 4 locked, 1 otherwise). */
+  /** snapback's exit status for `error` (2 wrong password or missing repository, 4 locked, 1 otherwise incl. unreachable). */
   exit_code?: number;
 }
 
