@@ -244,6 +244,17 @@ export const configSchema = z
     metrics: metricsSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    // --- NUL (issue 9): a string with a NUL cannot reach any argv or environment (spawn
+    // throws). Every string of the config is checked, so no key that reaches a process can
+    // be missed; the value is never quoted (it may be a secret).
+    for (const path of nulPaths(config, [])) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: "must not contain a NUL character (\\0): no program can be given it",
+      });
+    }
+    // --- end NUL
     for (const [planName, plan] of Object.entries(config.plans)) {
       plan.repositories.forEach((repo, i) => {
         if (!Object.hasOwn(config.repositories, repo)) {
@@ -290,6 +301,18 @@ export const configSchema = z
       });
     }
   });
+
+/** Key paths of every string (or table key) holding a NUL. */
+function nulPaths(value: unknown, path: (string | number)[]): (string | number)[][] {
+  if (typeof value === "string") return value.includes("\0") ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nulPaths(v, [...path, i]));
+  if (value !== null && typeof value === "object" && !(value instanceof Date)) {
+    return Object.entries(value).flatMap(([k, v]) =>
+      k.includes("\0") ? [[...path, k]] : nulPaths(v, [...path, k]),
+    );
+  }
+  return [];
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type Plan = z.infer<typeof planSchema>;
