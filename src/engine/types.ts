@@ -82,7 +82,8 @@ export interface RepositoryEngine {
   writableDirs(): string[];
   /** The command a backup would run, for --dry-run (no secrets). */
   describeBackup(
-    req: Pick<ViewBackupRequest, "planName" | "plan" | "paths" | "extraExcludes" | "host">,
+    req: Pick<ViewBackupRequest, "planName" | "plan" | "paths" | "extraExcludes" | "host"> &
+      Partial<Pick<ViewBackupRequest, "excludeFile">>,
   ): string;
   backup(req: ViewBackupRequest): Promise<BackupSummary>;
   snapshots(plan?: string): Promise<EngineSnapshot[]>;

@@ -65,17 +65,9 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     ctx.emit({ type: "warning", plan: p.planName, ...(repository ? { repository } : {}), message });
   };
 
-  ctx.emit({
-    type: "start",
-    plan: p.planName,
-    run_id: p.runId,
-    sources: p.sources.map((s) => s.path),
-    repositories: p.repositories,
-  });
-  for (const s of p.notPointInTime)
-    warn(`${s} is not on a snapshot-capable filesystem: backed up live, not point-in-time`);
-  for (const w of p.warnings) ctx.emit({ type: "warning", plan: p.planName, message: w });
-
+  // A run refused by a lock (exit 4) never started: `start` comes after the locks, and the
+  // stale locks removed on the way are reported once it has.
+  const staleLocks: string[] = [];
   await using lock = await FileLock.acquire(
     lockDir(p.stateDir),
     `plan-${p.planName}`,
@@ -89,7 +81,9 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           `plan "${p.planName}" is running (pid ${owner.pid}, since ${owner.since}): waiting for it to finish`,
         ),
       onStale: (owner) =>
-        warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
+        staleLocks.push(
+          `removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`,
+        ),
     },
   );
   // Plans sharing a repository take turns; held until the run ends, like the plan lock.
@@ -101,13 +95,24 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       signal: ctx.signal,
       onWait: (holder, repo) => log.info(waitingMessage(holder, repo)),
       onStale: (holder, repo) =>
-        warn(
+        staleLocks.push(
           `removed the stale lock of repository ${repo} left by a dead run (pid ${holder.pid}, since ${holder.since})`,
         ),
     },
   );
   void lock;
   void repoLocks;
+  ctx.emit({
+    type: "start",
+    plan: p.planName,
+    run_id: p.runId,
+    sources: p.sources.map((s) => s.path),
+    repositories: p.repositories,
+  });
+  for (const s of staleLocks) warn(s);
+  for (const s of p.notPointInTime)
+    warn(`${s} is not on a snapshot-capable filesystem: backed up live, not point-in-time`);
+  for (const w of p.warnings) ctx.emit({ type: "warning", plan: p.planName, message: w });
   ctx.history?.startRun({
     runId: p.runId,
     plan: p.planName,

@@ -2,15 +2,16 @@ import { openEngines } from "../../engine/open.js";
 import { UsageError } from "../../errors.js";
 import { openHistory } from "../../history/index.js";
 import { channelsForPlan } from "../../notify/index.js";
-import { log } from "../../log.js";
+import { log, setProblemSink } from "../../log.js";
 import { applyRun } from "../../run/apply.js";
 import type { RunEvent } from "../../run/events.js";
-import { describeRunPlan, planRun, type RunPlan } from "../../run/plan.js";
+import { planRun, type RunPlan } from "../../run/plan.js";
+import { describeDryRun, dryRunLines } from "../../run/dry-run.js";
 import type { RepositoryEngine } from "../../engine/types.js";
 import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
 import { newRunId } from "../../run/runid.js";
 import { withInterrupts } from "../../run/signals.js";
-import { TerminalReporter } from "../../report/terminal.js";
+import { problemLine, TerminalReporter } from "../../report/terminal.js";
 import { parseCommand, parseDuration } from "../args.js";
 import type { Command } from "../command.js";
 import { combineExitCodes, selectPlans } from "./plans.js";
@@ -42,26 +43,10 @@ export const backupCommand: Command = {
 
     if (values["dry-run"]) {
       const docs = [];
-      for (const p of plans) {
-        const engines = await openEngines(config, p.planName, { resolveSecrets: false });
-        const commands = engines.map(
-          (e) =>
-            `[${e.repoName}] ${e.describeBackup({ planName: p.planName, plan: p.plan, paths: p.sources.map((s) => s.path), extraExcludes: p.internalExcludes, host: p.host })}`,
-        );
-        if (global.json)
-          docs.push({
-            type: "dry_run",
-            plan: p.planName,
-            sources: p.sources,
-            groups: p.groups.map((g) => g.snapshot),
-            repositories: p.repositories,
-            excludes: p.internalExcludes,
-            warnings: p.warnings,
-            commands,
-          });
-        else for (const line of describeRunPlan(p, commands)) io.print(line);
-      }
-      for (const d of docs) io.printJson(d);
+      for (const p of plans) docs.push({ p, d: await describeDryRun(config, p) });
+      for (const { p, d } of docs)
+        if (global.json) io.printJson(d);
+        else for (const line of dryRunLines(p, d)) io.print(line);
       return 0;
     }
 
@@ -70,8 +55,15 @@ export const backupCommand: Command = {
       engineSets.push(await openEngines(config, p.planName, { resolveSecrets: true }));
 
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
-    const emit = (event: RunEvent): void =>
-      global.json ? io.printJson(event) : reporter.handle(event);
+    // --json: stdout carries every event, problems included; their human line goes to stderr.
+    const emit = (event: RunEvent): void => {
+      if (!global.json) return reporter.handle(event);
+      io.printJson(event);
+      if (event.type === "warning" || event.type === "error")
+        process.stderr.write(problemLine(event));
+    };
+    // log.warn/log.error of the run's parts too (the CLI entry unsets it before printing).
+    if (global.json) setProblemSink((type, message) => io.printJson({ type, message }));
 
     using history = openHistory(config.state_dir);
     const { value: codes, interruptedBy } = await withInterrupts(async (signal) => {

@@ -2,6 +2,8 @@ import { isAbsolute, resolve } from "node:path";
 import { openEngines } from "../../engine/open.js";
 import { UsageError } from "../../errors.js";
 import { withInterrupts } from "../../run/signals.js";
+import { databaseFromTags, listPlanDumps } from "../../databases/index.js";
+import type { RepositoryEngine } from "../../engine/types.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
 import { selectPlans } from "./plans.js";
@@ -10,6 +12,31 @@ import {
   databaseRestoreArgs,
   runDatabaseRestore,
 } from "../../databases/cli.js";
+
+/**
+ * A file restore of a snapshot id that is not one of the plan's file backups: if it is one of
+ * the plan's database dumps, say how that is restored. Looked up only after the restore
+ * failed, so a normal restore costs no extra listing.
+ */
+async function dumpInsteadOfFiles(
+  engine: RepositoryEngine,
+  plan: string,
+  snapshot: string,
+  error: unknown,
+): Promise<UsageError | undefined> {
+  if (!(error instanceof UsageError) || snapshot === "latest" || engine.engine !== "restic")
+    return undefined;
+  const dumps = await listPlanDumps(engine, plan).catch(() => []);
+  const dump = dumps.find((d) => d.id.startsWith(snapshot));
+  const name = dump && databaseFromTags(dump.tags);
+  if (!dump || name === undefined) return undefined;
+  return new UsageError(
+    `restore: ${dump.shortId} is a dump of database "${name}" of plan "${plan}", not a backup of files: restore it with --database ${name}`,
+    {
+      hint: `snapback restore ${plan} --database ${name} --snapshot ${dump.shortId} (--to-database DB | --to-file PATH)`,
+    },
+  );
+}
 
 export const restoreCommand: Command = {
   name: "restore",
@@ -85,15 +112,19 @@ export const restoreCommand: Command = {
     const target = zfs ? targetDir : resolve(targetDir);
     const snapshot = values.snapshot ?? "latest";
     const { interruptedBy } = await withInterrupts((signal) =>
-      engine.restore({
-        plan,
-        snapshot,
-        target,
-        paths,
-        overwrite: values.overwrite === true,
-        ...(values.writable ? { writable: true } : {}),
-        signal,
-      }),
+      engine
+        .restore({
+          plan,
+          snapshot,
+          target,
+          paths,
+          overwrite: values.overwrite === true,
+          ...(values.writable ? { writable: true } : {}),
+          signal,
+        })
+        .catch(async (e: unknown) => {
+          throw (await dumpInsteadOfFiles(engine, plan, snapshot, e)) ?? e;
+        }),
     );
     if (interruptedBy) return 130;
     if (global.json) io.printJson({ plan, repository: engine.repoName, snapshot, target, paths });
