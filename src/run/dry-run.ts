@@ -150,7 +150,7 @@ export function dryRunLines(p: RunPlan, d: DryRun): string[] {
   const extra: string[] = [];
   if (d.exclude_file) {
     extra.push(
-      `  exclude file ${d.exclude_file.path} (${d.exclude_file.patterns.length} patterns, ignore files read live here, from the snapshots in the run):`,
+      `  exclude file ${d.exclude_file.path} (${d.exclude_file.patterns.length} patterns; ignore files read from the live sources here, from the snapshots in the run):`,
     );
     for (const pattern of d.exclude_file.patterns) extra.push(`    ${pattern}`);
     for (const problem of d.exclude_file.ignore_files_problems) extra.push(`  warning: ${problem}`);
