@@ -1,6 +1,14 @@
 import type { Config } from "../../config/schema.js";
 import { UsageError } from "../../errors.js";
 
+/** An empty config is a mistake, not a valid setup that backs up nothing: exit 2. */
+export function requirePlans(path: string, config: Config): void {
+  if (Object.keys(config.plans).length === 0)
+    throw new UsageError(`${path} defines no plans: nothing would be backed up`, {
+      hint: 'add a [plans.NAME] table with sources = [...] and repositories = ["..."]',
+    });
+}
+
 /** The plans a command acts on: the named ones (all must exist), or every plan. */
 export function selectPlans(config: Config, names: string[]): string[] {
   const defined = Object.keys(config.plans);
