@@ -1,6 +1,6 @@
 import type { Plan } from "../../config/schema.js";
 import { openEngines } from "../../engine/open.js";
-import { UsageError } from "../../errors.js";
+import { LockedError, UsageError } from "../../errors.js";
 import { openHistory } from "../../history/index.js";
 import { channelsForPlan } from "../../notify/index.js";
 import { log } from "../../log.js";
@@ -109,19 +109,33 @@ export const backupCommand: Command = {
           ),
           ...(config.metrics ? { metricsPath: config.metrics.textfile } : {}),
         };
-        const applied =
-          "error" in r
-            ? await failUnrunnablePlan(
-                { planName: r.name, plan: r.planConfig, runId: r.runId, error: r.error },
-                finish,
-              )
-            : await applyRun(r.plan, {
-                ...finish,
-                engines: r.engines,
-                signal,
-                ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
-              });
-        codes.push(applied.exitCode);
+        if ("error" in r) {
+          const failed = await failUnrunnablePlan(
+            { planName: r.name, plan: r.planConfig, runId: r.runId, error: r.error },
+            finish,
+          );
+          codes.push(failed.exitCode);
+          continue;
+        }
+        try {
+          const applied = await applyRun(r.plan, {
+            ...finish,
+            engines: r.engines,
+            signal,
+            ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
+          });
+          codes.push(applied.exitCode);
+        } catch (e) {
+          // A plan another run holds is that run's business (not a failure to record), but
+          // it must not keep the remaining plans from running.
+          if (!(e instanceof LockedError)) throw e;
+          emit({
+            type: "error",
+            plan: r.name,
+            message: e.hint ? `${e.message} (${e.hint})` : e.message,
+          });
+          codes.push(e.exitCode);
+        }
       }
       return codes;
     });
