@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
+import { FileLock, lockDir } from "../src/run/lock.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 
 /** A webhook receiver that records the JSON bodies it is sent. */
@@ -123,6 +124,22 @@ describe("a plan that cannot run is a failed run of that plan", () => {
       expect.stringMatching(/^finally failed repositories\.r\.password_file: /),
     ]);
     expect(hook.bodies).toMatchObject([{ event: "snapback.run", result: { status: "failed" } }]);
+    expect((await w.repo.snapshots()).length).toBe(1);
+    expect(await leftovers(w)).toEqual([]);
+  });
+  test("a plan locked by another run does not keep the next plan from running: exit 4", async () => {
+    await using w = await createWorld();
+    await writeFile(join(w.data, "f"), "x");
+    await w.writeConfig(
+      `${w.basicConfig([w.data])}\n[plans.held]\nsources = ["${w.data}"]\nrepositories = ["r"]\n`,
+    );
+    // This test process is alive: to snapback its lock is a run in progress.
+    await using held = await FileLock.acquire(lockDir(w.stateDir), "plan-held", 'plan "held"');
+    void held;
+    const r = await w.cli(["backup", "held", "p"]);
+    expect(r.exitCode).toBe(4);
+    expect(r.stderr).toContain('plan "held" is locked by another snapback run');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
     expect((await w.repo.snapshots()).length).toBe(1);
     expect(await leftovers(w)).toEqual([]);
   });
