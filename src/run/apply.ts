@@ -394,6 +394,10 @@ async function writeRunExcludes(
   return writeExcludeFile(p.tmpDir, [...found.patterns, ...p.plan.exclude, ...p.internalExcludes]);
 }
 
+/**
+ * Ends the run early when no repository opened. Never shown: each repository already reported
+ * its own failure, and the first of them is the run's cause (firstCause).
+ */
 class NoRepositoryError extends SnapbackError {
   constructor() {
     super("no repository could be opened");
