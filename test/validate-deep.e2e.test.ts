@@ -30,6 +30,8 @@ describe("config validate --deep and doctor check this machine", () => {
       [
         w.basicConfig([w.data]),
         `[[plans.p.hooks]]\nwhen = "before"\nname = "stop-app"\nrun = ["snapback-no-such-program"]`,
+        `[[plans.p.databases]]\ntype = "sqlite"\nname = "gone"\npath = "${join(w.dir, "gone.db")}"`,
+        `[[plans.p.databases]]\ntype = "mysql"\nname = "shop"\ndatabase = "shop"\npassword_file = "${openPass}"`,
         `[plans.gone]\nsources = ["${missingSource}"]\nrepositories = ["open", "missing", "wrong", "down"]`,
         `[repositories.open]\nengine = "restic"\nurl = "${w.repo.url}"\npassword_file = "${openPass}"`,
         `[repositories.missing]\nengine = "restic"\nurl = "${w.repo.url}"\npassword_file = "${noPass}"`,
@@ -58,6 +60,12 @@ describe("config validate --deep and doctor check this machine", () => {
       '"snapback-no-such-program" is not on PATH',
     );
     expect(bad["metrics.textfile"]).toContain("does not exist");
+    expect(bad["plans.p.databases[0] (gone)"]).toBe(
+      `path = "${join(w.dir, "gone.db")}" is not a file`,
+    );
+    expect(bad["plans.p.databases[1] (shop)"]).toMatch(
+      /databases\[1\] \(shop\)\.password_file: .* readable by other users/,
+    );
     // What is fine is said to be fine.
     expect(doc.checks.find((c) => c.name === "repositories.r")).toMatchObject({ ok: true });
     expect(doc.checks.find((c) => c.name === "plans.p.sources")?.detail).toBe(`${w.data} (btrfs)`);

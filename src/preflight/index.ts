@@ -2,6 +2,7 @@ import { access, constants, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Config } from "../config/schema.js";
 import { resolveSecrets } from "../config/secrets.js";
+import { readPasswordFile } from "../databases/secrets.js";
 import { openEngine } from "../engine/open.js";
 import { probeRestic } from "../engine/restic/index.js";
 import { ResticError } from "../engine/restic/errors.js";
@@ -29,8 +30,9 @@ export interface Finding {
 /**
  * What a schema cannot know: whether the config can run on THIS machine. Sources exist and
  * are snapshot-able as configured, password files exist and are private, every repository is
- * reachable and opens with its password (without creating it), hook commands are on PATH, the
- * metrics directory exists, and the tools the plans need are installed. Reads only; the one
+ * reachable and opens with its password (without creating it), hook commands and database
+ * clients are on PATH, database password files are private, the metrics directory exists,
+ * and the tools the plans need are installed. Reads only; the one
  * write is restic's cache below state_dir, as any `snapshots` would make.
  */
 export async function checkConfigHere(config: Config): Promise<Finding[]> {
@@ -61,6 +63,7 @@ export async function checkConfigHere(config: Config): Promise<Finding[]> {
       findings.push(failure(key, e));
     }
     findings.push(...(await hookFindings(name, plan.hooks)));
+    findings.push(...(await databaseFindings(name, plan.databases)));
   }
 
   const used = new Set(Object.values(config.plans).flatMap((p) => p.repositories));
@@ -158,6 +161,50 @@ async function hookFindings(
       required: true,
       detail: `${hooks.length} hook${hooks.length === 1 ? "" : "s"}: every program found`,
     });
+  return findings;
+}
+
+/**
+ * What a dump needs before it connects: its client program, its password file (private), and
+ * for SQLite the database file. Connecting is left to the run: a database may well be down
+ * for maintenance while the config is being checked.
+ */
+async function databaseFindings(
+  planName: string,
+  databases: Config["plans"][string]["databases"],
+): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const [i, db] of databases.entries()) {
+    const key = `plans.${planName}.databases[${i}] (${db.name})`;
+    const programs =
+      db.type === "sqlite"
+        ? ["sqlite3"]
+        : db.type === "mysql"
+          ? ["mariadb-dump", "mysqldump"]
+          : [db.database === "all" ? "pg_dumpall" : "pg_dump"];
+    let found: string | undefined;
+    for (const program of programs) found ??= await which(program);
+    const problems: string[] = [];
+    if (found === undefined) problems.push(`${programs.join(" or ")} is not on PATH`);
+    if (db.type === "sqlite") {
+      const isFile = await stat(db.path).then(
+        (st) => st.isFile(),
+        () => false,
+      );
+      if (!isFile) problems.push(`path = "${db.path}" is not a file`);
+    } else if (db.password_file !== undefined) {
+      await readPasswordFile(`${key}.password_file`, db.password_file).catch((e: unknown) =>
+        problems.push(errorMessage(e)),
+      );
+    }
+    findings.push({
+      name: key,
+      ok: problems.length === 0,
+      required: true,
+      detail: problems.length === 0 ? `${db.type}: ${found ?? ""} found` : problems.join("; "),
+      ...(problems.length === 0 ? {} : { exitCode: 2 }),
+    });
+  }
   return findings;
 }
 
