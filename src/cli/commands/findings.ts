@@ -5,7 +5,9 @@ import { combineExitCodes } from "./plans.js";
 export function formatFindings(findings: readonly Finding[]): string[] {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`${f.ok ? "ok  " : f.required ? "FAIL" : "warn"} ${f.name}: ${f.detail}`);
+    // An error message that already names its key ("plans.p.sources: …") is not named twice.
+    const text = f.detail.startsWith(f.name) ? f.detail : `${f.name}: ${f.detail}`;
+    lines.push(`${f.ok ? "ok  " : f.required ? "FAIL" : "warn"} ${text}`);
     if (!f.ok && f.fix) lines.push(`     fix: ${f.fix}`);
   }
   return lines;
