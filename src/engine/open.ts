@@ -33,7 +33,8 @@ export async function openEngines(
   return engines;
 }
 
-function openEngine(
+/** One repository's engine with its secrets bound: for runs, and for `config validate --deep`. */
+export function openEngine(
   config: Config,
   repoName: string,
   repo: Repository,

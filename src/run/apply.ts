@@ -3,7 +3,7 @@ import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
 import { errorMessage, SnapbackError, UsageError } from "../errors.js";
 import { probeRestic } from "../engine/restic/index.js";
 import { collectIgnorePatterns, writeExcludeFile } from "../ignore/index.js";
-import { log, redact } from "../log.js";
+import { log } from "../log.js";
 import { HookRunner, type RunFacts } from "../hooks/index.js";
 import type { TakeContext, TakenSnapshot, ViewBind } from "../snapshot/types.js";
 import { viewWrapper, directWrapper } from "../view/wrapper.js";
@@ -18,8 +18,8 @@ import { releaseUnlessPinned } from "../engine/replication/keep.js";
 import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
 import { progressEvent } from "./progress.js";
-import { notifyFinish, notifyStart, type NotifyChannel } from "../notify/index.js";
-import { writeMetrics } from "../metrics/index.js";
+import { notifyStart, type NotifyChannel } from "../notify/index.js";
+import { firstCause, reportResult } from "./finish.js";
 import { dumpDatabases } from "../databases/dump.js";
 
 export interface ApplyContext {
@@ -256,13 +256,11 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         warn,
       });
     } catch (e) {
-      if (!ctx.signal.aborted) {
+      // Repositories that failed to open already reported their own errors and codes.
+      if (!ctx.signal.aborted && !(e instanceof NoRepositoryError)) {
         fatal = errorMessage(e);
-        if (!(e instanceof NoRepositoryError))
-          ctx.emit({ type: "error", plan: p.planName, message: fatal });
-        // Repositories that failed to open already gave their own codes.
-        if (!(e instanceof NoRepositoryError))
-          failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
+        ctx.emit({ type: "error", plan: p.planName, message: fatal });
+        failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
       }
     }
   }
@@ -275,16 +273,19 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       : summaries.some((s) => s.error_count > 0)
         ? "partial"
         : "success";
+  // The first cause reaches hooks, history and notifications as it is ("wrong password", not
+  // "no repository could be opened").
+  let cause = firstCause({ signal: ctx.signal, fatal, failedRepositories: failed });
   try {
     await hooks.finish({
       ...facts,
       status,
       summaries,
-      ...(fatal === undefined ? {} : { error: fatal }),
+      ...(cause === undefined ? {} : { error: cause }),
     });
   } catch (e) {
     // A success/failure/finally hook with on_error = "fail" fails the run it reports on.
-    fatal ??= errorMessage(e);
+    cause ??= errorMessage(e);
     if (status !== "interrupted") status = "failed";
     ctx.emit({ type: "error", plan: p.planName, message: errorMessage(e) });
   }
@@ -302,40 +303,11 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     not_point_in_time: p.notPointInTime,
     warnings,
     failed_repositories: failed,
-    ...(fatal === undefined ? {} : { error: fatal }),
+    ...(cause === undefined ? {} : { error: cause }),
     duration_s: round((performance.now() - started) / 1000),
     ...afterBackup,
   };
-  ctx.emit(result);
-  ctx.history?.finishRun(p.runId, {
-    status,
-    endedAt: new Date(),
-    snapshotIds: result.snapshot_ids,
-    summaries: Object.fromEntries(
-      summaries.map((s) => [
-        s.repository,
-        {
-          filesNew: s.files_new,
-          filesChanged: s.files_changed,
-          filesUnmodified: s.files_unmodified,
-          dataAdded: s.data_added,
-          durationS: s.duration_s,
-          totalFilesProcessed: s.total_files_processed,
-          totalBytesProcessed: s.total_bytes_processed,
-          errorCount: s.error_count,
-        },
-      ]),
-    ),
-    warnings: warnings.map(redact),
-    ...(result.error === undefined ? {} : { error: redact(result.error) }),
-    logTail: tail.lines(),
-  });
-  await notifyFinish(notify, { result, summaries, logTail: tail.lines() });
-  if (ctx.metricsPath !== undefined) {
-    await writeMetrics(ctx.metricsPath, { result, summaries }).catch((e: unknown) =>
-      log.warn(`metrics: ${errorMessage(e)}`),
-    );
-  }
+  await reportResult({ ...ctx, notify }, result, summaries, tail);
   return { result, exitCode: exitCodeFor(status, failedCodes, summaries.length > 0) };
 
   function recordFailure(repo: string, e: unknown): void {
@@ -416,6 +388,10 @@ async function writeRunExcludes(
   return writeExcludeFile(p.tmpDir, [...found.patterns, ...p.plan.exclude, ...p.internalExcludes]);
 }
 
+/**
+ * Ends the run early when no repository opened. Never shown: each repository already reported
+ * its own failure, and the first of them is the run's cause (firstCause).
+ */
 class NoRepositoryError extends SnapbackError {
   constructor() {
     super("no repository could be opened");

@@ -1,9 +1,11 @@
+import type { Plan } from "../../config/schema.js";
 import { openEngines } from "../../engine/open.js";
-import { UsageError } from "../../errors.js";
+import { LockedError, UsageError } from "../../errors.js";
 import { openHistory } from "../../history/index.js";
 import { channelsForPlan } from "../../notify/index.js";
 import { log, setProblemSink } from "../../log.js";
 import { applyRun } from "../../run/apply.js";
+import { failUnrunnablePlan } from "../../run/unrunnable.js";
 import type { RunEvent } from "../../run/events.js";
 import { planRun, type RunPlan } from "../../run/plan.js";
 import { describeDryRun, dryRunLines } from "../../run/dry-run.js";
@@ -35,13 +37,11 @@ export const backupCommand: Command = {
     const planNames = selectPlans(config, positionals);
     const runIds = new Map(planNames.map((n) => [n, newRunId()]));
 
-    // Plans first, for every named plan: a bad source fails the whole command before
-    // anything is created.
-    const plans: RunPlan[] = [];
-    for (const name of planNames)
-      plans.push(await planRun(config, name, runIds.get(name) ?? newRunId()));
-
     if (values["dry-run"]) {
+      // A dry run shows a plan or says why it cannot run; it records nothing.
+      const plans: RunPlan[] = [];
+      for (const name of planNames)
+        plans.push(await planRun(config, name, runIds.get(name) ?? newRunId()));
       const docs = [];
       for (const p of plans) docs.push({ p, d: await describeDryRun(config, p) });
       for (const { p, d } of docs)
@@ -50,9 +50,26 @@ export const backupCommand: Command = {
       return 0;
     }
 
-    const engineSets: RepositoryEngine[][] = [];
-    for (const p of plans)
-      engineSets.push(await openEngines(config, p.planName, { resolveSecrets: true }));
+    // Every plan is planned before the first one runs, so that the snapshots of a run are not
+    // held while another plan's sources are being looked at. A plan that cannot run becomes a
+    // failed run of its own below; the others still run.
+    const runs: PlanToRun[] = [];
+    for (const name of planNames) {
+      const planConfig = config.plans[name];
+      if (!planConfig) continue; // selectPlans() named only defined plans
+      const runId = runIds.get(name) ?? newRunId();
+      try {
+        const p = await planRun(config, name, runId);
+        runs.push({
+          name,
+          runId,
+          plan: p,
+          engines: await openEngines(config, name, { resolveSecrets: true }),
+        });
+      } catch (error) {
+        runs.push({ name, runId, planConfig, error });
+      }
+    }
 
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
     // --json: stdout carries every event, problems included; their human line goes to stderr.
@@ -73,18 +90,44 @@ export const backupCommand: Command = {
         else emit({ type: "reclaimed", what, run_id: r.runId });
       }
       const codes: number[] = [];
-      for (const [i, p] of plans.entries()) {
+      for (const r of runs) {
         if (signal.aborted) break;
-        const applied = await applyRun(p, {
-          engines: engineSets[i] ?? [],
+        const finish = {
           emit,
-          signal,
           history,
-          notify: channelsForPlan(config.notify, p.plan.notify),
+          notify: channelsForPlan(
+            config.notify,
+            "error" in r ? r.planConfig.notify : r.plan.plan.notify,
+          ),
           ...(config.metrics ? { metricsPath: config.metrics.textfile } : {}),
-          ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
-        });
-        codes.push(applied.exitCode);
+        };
+        if ("error" in r) {
+          const failed = await failUnrunnablePlan(
+            { planName: r.name, plan: r.planConfig, runId: r.runId, error: r.error },
+            finish,
+          );
+          codes.push(failed.exitCode);
+          continue;
+        }
+        try {
+          const applied = await applyRun(r.plan, {
+            ...finish,
+            engines: r.engines,
+            signal,
+            ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
+          });
+          codes.push(applied.exitCode);
+        } catch (e) {
+          // A plan another run holds is that run's business (not a failure to record), but
+          // it must not keep the remaining plans from running.
+          if (!(e instanceof LockedError)) throw e;
+          emit({
+            type: "error",
+            plan: r.name,
+            message: e.hint ? `${e.message} (${e.hint})` : e.message,
+          });
+          codes.push(e.exitCode);
+        }
       }
       return codes;
     });
@@ -93,3 +136,8 @@ export const backupCommand: Command = {
     return combineExitCodes(codes);
   },
 };
+
+/** One selected plan: ready to run, or the reason it cannot. */
+type PlanToRun =
+  | { name: string; runId: string; plan: RunPlan; engines: RepositoryEngine[] }
+  | { name: string; runId: string; planConfig: Plan; error: unknown };

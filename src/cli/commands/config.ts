@@ -1,16 +1,22 @@
 import { stringify } from "smol-toml";
 import { redactConfig } from "../../config/redact.js";
 import { UsageError } from "../../errors.js";
+import { checkConfigHere } from "../../preflight/index.js";
 import { validateCalendars } from "../../schedule/calendar.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
+import { exitCodeOf, formatFindings } from "./findings.js";
+import { requirePlans } from "./plans.js";
 
 export const configCommand: Command = {
   name: "config",
   summary: "config validate | config show (secrets redacted)",
-  usage: "snapback config validate|show",
+  usage:
+    "snapback config validate [--deep] | config show\n  --deep  also check this machine: sources, password files and their modes, repositories reachable and openable, hook programs, tools",
   async run(argv, io) {
-    const { global, positionals, help } = parseCommand("config", argv, {});
+    const { global, values, positionals, help } = parseCommand("config", argv, {
+      deep: { type: "boolean" },
+    });
     if (help) {
       io.print(this.usage);
       return 0;
@@ -21,17 +27,36 @@ export const configCommand: Command = {
         `config: expected "validate" or "show"${sub ? `, got "${[sub, ...extra].join(" ")}"` : ""}`,
       );
     }
+    if (values.deep && sub !== "validate")
+      throw new UsageError("config show: --deep is for validate");
     const { path, config } = await io.load(global);
     if (sub === "validate") {
       await validateCalendars(config);
+      requirePlans(path, config);
       const plans = Object.keys(config.plans).length;
       const repos = Object.keys(config.repositories).length;
-      if (global.json) io.printJson({ valid: true, path, plans, repositories: repos });
-      else
+      const counts = `${plans} plan${plans === 1 ? "" : "s"}, ${repos} repositor${repos === 1 ? "y" : "ies"}`;
+      if (!values.deep) {
+        if (global.json) io.printJson({ valid: true, path, plans, repositories: repos });
+        else
+          io.print(
+            `${path}: valid (${counts}); 'config validate --deep' also checks sources, password files and repositories on this machine`,
+          );
+        return 0;
+      }
+      const checks = await checkConfigHere(config);
+      const code = exitCodeOf(checks);
+      if (global.json)
+        io.printJson({ valid: code === 0, path, plans, repositories: repos, checks });
+      else {
+        for (const line of formatFindings(checks)) io.print(line);
         io.print(
-          `${path}: valid (${plans} plan${plans === 1 ? "" : "s"}, ${repos} repositor${repos === 1 ? "y" : "ies"})`,
+          code === 0
+            ? `${path}: valid (${counts}) and can run here`
+            : `${path}: valid, but cannot run here until the failures above are fixed`,
         );
-      return 0;
+      }
+      return code;
     }
     const shown = redactConfig(config);
     if (global.json) io.printJson(shown);

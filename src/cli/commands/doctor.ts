@@ -5,15 +5,13 @@ import { run, which } from "../../exec/index.js";
 import { zfsCapabilities } from "../../snapshot/zfs/index.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
+import { DEFAULT_CONFIG_PATH, type LoadedConfig } from "../../config/load.js";
+import { checkConfigHere, type Finding } from "../../preflight/index.js";
+import { formatFindings } from "./findings.js";
+import { requirePlans } from "./plans.js";
 
-interface Check {
-  name: string;
-  ok: boolean;
-  /** Required for any backup; optional checks only warn. */
-  required: boolean;
-  detail: string;
-  fix?: string;
-}
+/** Required for any backup when `required`; optional checks only warn. */
+type Check = Finding;
 
 export const doctorCommand: Command = {
   name: "doctor",
@@ -25,18 +23,12 @@ export const doctorCommand: Command = {
       io.print(this.usage);
       return 0;
     }
-    const checks = await runChecks(
-      global.config !== undefined || process.env["SNAPBACK_CONFIG"] !== undefined
-        ? () => io.load(global)
-        : undefined,
-    );
+    const checks = await runChecks();
+    checks.push(...(await configChecks(global.config, () => io.load(global))));
     const ok = checks.every((c) => c.ok || !c.required);
     if (global.json) io.printJson({ ok, checks });
     else {
-      for (const c of checks) {
-        io.print(`${c.ok ? "ok  " : c.required ? "FAIL" : "warn"} ${c.name}: ${c.detail}`);
-        if (!c.ok && c.fix) io.print(`     fix: ${c.fix}`);
-      }
+      for (const line of formatFindings(checks)) io.print(line);
       io.print(
         ok
           ? "snapback can run here"
@@ -47,7 +39,7 @@ export const doctorCommand: Command = {
   },
 };
 
-async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> {
+async function runChecks(): Promise<Check[]> {
   const checks: Check[] = [];
   const isRoot = process.getuid?.() === 0;
   checks.push({
@@ -126,15 +118,50 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
     detail: mntns ? "available" : "kernel lacks mount namespaces (/proc/self/ns/mnt)",
   });
 
-  if (loadConfig) {
-    try {
-      await loadConfig();
-      checks.push({ name: "config", ok: true, required: true, detail: "valid" });
-    } catch (e) {
-      checks.push({ name: "config", ok: false, required: true, detail: errorMessage(e) });
-    }
-  }
   return checks;
+}
+
+/**
+ * The config doctor looks at: the one named (--config, $SNAPBACK_CONFIG), which must load, or
+ * the default one when it exists — a machine's setup is part of whether snapback can run
+ * here. A loaded config is checked against this machine like `config validate --deep`.
+ */
+export async function configChecks(
+  flag: string | undefined,
+  load: () => Promise<LoadedConfig>,
+  env: NodeJS.ProcessEnv = process.env,
+  defaultPath = DEFAULT_CONFIG_PATH,
+): Promise<Check[]> {
+  const path = flag ?? env["SNAPBACK_CONFIG"] ?? defaultPath;
+  const named = flag !== undefined || env["SNAPBACK_CONFIG"] !== undefined;
+  if (!named && !(await exists(path)))
+    return [
+      {
+        name: "config",
+        ok: false,
+        required: false,
+        detail: `no config at ${path}`,
+        fix: `write ${path} (see README) or pass --config FILE`,
+      },
+    ];
+  let loaded: LoadedConfig;
+  try {
+    loaded = await load();
+    requirePlans(loaded.path, loaded.config);
+  } catch (e) {
+    return [{ name: "config", ok: false, required: true, detail: errorMessage(e) }];
+  }
+  return [
+    { name: "config", ok: true, required: true, detail: `${loaded.path}: valid` },
+    ...(await checkConfigHere(loaded.config)),
+  ];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function describeCaps(caps: Awaited<ReturnType<typeof zfsCapabilities>>): string {

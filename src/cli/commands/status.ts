@@ -1,6 +1,7 @@
 import { openHistory } from "../../history/index.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
+import { requirePlans } from "./plans.js";
 
 export const statusCommand: Command = {
   name: "status",
@@ -12,7 +13,8 @@ export const statusCommand: Command = {
       io.print(this.usage);
       return 0;
     }
-    const { config } = await io.load(global);
+    const { path, config } = await io.load(global);
+    requirePlans(path, config);
     const history = openHistory(config.state_dir);
     try {
       const running = history.runsInProgress();
