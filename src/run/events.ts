@@ -94,7 +94,14 @@ export type RunEvent =
       seconds_remaining: number | null;
     }
   | { type: "warning"; plan: string; repository?: string; message: string }
-  | { type: "error"; plan: string; repository?: string; message: string }
+  | {
+      type: "error";
+      plan: string;
+      repository?: string;
+      message: string;
+      /** Set when this error alone decides the plan's exit code (e.g. 4: locked by another run). */
+      exit_code?: number;
+    }
   | SummaryEvent
   | DatabaseSummaryEvent
   | ResultEvent;

@@ -125,6 +125,7 @@ export const backupCommand: Command = {
             type: "error",
             plan: r.name,
             message: e.hint ? `${e.message} (${e.hint})` : e.message,
+            exit_code: e.exitCode,
           });
           codes.push(e.exitCode);
         }
