@@ -4,6 +4,7 @@ import { errorMessage, UsageError } from "../../errors.js";
 import { run } from "../../exec/index.js";
 import { log } from "../../log.js";
 import { validateCalendars } from "../../schedule/calendar.js";
+import { isLaptop } from "../../schedule/laptop.js";
 import { unitsFor } from "../../schedule/units.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
@@ -27,7 +28,7 @@ export const scheduleCommand: Command = {
     }
     const { path, config } = await io.load(global);
     const self = [process.execPath, resolve(process.argv[1] ?? "snapback")];
-    const units = unitsFor(config, resolve(path), self);
+    const units = unitsFor(config, resolve(path), self, await isLaptop());
     await validateCalendars(config);
     if (units.length === 0) {
       io.print('no plan has a schedule (plans.NAME.schedule = "daily")');
