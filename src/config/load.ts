@@ -17,7 +17,10 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 /** Reads, parses and validates a config file; every problem names its key path and line. */
-export async function loadConfig(path: string): Promise<LoadedConfig> {
+export async function loadConfig(
+  path: string,
+  options: { schemaOnly?: boolean } = {},
+): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -31,7 +34,9 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
     );
   }
   const config = parseConfigText(text, path);
-  await refuseReadableSecrets(path, config);
+  // Schema-only is for build sandboxes (the NixOS module's check): the file there is a store
+  // path, world-readable by design and free of secrets, which the module itself enforces.
+  if (!options.schemaOnly) await refuseReadableSecrets(path, config);
   return { path, config };
 }
 

@@ -1,4 +1,5 @@
 import { stringify } from "smol-toml";
+import { configPath, loadConfig } from "../../config/load.js";
 import { redactConfig } from "../../config/redact.js";
 import { UsageError } from "../../errors.js";
 import { validateCalendars } from "../../schedule/calendar.js";
@@ -8,9 +9,14 @@ import type { Command } from "../command.js";
 export const configCommand: Command = {
   name: "config",
   summary: "config validate | config show (secrets redacted)",
-  usage: "snapback config validate|show",
+  usage:
+    "snapback config validate [--schema-only] | config show\n" +
+    "  --schema-only  only the file's syntax and schema: no file modes, no systemd, no machine\n" +
+    "                 checks (for build sandboxes such as the NixOS module's check)",
   async run(argv, io) {
-    const { global, positionals, help } = parseCommand("config", argv, {});
+    const { global, positionals, values, help } = parseCommand("config", argv, {
+      "schema-only": { type: "boolean" },
+    });
     if (help) {
       io.print(this.usage);
       return 0;
@@ -21,9 +27,14 @@ export const configCommand: Command = {
         `config: expected "validate" or "show"${sub ? `, got "${[sub, ...extra].join(" ")}"` : ""}`,
       );
     }
-    const { path, config } = await io.load(global);
+    const schemaOnly = values["schema-only"] === true;
+    if (schemaOnly && sub !== "validate")
+      throw new UsageError("config: --schema-only goes with validate");
+    const { path, config } = schemaOnly
+      ? await loadConfig(configPath(global.config), { schemaOnly })
+      : await io.load(global);
     if (sub === "validate") {
-      await validateCalendars(config);
+      if (!schemaOnly) await validateCalendars(config);
       const plans = Object.keys(config.plans).length;
       const repos = Object.keys(config.repositories).length;
       if (global.json) io.printJson({ valid: true, path, plans, repositories: repos });
