@@ -87,13 +87,13 @@ describe("Nix module and flake", () => {
     try {
       const file = join(dir, "snapback.toml");
       // pkgs.formats.toml writes TOML from the same JSON-shaped value; the store makes it 0444.
-      await writeFile(file, stringify(settings as Record<string, unknown>), { mode: 0o444 });
+      await writeFile(file, stringify(settings), { mode: 0o444 });
       const ok = await snapback(["--config", file, "config", "validate", "--schema-only"]);
       expect(ok.stderr).toBe("");
       expect(ok.exitCode).toBe(0);
 
       const bad = await nixEval(nix.env, `${SETTINGS} // { plans.home.sources = [ "home" ]; }`);
-      await writeFile(file, stringify(bad as Record<string, unknown>), { mode: 0o444 });
+      await writeFile(file, stringify(bad), { mode: 0o444 });
       const refused = await snapback(["--config", file, "config", "validate", "--schema-only"]);
       expect(refused.exitCode).toBe(2);
       expect(refused.stderr).toContain("plans.home.sources");
