@@ -3,7 +3,9 @@ import { probeRestic } from "../../engine/restic/index.js";
 import { errorMessage } from "../../errors.js";
 import { run, which } from "../../exec/index.js";
 import { zfsCapabilities } from "../../snapshot/zfs/index.js";
+import type { Config } from "../../config/schema.js";
 import { parseCommand } from "../args.js";
+import { aptLine, toolsFor } from "./doctor-packages.js";
 import type { Command } from "../command.js";
 
 interface Check {
@@ -13,6 +15,8 @@ interface Check {
   required: boolean;
   detail: string;
   fix?: string;
+  /** Debian packages that fix a failed check. */
+  packages?: string[];
 }
 
 export const doctorCommand: Command = {
@@ -31,12 +35,19 @@ export const doctorCommand: Command = {
         : undefined,
     );
     const ok = checks.every((c) => c.ok || !c.required);
-    if (global.json) io.printJson({ ok, checks });
+    if (global.json)
+      io.printJson({
+        ok,
+        checks,
+        apt: aptLine(checks.flatMap((c) => (c.ok ? [] : (c.packages ?? [])))) ?? null,
+      });
     else {
       for (const c of checks) {
         io.print(`${c.ok ? "ok  " : c.required ? "FAIL" : "warn"} ${c.name}: ${c.detail}`);
         if (!c.ok && c.fix) io.print(`     fix: ${c.fix}`);
       }
+      const apt = aptLine(checks.flatMap((c) => (c.ok ? [] : (c.packages ?? []))));
+      if (apt) io.print(`to install everything missing: ${apt}`);
       io.print(
         ok
           ? "snapback can run here"
@@ -47,7 +58,7 @@ export const doctorCommand: Command = {
   },
 };
 
-async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> {
+async function runChecks(loadConfig?: () => Promise<{ config: Config }>): Promise<Check[]> {
   const checks: Check[] = [];
   const isRoot = process.getuid?.() === 0;
   checks.push({
@@ -74,6 +85,7 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
       required: true,
       detail: errorMessage(e),
       fix: "apt-get install restic (or put restic on PATH)",
+      packages: ["restic"],
     });
   }
 
@@ -87,6 +99,7 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
           required: false,
           detail: "btrfs not found (btrfs sources cannot be snapshotted)",
           fix: "apt-get install btrfs-progs",
+          packages: ["btrfs-progs"],
         },
   );
 
@@ -112,7 +125,8 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
       ok: path !== undefined,
       required: true,
       detail: path ?? "not found",
-      fix: "apt-get install util-linux mount",
+      fix: `apt-get install ${tool === "mount" ? "mount" : "util-linux"}`,
+      packages: [tool === "mount" ? "mount" : "util-linux"],
     });
   }
   const mntns = await access("/proc/self/ns/mnt", constants.R_OK).then(
@@ -128,8 +142,19 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
 
   if (loadConfig) {
     try {
-      await loadConfig();
+      const { config } = await loadConfig();
       checks.push({ name: "config", ok: true, required: true, detail: "valid" });
+      for (const need of toolsFor(config)) {
+        const path = await which(need.command);
+        checks.push({
+          name: need.command,
+          ok: path !== undefined,
+          required: true,
+          detail: path ?? `not found (${need.why})`,
+          fix: `apt-get install ${need.debianPackage}`,
+          packages: [need.debianPackage],
+        });
+      }
     } catch (e) {
       checks.push({ name: "config", ok: false, required: true, detail: errorMessage(e) });
     }
