@@ -3,10 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 # Debian packages the tool and its tests drive for real.
-APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar
+APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar nix-bin
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: deps apt-deps build demo test bench lint typecheck clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: deps apt-deps build demo test bench lint typecheck clean install uninstall
 
 deps: apt-deps $(NODE_STAMP)
 
@@ -40,6 +43,14 @@ typecheck: $(NODE_STAMP)
 lint: $(NODE_STAMP) typecheck
 	npx eslint .
 	npx prettier --check .
+
+# The CLI, its launcher, systemd units, D-Bus policy, completions and man page; uninstall removes
+# exactly what install recorded in $(PREFIX)/lib/snapback/install-manifest.
+install: build
+	node scripts/install.mjs install --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+uninstall:
+	node scripts/install.mjs uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
 
 clean:
 	rm -rf dist coverage

@@ -19,7 +19,10 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 /** Reads, parses and validates a config file; every problem names its key path and line. */
-export async function loadConfig(path: string): Promise<LoadedConfig> {
+export async function loadConfig(
+  path: string,
+  options: { schemaOnly?: boolean } = {},
+): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -36,7 +39,9 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   // Before anything can print a URL: every log line and error hides its credentials.
   for (const r of Object.values(config.repositories))
     if (r.engine === "restic") for (const s of urlCredentials(r.url)) registerSecret(s);
-  await refuseReadableSecrets(path, config);
+  // Schema-only is for build sandboxes (the NixOS module's check): the file there is a store
+  // path, world-readable by design and free of secrets, which the module itself enforces.
+  if (!options.schemaOnly) await refuseReadableSecrets(path, config);
   return { path, config };
 }
 

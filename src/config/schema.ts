@@ -218,6 +218,8 @@ export const planSchema = z.strictObject({
   ...ignorePlanKeys,
   one_file_system: z.boolean().default(false),
   schedule: z.string().min(1).optional(),
+  /** Block sleep while the scheduled backup runs (systemd-inhibit); default: on laptops. */
+  inhibit_sleep: z.boolean().optional(),
   /** Host name recorded with the backup (default: this machine's). */
   host: z.string().min(1).optional(),
   /** ZFS: also snapshot and mount child datasets of each source. */

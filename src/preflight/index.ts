@@ -11,6 +11,7 @@ import { which } from "../exec/index.js";
 import { registerSecret } from "../log.js";
 import { planRun } from "../run/plan.js";
 import { zfsCapabilities } from "../snapshot/zfs/index.js";
+import { transportFindings } from "./transport.js";
 
 /**
  * One thing checked on this machine. `doctor` and `config validate --deep` print these.
@@ -25,6 +26,8 @@ export interface Finding {
   fix?: string;
   /** What a run would exit with because of this failure: 2 the user must fix it, 1 transient. */
   exitCode?: number;
+  /** Debian packages that fix this failure (`doctor` ends with one apt-get line for all). */
+  packages?: string[];
 }
 
 /**
@@ -67,6 +70,7 @@ export async function checkConfigHere(config: Config): Promise<Finding[]> {
   }
 
   const used = new Set(Object.values(config.plans).flatMap((p) => p.repositories));
+  findings.push(...(await transportFindings(config, used)));
   for (const repoName of used) {
     const repo = config.repositories[repoName];
     if (!repo) continue; // the schema already refuses a plan naming an unknown repository
@@ -197,12 +201,21 @@ async function databaseFindings(
         problems.push(errorMessage(e)),
       );
     }
+    const clientPackage =
+      db.type === "sqlite"
+        ? "sqlite3"
+        : db.type === "mysql"
+          ? "mariadb-client"
+          : "postgresql-client";
     findings.push({
       name: key,
       ok: problems.length === 0,
       required: true,
       detail: problems.length === 0 ? `${db.type}: ${found ?? ""} found` : problems.join("; "),
       ...(problems.length === 0 ? {} : { exitCode: 2 }),
+      ...(found === undefined
+        ? { packages: [clientPackage], fix: `apt-get install ${clientPackage}` }
+        : {}),
     });
   }
   return findings;
@@ -221,7 +234,11 @@ async function toolFindings(kinds: ReadonlySet<string>): Promise<Finding[]> {
         detail: `${r.version} at ${r.path}`,
       });
     } catch (e) {
-      findings.push({ ...failure("restic", e), fix: "apt-get install restic" });
+      findings.push({
+        ...failure("restic", e),
+        fix: "apt-get install restic",
+        packages: ["restic"],
+      });
     }
   }
   if (kinds.has("btrfs")) {
@@ -231,7 +248,9 @@ async function toolFindings(kinds: ReadonlySet<string>): Promise<Finding[]> {
       ok: path !== undefined,
       required: true,
       detail: path ?? "btrfs-progs not installed, but a source or repository is btrfs",
-      ...(path ? {} : { fix: "apt-get install btrfs-progs", exitCode: 2 }),
+      ...(path
+        ? {}
+        : { fix: "apt-get install btrfs-progs", exitCode: 2, packages: ["btrfs-progs"] }),
     });
   }
   if (kinds.has("zfs")) {
@@ -244,7 +263,11 @@ async function toolFindings(kinds: ReadonlySet<string>): Promise<Finding[]> {
       detail: ok ? "available" : "zfs not available, but a source or repository is ZFS",
       ...(ok
         ? {}
-        : { fix: "apt-get install zfsutils-linux (or zfs-fuse, and start it)", exitCode: 2 }),
+        : {
+            fix: "apt-get install zfsutils-linux (or zfs-fuse, and start it)",
+            exitCode: 2,
+            packages: ["zfsutils-linux"],
+          }),
     });
   }
   if (kinds.has("kopia")) {

@@ -1,21 +1,27 @@
 import { stringify } from "smol-toml";
+import { configPath, loadConfig } from "../../config/load.js";
 import { redactConfig } from "../../config/redact.js";
 import { UsageError } from "../../errors.js";
 import { checkConfigHere } from "../../preflight/index.js";
 import { validateCalendars } from "../../schedule/calendar.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
-import { exitCodeOf, formatFindings } from "./findings.js";
+import { aptLine, exitCodeOf, formatFindings } from "./findings.js";
 import { requirePlans } from "./plans.js";
 
 export const configCommand: Command = {
   name: "config",
   summary: "config validate | config show (secrets redacted)",
   usage:
-    "snapback config validate [--deep] | config show\n  --deep  also check this machine: sources, password files and their modes, repositories reachable and openable, hook programs, tools",
+    "snapback config validate [--deep | --schema-only] | config show\n" +
+    "  --deep         also check this machine: sources, password files and their modes,\n" +
+    "                 repositories reachable and openable, hook programs, tools\n" +
+    "  --schema-only  only the file's syntax and schema: no file modes, no systemd, no machine\n" +
+    "                 checks (for build sandboxes such as the NixOS module's check)",
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("config", argv, {
       deep: { type: "boolean" },
+      "schema-only": { type: "boolean" },
     });
     if (help) {
       io.print(this.usage);
@@ -29,9 +35,16 @@ export const configCommand: Command = {
     }
     if (values.deep && sub !== "validate")
       throw new UsageError("config show: --deep is for validate");
-    const { path, config } = await io.load(global);
+    const schemaOnly = values["schema-only"] === true;
+    if (schemaOnly && sub !== "validate")
+      throw new UsageError("config show: --schema-only is for validate");
+    if (schemaOnly && values.deep)
+      throw new UsageError("config validate: --deep and --schema-only exclude each other");
+    const { path, config } = schemaOnly
+      ? await loadConfig(configPath(global.config), { schemaOnly })
+      : await io.load(global);
     if (sub === "validate") {
-      await validateCalendars(config);
+      if (!schemaOnly) await validateCalendars(config);
       requirePlans(path, config);
       const plans = Object.keys(config.plans).length;
       const repos = Object.keys(config.repositories).length;
@@ -47,7 +60,14 @@ export const configCommand: Command = {
       const checks = await checkConfigHere(config);
       const code = exitCodeOf(checks);
       if (global.json)
-        io.printJson({ valid: code === 0, path, plans, repositories: repos, checks });
+        io.printJson({
+          valid: code === 0,
+          path,
+          plans,
+          repositories: repos,
+          checks,
+          apt: aptLine(checks) ?? null,
+        });
       else {
         for (const line of formatFindings(checks)) io.print(line);
         io.print(

@@ -7,7 +7,7 @@ import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
 import { DEFAULT_CONFIG_PATH, type LoadedConfig } from "../../config/load.js";
 import { checkConfigHere, type Finding } from "../../preflight/index.js";
-import { formatFindings } from "./findings.js";
+import { aptLine, formatFindings } from "./findings.js";
 import { requirePlans } from "./plans.js";
 
 /** Required for any backup when `required`; optional checks only warn. */
@@ -26,7 +26,7 @@ export const doctorCommand: Command = {
     const checks = await runChecks();
     checks.push(...(await configChecks(global.config, () => io.load(global))));
     const ok = checks.every((c) => c.ok || !c.required);
-    if (global.json) io.printJson({ ok, checks });
+    if (global.json) io.printJson({ ok, checks, apt: aptLine(checks) ?? null });
     else {
       for (const line of formatFindings(checks)) io.print(line);
       io.print(
@@ -66,6 +66,7 @@ async function runChecks(): Promise<Check[]> {
       required: true,
       detail: errorMessage(e),
       fix: "apt-get install restic (or put restic on PATH)",
+      packages: ["restic"],
     });
   }
 
@@ -79,6 +80,7 @@ async function runChecks(): Promise<Check[]> {
           required: false,
           detail: "btrfs not found (btrfs sources cannot be snapshotted)",
           fix: "apt-get install btrfs-progs",
+          packages: ["btrfs-progs"],
         },
   );
 
@@ -104,7 +106,8 @@ async function runChecks(): Promise<Check[]> {
       ok: path !== undefined,
       required: true,
       detail: path ?? "not found",
-      fix: "apt-get install util-linux mount",
+      fix: `apt-get install ${tool === "mount" ? "mount" : "util-linux"}`,
+      packages: [tool === "mount" ? "mount" : "util-linux"],
     });
   }
   const mntns = await access("/proc/self/ns/mnt", constants.R_OK).then(

@@ -10,7 +10,15 @@ export function formatFindings(findings: readonly Finding[]): string[] {
     lines.push(`${f.ok ? "ok  " : f.required ? "FAIL" : "warn"} ${text}`);
     if (!f.ok && f.fix) lines.push(`     fix: ${f.fix}`);
   }
+  const apt = aptLine(findings);
+  if (apt) lines.push(`to install everything missing: ${apt}`);
   return lines;
+}
+
+/** One `apt-get install` line for the packages of every failed check, or undefined. */
+export function aptLine(findings: readonly Finding[]): string | undefined {
+  const packages = [...new Set(findings.flatMap((f) => (f.ok ? [] : (f.packages ?? []))))];
+  return packages.length === 0 ? undefined : `apt-get install ${packages.join(" ")}`;
 }
 
 /** 0 when every required check passed, else the worst exit code a run would end with. */

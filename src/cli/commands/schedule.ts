@@ -4,30 +4,48 @@ import { errorMessage, UsageError } from "../../errors.js";
 import { run } from "../../exec/index.js";
 import { log } from "../../log.js";
 import { validateCalendars } from "../../schedule/calendar.js";
-import { unitsFor } from "../../schedule/units.js";
+import { isLaptop } from "../../schedule/laptop.js";
+import { backupService, serveService, unitsFor } from "../../schedule/units.js";
 import { parseCommand } from "../args.js";
 import type { Command } from "../command.js";
 
 export const scheduleCommand: Command = {
   name: "schedule",
-  summary: "systemd timers for plans with a schedule: schedule show | schedule install",
-  usage: "snapback schedule show|install [--dir DIR] [--no-enable]",
+  summary: "systemd timers for plans with a schedule: schedule show | install | units",
+  usage:
+    "snapback schedule show|install [--dir DIR] [--no-enable]\n" +
+    "snapback schedule units [--executable PATH]   (the template and serve units make install ships)",
   async run(argv, io) {
     const { global, values, positionals, help } = parseCommand("schedule", argv, {
       dir: { type: "string" },
       "no-enable": { type: "boolean" },
+      executable: { type: "string" },
     });
     if (help) {
       io.print(this.usage);
       return 0;
     }
     const [sub, ...extra] = positionals;
-    if (extra.length > 0 || (sub !== "show" && sub !== "install")) {
-      throw new UsageError('schedule: expected "show" or "install"', { hint: this.usage });
+    if (extra.length > 0 || (sub !== "show" && sub !== "install" && sub !== "units")) {
+      throw new UsageError('schedule: expected "show", "install" or "units"', { hint: this.usage });
+    }
+    // The launcher `make install` writes names itself; from a clone, node runs the bundle.
+    const launcher = values.executable ?? process.env["SNAPBACK_EXECUTABLE"];
+    const self = launcher ? [launcher] : [process.execPath, resolve(process.argv[1] ?? "snapback")];
+    if (sub === "units") {
+      const units = [
+        {
+          name: "snapback@.service",
+          text: backupService({ snapback: self, globalArgs: [], plan: "%i", inhibitSleep: false }),
+        },
+        { name: "snapback-serve.service", text: serveService(self, []) },
+      ];
+      if (global.json) io.printJson(units);
+      else for (const u of units) io.print(`# ${u.name}\n${u.text}`);
+      return 0;
     }
     const { path, config } = await io.load(global);
-    const self = [process.execPath, resolve(process.argv[1] ?? "snapback")];
-    const units = unitsFor(config, resolve(path), self);
+    const units = unitsFor(config, resolve(path), self, await isLaptop());
     await validateCalendars(config);
     if (units.length === 0) {
       io.print('no plan has a schedule (plans.NAME.schedule = "daily")');
