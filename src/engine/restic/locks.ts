@@ -207,6 +207,39 @@ export function lockedBy(target: ResticTarget, lock: ResticLock): ResticError {
   );
 }
 
+/**
+ * The stale locks a `clearStaleLocks` would remove, and the rest, without removing anything
+ * (`cleanup --dry-run`).
+ */
+export async function findStaleLocks(
+  target: ResticTarget,
+  options: ResticOptions & { judge?: JudgeContext } = {},
+): Promise<{ stale: { lock: ResticLock; reason: string }[]; live: ResticLock[] }> {
+  const judge = options.judge ?? currentJudge();
+  const stale: { lock: ResticLock; reason: string }[] = [];
+  const live: ResticLock[] = [];
+  for (const lock of await listLocks(target, options)) {
+    const v = judgeLock(lock, judge);
+    if (v.stale) stale.push({ lock, reason: v.reason });
+    else live.push(lock);
+  }
+  return { stale, live };
+}
+
+/**
+ * Removes every lock, live or not (`snapback unlock --force`): restic's own
+ * `unlock --remove-all`. Returns the locks that were there before.
+ */
+export async function removeAllLocks(
+  target: ResticTarget,
+  options: ResticOptions = {},
+): Promise<ResticLock[]> {
+  const locks = await listLocks(target, options);
+  if (locks.length > 0)
+    await runRestic(target, ["unlock", "--remove-all"], { ...options, action: "unlock" });
+  return locks;
+}
+
 function currentJudge(): JudgeContext {
   return { now: Date.now(), host: hostname(), isAlive: pidExists };
 }
