@@ -346,4 +346,43 @@ describe("locks", () => {
     expect((await running.done).code).toBe(0);
     expect(await leftovers(w)).toEqual([]);
   });
+  test("cleanup: removes a dead restic lock, skips a repository not created yet, names one it cannot open", async () => {
+    await using w = await createWorld();
+    const fresh = join(w.dir, "not-yet");
+    await w.writeConfig(
+      w.basicConfig(
+        [w.data],
+        "",
+        [
+          "[repositories.later]",
+          'engine = "restic"',
+          `url = "${fresh}"`,
+          `password_file = "${w.repo.passwordFile}"`,
+          "init = true",
+        ].join("\n"),
+      ),
+    );
+    const dead = await leaveResticLock(w);
+    const dry = await w.cli(["cleanup", "--dry-run"]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `^would remove stale restic lock ${dead.id.slice(0, 8)} \\(exclusive\\) of pid ${dead.pid} on host ${hostname()} \\(user root\\), since \\S+ in repository r: its process is gone\n$`,
+      ),
+    );
+    expect(await resticLockIds(w)).toEqual([dead.id]);
+    const r = await w.cli(["cleanup"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`removed stale restic lock ${dead.id.slice(0, 8)}`);
+    expect(await resticLockIds(w)).toEqual([]);
+    expect(await exists(fresh)).toBe(false);
+
+    await w.writeConfig(
+      w.basicConfig([w.data]).replace(w.repo.passwordFile, join(w.dir, "missing.pass")),
+    );
+    const broken = await w.cli(["cleanup"]);
+    expect(broken.exitCode).toBe(1);
+    expect(broken.stderr).toContain('repository "r": could not look at its restic locks:');
+    expect(broken.stderr).toContain("missing.pass");
+  });
 });

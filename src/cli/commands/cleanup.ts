@@ -1,5 +1,6 @@
 import type { Config } from "../../config/schema.js";
 import { openRepository } from "../../engine/open.js";
+import { ResticError } from "../../engine/restic/errors.js";
 import type { RepositoryLock } from "../../engine/types.js";
 import { errorMessage } from "../../errors.js";
 import { log } from "../../log.js";
@@ -93,6 +94,8 @@ async function cleanRepositoryLocks(
         out.locks.push({ repository: name, ...lock, reason });
     } catch (e) {
       if (signal.aborted) break;
+      // Not created yet (`init = true` creates it on the first backup): it holds no locks.
+      if (e instanceof ResticError && e.kind === "repo-missing") continue;
       const error = errorMessage(e);
       out.errors.push({ repository: name, error });
       log.error(`repository "${name}": could not look at its restic locks: ${error}`);
