@@ -250,6 +250,7 @@ describe("locks", () => {
       ),
     );
     expect(r.stderr).not.toMatch(/removed a stale restic lock/);
+    expect(r.stderr).toContain("snapback unlock --repository r --force");
     expect(await resticLockIds(w)).toEqual([lock.id]);
     expect(await w.repo.restic(["snapshots", "--no-lock", "--json"])).toMatch(/^\[\]\s*$/);
     expect(await leftovers(w)).toEqual([]);

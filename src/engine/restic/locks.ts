@@ -1,6 +1,5 @@
 import { hostname } from "node:os";
-import { runRestic, resticRepository, type ResticOptions, type ResticTarget } from "./command.js";
-import { displayUrl } from "./env.js";
+import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
 import { ResticError } from "./errors.js";
 
 /**
@@ -193,7 +192,6 @@ export async function ensureNotLocked(
 }
 
 export function lockedBy(target: ResticTarget, lock: ResticLock): ResticError {
-  const url = displayUrl(resticRepository(target).url);
   const here = lock.hostname === hostname();
   return new ResticError(
     "locked",
@@ -202,7 +200,7 @@ export function lockedBy(target: ResticTarget, lock: ResticLock): ResticError {
     {
       hint: here
         ? `a restic process on this machine holds it: wait for pid ${lock.pid} to finish`
-        : `snapback never removes a live lock of another host: wait for that run to finish; if ${lock.hostname} really has no restic running, remove the lock with "restic unlock --remove-all" on ${url}`,
+        : `snapback never removes a live lock of another host: wait for that run to finish; if ${lock.hostname} really has no restic running, remove the lock with: snapback unlock --repository ${target.repoName} --force`,
     },
   );
 }
