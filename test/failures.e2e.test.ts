@@ -52,6 +52,12 @@ describe("failures leave nothing behind", () => {
     await w.writeConfig(base.replace('engine = "restic"', 'engine = "restic"\ninit = true'));
     const ok = await w.cli(["backup"]);
     expect(ok.exitCode).toBe(0);
+    expect(ok.stderr).toContain(
+      `repository "r": created a new restic repository at ${fresh} (init = true)`,
+    );
+    const again = await w.cli(["backup"]);
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).not.toContain("created a new restic repository");
     expect(await leftovers(w)).toEqual([]);
   });
 });

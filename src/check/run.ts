@@ -93,6 +93,7 @@ export async function checkPlans(
                   resolve: fresh.resolve,
                   tmpDir: fresh.tmpDir,
                   signal: opts.signal,
+                  onWarning: opts.onWarning,
                 }),
               );
             }

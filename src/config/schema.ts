@@ -67,6 +67,17 @@ export const retentionSchema = z.strictObject({
   local_snapshots: z.int().nonnegative().default(0),
   /** Run restic prune after forget (default true). */
   prune: z.boolean().default(true),
+  // --- prune_every (issue 9, item 15) ---
+  /**
+   * Prune at most this often after backups ("7d"): forget still runs after every backup, the
+   * space of what it removed is freed by the first backup once the last prune is this old (or
+   * by `snapback prune`). Without it, every backup that forgot something prunes.
+   */
+  prune_every: z
+    .string()
+    .regex(/^(\d+[wdhms])+$/, "must look like 7d, 12h, 1w2d")
+    .optional(),
+  // --- end prune_every ---
 });
 
 /** `[plans.X.check]`: a check run after a successful backup whenever the last one is older than `every`. */

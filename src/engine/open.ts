@@ -33,6 +33,15 @@ export async function openEngines(
   return engines;
 }
 
+/** The engine of one configured repository, with its secrets resolved (`cleanup`, `unlock`). */
+export async function openRepository(config: Config, repoName: string): Promise<RepositoryEngine> {
+  const repo = config.repositories[repoName];
+  if (!repo) throw new UsageError(`unknown repository "${repoName}"`);
+  const engine = openEngine(config, repoName, repo, await resolveSecrets(repoName, repo));
+  for (const s of engine.secretValues()) registerSecret(s);
+  return engine;
+}
+
 /** One repository's engine with its secrets bound: for runs, and for `config validate --deep`. */
 export function openEngine(
   config: Config,

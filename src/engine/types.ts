@@ -116,6 +116,36 @@ export interface RepositoryEngine {
    * keeps such a snapshot instead of releasing it, and local retention must not remove it.
    */
   pinnedSourceSnapshots?(planName: string): Promise<string[]>;
+  /**
+   * Engines whose repositories hold lock files (restic): removes the stale ones (of a dead
+   * process on this host, or older than the engine's stale age), or only lists them on a dry
+   * run; `force` removes every lock, live or foreign.
+   */
+  clearLocks?(req: ClearLocksRequest): Promise<LocksReport>;
+}
+
+export interface ClearLocksRequest {
+  dryRun: boolean;
+  force: boolean;
+  signal: AbortSignal;
+}
+
+/** A lock in a repository, as the engine recorded it. */
+export interface RepositoryLock {
+  id: string;
+  /** ISO 8601, or the engine's own text when it does not parse. */
+  time: string;
+  exclusive: boolean;
+  hostname: string;
+  username: string;
+  pid: number;
+}
+
+export interface LocksReport {
+  /** Removed (or, on a dry run, would be), with the reason. */
+  removed: { lock: RepositoryLock; reason: string }[];
+  /** Locks left in place: live ones, and other hosts' younger than the stale age. */
+  remaining: RepositoryLock[];
 }
 
 export interface RestoreRequest {

@@ -53,6 +53,8 @@ export interface RetentionOutcome {
   kept: number;
   /** Whether restic prune ran. */
   pruned: boolean;
+  /** Why prune waits although backups were removed (`prune_every`). */
+  prune_deferred?: string;
   /** Local filesystem snapshots (restore points) removed / kept. */
   local_removed: number;
   local_kept: number;

@@ -10,6 +10,7 @@ import { restoreCommand } from "./restore.js";
 import { scheduleCommand } from "./schedule.js";
 import { snapshotsCommand } from "./snapshots.js";
 import { statusCommand } from "./status.js";
+import { unlockCommand } from "./unlock.js";
 
 export const commands: Command[] = [
   backupCommand,
@@ -18,6 +19,7 @@ export const commands: Command[] = [
   pruneCommand,
   checkCommand,
   cleanupCommand,
+  unlockCommand,
   statusCommand,
   doctorCommand,
   configCommand,

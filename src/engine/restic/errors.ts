@@ -176,7 +176,7 @@ export function classifyFailure(input: FailureInput): ResticError {
           : `${name} is locked by another restic process${detail ? `: ${detail}` : ""}`,
         {
           ...opts,
-          hint: `wait for it to finish; if none is running, remove the stale lock with "restic unlock" on ${input.url}`,
+          hint: `wait for it to finish; if none is running, remove the stale lock with: snapback unlock --repository ${input.repoName}`,
         },
       );
     }
