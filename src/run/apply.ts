@@ -238,6 +238,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
                 total_bytes: pr.totalBytes,
                 seconds_elapsed: pr.secondsElapsed,
                 seconds_remaining: pr.secondsRemaining ?? null,
+                current_files: pr.currentFiles,
               }),
             onWarning: (m) => warn(m, engine.repoName),
           });
@@ -384,6 +385,7 @@ function summaryEvent(plan: string, repository: string, s: BackupSummary): Summa
     dirs_changed: s.dirsChanged,
     dirs_unmodified: s.dirsUnmodified,
     data_blobs: s.dataBlobs,
+    tree_blobs: s.treeBlobs,
     data_added: s.dataAdded,
     total_files_processed: s.totalFilesProcessed,
     total_bytes_processed: s.totalBytesProcessed,

@@ -1,3 +1,4 @@
+import { openRunBus } from "../../dbus/index.js";
 import { openEngines } from "../../engine/open.js";
 import { UsageError } from "../../errors.js";
 import { openHistory } from "../../history/index.js";
@@ -70,8 +71,13 @@ export const backupCommand: Command = {
       engineSets.push(await openEngines(config, p.planName, { resolveSecrets: true }));
 
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
-    const emit = (event: RunEvent): void =>
-      global.json ? io.printJson(event) : reporter.handle(event);
+    // D-Bus (issue 14): this run owns org.snapback.Snapback1 unless the daemon does.
+    await using bus = await openRunBus(config);
+    const emit = (event: RunEvent): void => {
+      bus.publish(event);
+      if (global.json) io.printJson(event);
+      else reporter.handle(event);
+    };
 
     using history = openHistory(config.state_dir);
     const { value: codes, interruptedBy } = await withInterrupts(async (signal) => {
