@@ -153,12 +153,14 @@ export class BusService implements AsyncDisposable {
       case "start": {
         const run = this.ensureRun(event.run_id, event.plan);
         this.bus.signal(MANAGER_PATH, MANAGER_IFACE, "RunStarted", "os", [run.path, run.plan]);
-        this.bus.signal(MANAGER_PATH, MANAGER_IFACE, "BackupStarted", "", []);
         return;
       }
       case "backup_start": {
         const run = this.byPlan.get(event.plan);
         if (run) this.set(run, { Repository: event.repository });
+        // igotchuu sends BackupStarted as restic starts (after the snapshots), once per
+        // restic run: here once per repository, each followed by its BackupComplete.
+        this.bus.signal(MANAGER_PATH, MANAGER_IFACE, "BackupStarted", "", []);
         return;
       }
       case "progress": {
@@ -209,7 +211,33 @@ export class BusService implements AsyncDisposable {
       }
       case "summary": {
         const run = this.byPlan.get(event.plan);
-        if (run) this.flush(run);
+        if (run) {
+          // This repository is done: show it at 100 % even if restic was too quick to report
+          // progress, so that every client sees the run's numbers before BackupComplete.
+          const files = u64(event.total_files_processed);
+          const bytes = u64(event.total_bytes_processed);
+          this.set(run, {
+            Repository: event.repository,
+            PercentDone: 1,
+            FilesDone: files,
+            TotalFiles: files,
+            BytesDone: bytes,
+            TotalBytes: bytes,
+            SecondsRemaining: 0n,
+          });
+          run.pendingProgress = [
+            run.props.SecondsElapsed,
+            0n,
+            1,
+            files,
+            files,
+            bytes,
+            bytes,
+            u64(run.errorCount),
+            [],
+          ];
+          this.flush(run);
+        }
         this.bus.signal(MANAGER_PATH, MANAGER_IFACE, "BackupComplete", "ttttttxxtttdsb", [
           u64(event.files_new),
           u64(event.files_changed),
