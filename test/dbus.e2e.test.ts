@@ -3,7 +3,14 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run, type RunResult } from "../src/exec/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
-import { asUser, startMonitor, startSystemBus, type TestBus } from "./fixtures/dbus.js";
+import {
+  asUser,
+  startBusctlMonitor,
+  startMonitor,
+  startSystemBus,
+  type BusMessage,
+  type TestBus,
+} from "./fixtures/dbus.js";
 
 /**
  * A CLI backup on a private system-style bus (the default-deny system policy plus the
@@ -13,55 +20,6 @@ import { asUser, startMonitor, startSystemBus, type TestBus } from "./fixtures/d
 
 const NAME = "org.snapback.Snapback1";
 const MANAGER = "/org/snapback/Snapback1";
-
-interface BusMessage {
-  type: string;
-  path?: string;
-  member?: string;
-  payload?: { type: string; data: unknown[] };
-}
-
-/** `busctl monitor --json=short`: every message to or from the name, parsed. */
-async function startBusctlMonitor(bus: TestBus) {
-  const controller = new AbortController();
-  const messages: BusMessage[] = [];
-  const waiters: { pred: (m: BusMessage) => boolean; resolve: (m: BusMessage) => void }[] = [];
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<"ready">((resolve) => (onReady = () => resolve("ready")));
-  const done = run("busctl", [`--address=${bus.address}`, "--json=short", "monitor", NAME], {
-    signal: controller.signal,
-    reject: false,
-    killSignal: "SIGTERM",
-    onStdoutLine: (line) => {
-      if (!line.startsWith("{")) return;
-      const m = JSON.parse(line) as BusMessage;
-      messages.push(m);
-      for (const w of waiters.splice(0)) {
-        if (w.pred(m)) w.resolve(m);
-        else waiters.push(w);
-      }
-    },
-    // busctl prints this once BecomeMonitor succeeded: from here nothing is missed.
-    onStderrLine: (line) => {
-      if (line.includes("Monitoring bus message stream")) onReady();
-    },
-  });
-  const first = await Promise.race([ready, done]);
-  if (first !== "ready") throw new Error(`busctl monitor exited: ${first.stderr}`);
-  return {
-    messages,
-    signals: (member: string) => messages.filter((m) => m.type === "signal" && m.member === member),
-    waitFor(pred: (m: BusMessage) => boolean): Promise<BusMessage> {
-      const seen = messages.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ pred, resolve }));
-    },
-    async [Symbol.asyncDispose]() {
-      controller.abort();
-      await done;
-    },
-  };
-}
 
 /**
  * A config whose after_snapshot hook blocks on a FIFO: the test's open() for writing returns

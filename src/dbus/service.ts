@@ -45,6 +45,8 @@ export interface BusOwner {
   lingerMs?: number;
   /** Minimum time between two PropertiesChanged/Progress of one run (default 250 ms: ~4/s). */
   throttleMs?: number;
+  /** Told when a finished run's object is gone from the bus. */
+  onRunRemoved?: (runId: string) => void;
 }
 
 /** A source of run events the daemon hands to `publishRuns`: subscribe, get an unsubscribe back. */
@@ -267,7 +269,10 @@ export class BusService implements AsyncDisposable {
           run.plan,
           event.status,
         ]);
-        run.removal = setTimeout(() => this.runs.delete(run.runId), this.owner.lingerMs ?? 60_000);
+        run.removal = setTimeout(() => {
+          this.runs.delete(run.runId);
+          this.owner.onRunRemoved?.(run.runId);
+        }, this.owner.lingerMs ?? 60_000);
         run.removal.unref();
         return;
       }
