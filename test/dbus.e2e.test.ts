@@ -1,6 +1,7 @@
 import { open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { openBusService } from "../src/dbus/index.js";
 import { run, type RunResult } from "../src/exec/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 import {
@@ -259,5 +260,51 @@ describe("D-Bus", () => {
     const lines = r.stderr.split("\n").filter((l) => l.includes("D-Bus"));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^D-Bus: no system bus: .*; running without D-Bus$/);
+  });
+
+  test("the name taken (by the daemon): the CLI run goes on and says who shows it", async () => {
+    await using bus = await startSystemBus();
+    const saved = process.env["DBUS_SYSTEM_BUS_ADDRESS"];
+    process.env["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address;
+    const daemon = await openBusService({ listPlans: () => [], cancel: () => undefined }).finally(
+      () => {
+        if (saved === undefined) delete process.env["DBUS_SYSTEM_BUS_ADDRESS"];
+        else process.env["DBUS_SYSTEM_BUS_ADDRESS"] = saved;
+      },
+    );
+    if (daemon.kind !== "owned") throw new Error(`test owner: ${daemon.kind}`);
+    await using _daemon = daemon.service;
+    await using w = await createWorld();
+    await writeFile(join(w.data, "f"), "x");
+    await w.writeConfig(w.basicConfig([w.data]));
+    const r = await w.cli(["--verbose", "backup"], { env: bus.env });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain(
+      "D-Bus: org.snapback.Snapback1 is owned by another process (snapback serve?), which shows this run",
+    );
+  });
+
+  test("doctor reports whether the system bus is reachable and whether the policy is installed", async () => {
+    await using bus = await startSystemBus();
+    const doctor = async (env: NodeJS.ProcessEnv) => {
+      const r = await run(process.execPath, [CLI, "--json", "doctor"], { env, reject: false });
+      const doc = JSON.parse(r.stdout) as {
+        checks: { name: string; ok: boolean; required: boolean; detail: string }[];
+      };
+      return (name: string) => doc.checks.find((c) => c.name === name);
+    };
+    const up = await doctor(bus.env);
+    expect(up("system bus")).toEqual({
+      name: "system bus",
+      ok: true,
+      required: false,
+      detail: `reachable at ${bus.address}`,
+    });
+    expect(up("D-Bus policy")?.detail).toMatch(
+      /^(installed: \/(usr\/share|etc)\/dbus-1\/system\.d\/org\.snapback\.Snapback1\.conf|org\.snapback\.Snapback1\.conf is not installed in .*)$/,
+    );
+    const down = await doctor({ DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${bus.dir}/nothing` });
+    expect(down("system bus")?.ok).toBe(false);
+    expect(down("system bus")?.required).toBe(false);
   });
 });
