@@ -169,16 +169,6 @@ export class BusService implements AsyncDisposable {
         const run = this.byPlan.get(event.plan);
         if (!run) return;
         const remaining = u64(event.seconds_remaining ?? 0);
-        this.set(run, {
-          Repository: event.repository,
-          PercentDone: Math.min(1, Math.max(0, event.percent_done)),
-          FilesDone: u64(event.files_done),
-          TotalFiles: u64(event.total_files),
-          BytesDone: u64(event.bytes_done),
-          TotalBytes: u64(event.total_bytes),
-          SecondsElapsed: u64(event.seconds_elapsed),
-          SecondsRemaining: remaining,
-        });
         const files =
           this.owner.broadcastFileNames === true ? (event.current_files ?? []).map(redact) : [];
         run.pendingProgress = [
@@ -192,7 +182,17 @@ export class BusService implements AsyncDisposable {
           u64(run.errorCount),
           files,
         ];
-        this.schedule(run);
+        // After pendingProgress: set() may flush at once, and must send this Progress then.
+        this.set(run, {
+          Repository: event.repository,
+          PercentDone: Math.min(1, Math.max(0, event.percent_done)),
+          FilesDone: u64(event.files_done),
+          TotalFiles: u64(event.total_files),
+          BytesDone: u64(event.bytes_done),
+          TotalBytes: u64(event.total_bytes),
+          SecondsElapsed: u64(event.seconds_elapsed),
+          SecondsRemaining: remaining,
+        });
         return;
       }
       case "warning":
@@ -218,15 +218,6 @@ export class BusService implements AsyncDisposable {
           // progress, so that every client sees the run's numbers before BackupComplete.
           const files = u64(event.total_files_processed);
           const bytes = u64(event.total_bytes_processed);
-          this.set(run, {
-            Repository: event.repository,
-            PercentDone: 1,
-            FilesDone: files,
-            TotalFiles: files,
-            BytesDone: bytes,
-            TotalBytes: bytes,
-            SecondsRemaining: 0n,
-          });
           run.pendingProgress = [
             run.props.SecondsElapsed,
             0n,
@@ -238,6 +229,15 @@ export class BusService implements AsyncDisposable {
             u64(run.errorCount),
             [],
           ];
+          this.set(run, {
+            Repository: event.repository,
+            PercentDone: 1,
+            FilesDone: files,
+            TotalFiles: files,
+            BytesDone: bytes,
+            TotalBytes: bytes,
+            SecondsRemaining: 0n,
+          });
           this.flush(run);
         }
         this.bus.signal(MANAGER_PATH, MANAGER_IFACE, "BackupComplete", "ttttttxxtttdsb", [
