@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -242,15 +243,20 @@ describe("D-Bus service", () => {
   test("StartBackup through the daemon's callback returns the Run object; without a daemon it is refused", async () => {
     await using bus = await startSystemBus();
     const started: { plan: string; dryRun: boolean }[] = [];
+    // The daemon's event stream of all runs, as `snapback serve` hands it to publishRuns.
+    const events = new EventEmitter<{ event: [RunEvent] }>();
     const service: BusService = await openOn(bus, {
       startBackup: (plan, options) => {
         started.push({ plan, ...options });
-        // The daemon's run publishes its events as it goes.
-        queueMicrotask(() => service.publish({ ...start, plan }));
+        queueMicrotask(() => events.emit("event", { ...start, plan }));
         return Promise.resolve(RUN_ID);
       },
     });
     await using _closing = closing(service);
+    using _published = service.publishRuns((listener) => {
+      events.on("event", listener);
+      return () => events.off("event", listener);
+    });
     const reply = await busctlJson(bus, [
       "call",
       NAME,
