@@ -16,17 +16,22 @@ export async function mayControl(uid: number, allowGroup: string | undefined): P
     readFile("/etc/group", "utf8").catch(() => ""),
     readFile("/etc/passwd", "utf8").catch(() => ""),
   ]);
-  const entry = group
-    .split("\n")
-    .map((l) => l.split(":"))
-    .find((f) => f[0] === allowGroup);
+  return isMember(uid, allowGroup, group, passwd);
+}
+
+/** Whether `uid` belongs to `groupName`, given the text of /etc/group and /etc/passwd. */
+export function isMember(uid: number, groupName: string, group: string, passwd: string): boolean {
+  const entry = fields(group).find((f) => f[0] === groupName);
   if (!entry) return false;
-  const gid = entry[2];
-  const members = (entry[3] ?? "").split(",").filter((m) => m !== "");
-  const user = passwd
-    .split("\n")
-    .map((l) => l.split(":"))
-    .find((f) => f[2] === String(uid));
+  const user = fields(passwd).find((f) => f[2] === String(uid));
   if (!user) return false;
-  return user[3] === gid || members.includes(user[0] ?? "");
+  const members = (entry[3] ?? "").split(",").filter((m) => m !== "");
+  return user[3] === entry[2] || members.includes(user[0] ?? "");
+}
+
+function fields(text: string): string[][] {
+  return text
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.split(":"));
 }
