@@ -1,5 +1,6 @@
 // Bundles the CLI into one file, and the benchmark (`make bench`) beside it. Native addons
-// (better-sqlite3) stay external and are resolved from node_modules at run time.
+// (better-sqlite3) stay external and are resolved from node_modules at run time; so does "x11",
+// which the D-Bus library requires only to find a session bus through X11 (never used here).
 import { build } from "esbuild";
 import { chmod, mkdir } from "node:fs/promises";
 
@@ -9,7 +10,7 @@ const options = {
   target: "node20",
   format: "esm",
   sourcemap: true,
-  external: ["better-sqlite3"],
+  external: ["better-sqlite3", "x11"],
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },

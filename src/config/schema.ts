@@ -2,6 +2,7 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
 import { databasesSchema } from "../databases/schema.js";
+import { dbusSchema } from "../dbus/schema.js";
 import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
@@ -255,6 +256,8 @@ export const configSchema = z
     notify: globalNotifySchema,
     /** Prometheus node_exporter textfile written after every run. */
     metrics: metricsSchema.optional(),
+    /** Progress and control on the system bus (src/dbus). */
+    dbus: dbusSchema.optional(),
   })
   .superRefine((config, ctx) => {
     // --- NUL (issue 9): a string with a NUL cannot reach any argv or environment (spawn

@@ -350,6 +350,7 @@ function summaryEvent(plan: string, repository: string, s: BackupSummary): Summa
     dirs_changed: s.dirsChanged,
     dirs_unmodified: s.dirsUnmodified,
     data_blobs: s.dataBlobs,
+    tree_blobs: s.treeBlobs,
     data_added: s.dataAdded,
     total_files_processed: s.totalFilesProcessed,
     total_bytes_processed: s.totalBytesProcessed,

@@ -18,6 +18,8 @@ export interface SummaryEvent {
   dirs_changed: number;
   dirs_unmodified: number;
   data_blobs: number;
+  /** Optional: engines other than restic have no such count. */
+  tree_blobs?: number;
   data_added: number;
   total_files_processed: number;
   total_bytes_processed: number;
@@ -94,6 +96,8 @@ export type RunEvent =
       total_bytes: number;
       seconds_elapsed: number;
       seconds_remaining: number | null;
+      /** Files being read right now (restic's current_files); on the bus only with [dbus] broadcast_file_names. */
+      current_files?: string[];
     }
   | { type: "warning"; plan: string; repository?: string; message: string }
   | {

@@ -21,5 +21,7 @@ export function progressEvent(
     total_bytes: pr.totalBytes,
     seconds_elapsed: pr.secondsElapsed,
     seconds_remaining: pr.secondsRemaining ?? null,
+    // On the bus only when [dbus] broadcast_file_names says so (src/dbus strips them).
+    current_files: pr.currentFiles,
   };
 }

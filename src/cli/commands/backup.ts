@@ -1,4 +1,5 @@
 import type { Plan } from "../../config/schema.js";
+import { openRunBus } from "../../dbus/index.js";
 import { openEngines } from "../../engine/open.js";
 import { LockedError, UsageError } from "../../errors.js";
 import { openHistory } from "../../history/index.js";
@@ -72,8 +73,11 @@ export const backupCommand: Command = {
     }
 
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
+    // D-Bus (issue 14): this run owns org.snapback.Snapback1 unless the daemon does.
+    await using bus = await openRunBus(config);
     // --json: stdout carries every event, problems included; their human line goes to stderr.
     const emit = (event: RunEvent): void => {
+      bus.publish(event);
       if (!global.json) return reporter.handle(event);
       io.printJson(event);
       if (event.type === "warning" || event.type === "error")

@@ -1,5 +1,6 @@
 import { access, constants } from "node:fs/promises";
 import { probeRestic } from "../../engine/restic/index.js";
+import { dbusDoctorChecks } from "../../dbus/index.js";
 import { errorMessage } from "../../errors.js";
 import { run, which } from "../../exec/index.js";
 import { zfsCapabilities } from "../../snapshot/zfs/index.js";
@@ -121,6 +122,7 @@ async function runChecks(): Promise<Check[]> {
     detail: mntns ? "available" : "kernel lacks mount namespaces (/proc/self/ns/mnt)",
   });
 
+  checks.push(...(await dbusDoctorChecks()));
   return checks;
 }
 
