@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { ConfigError, UsageError } from "../errors.js";
+import { applyEnvironment } from "./env.js";
 import { lineOfKey } from "./locate.js";
 import { configSchema, type Config } from "./schema.js";
 
@@ -30,7 +31,7 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
       { hint: "pass --config FILE or set SNAPBACK_CONFIG" },
     );
   }
-  const config = parseConfigText(text, path);
+  const config = applyEnvironment(parseConfigText(text, path));
   await refuseReadableSecrets(path, config);
   return { path, config };
 }

@@ -1,21 +1,19 @@
 import { log } from "../../log.js";
 import { removeStaleLocks } from "../../run/lock.js";
 import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 
-export const cleanupCommand: Command = {
+export const cleanupCommand = defineCommand({
   name: "cleanup",
   summary: "remove what interrupted runs left behind (snapshots, clones, journals, stale locks)",
-  usage: "snapback cleanup [--dry-run]",
-  async run(argv, io) {
-    const { global, values, help } = parseCommand("cleanup", argv, {
-      "dry-run": { type: "boolean" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  options: {
+    "dry-run": { type: "boolean", description: "list what would be removed; remove nothing" },
+  },
+  examples: [
+    { command: "snapback cleanup --dry-run", description: "what a killed run left behind" },
+    { command: "snapback cleanup", description: "remove it" },
+  ],
+  async run({ global, values }, io) {
     const { config } = await io.load(global);
     const dryRun = values["dry-run"] === true;
     const report = await reclaimOrphans(config.state_dir, dryRun);
@@ -44,4 +42,4 @@ export const cleanupCommand: Command = {
     }
     return failed.length > 0 ? 1 : 0;
   },
-};
+});

@@ -2,19 +2,31 @@ import { stringify } from "smol-toml";
 import { redactConfig } from "../../config/redact.js";
 import { UsageError } from "../../errors.js";
 import { validateCalendars } from "../../schedule/calendar.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 
-export const configCommand: Command = {
+export const configCommand = defineCommand({
   name: "config",
   summary: "config validate | config show (secrets redacted)",
-  usage: "snapback config validate|show",
-  async run(argv, io) {
-    const { global, positionals, help } = parseCommand("config", argv, {});
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  synopsis: ["config validate", "config show"],
+  description: [
+    "validate reads and checks the config file and exits 2 naming every bad key; show prints the effective config (defaults filled in, environment overrides applied) with every secret replaced.",
+  ],
+  positionals: [
+    {
+      name: "ACTION",
+      description: "validate or show",
+      complete: ["validate", "show"],
+    },
+  ],
+  options: {},
+  examples: [
+    { command: "snapback config validate", description: "check /etc/snapback/snapback.toml" },
+    {
+      command: "snapback --config ./test.toml config show",
+      description: "the effective config of another file, secrets redacted",
+    },
+  ],
+  async run({ global, positionals }, io) {
     const [sub, ...extra] = positionals;
     if (extra.length > 0 || (sub !== "validate" && sub !== "show")) {
       throw new UsageError(
@@ -38,4 +50,4 @@ export const configCommand: Command = {
     else io.print(stringify(shown));
     return 0;
   },
-};
+});

@@ -3,8 +3,7 @@ import { probeRestic } from "../../engine/restic/index.js";
 import { errorMessage } from "../../errors.js";
 import { run, which } from "../../exec/index.js";
 import { zfsCapabilities } from "../../snapshot/zfs/index.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 
 interface Check {
   name: string;
@@ -15,16 +14,21 @@ interface Check {
   fix?: string;
 }
 
-export const doctorCommand: Command = {
+export const doctorCommand = defineCommand({
   name: "doctor",
   summary: "check prerequisites and say what to fix",
-  usage: "snapback doctor",
-  async run(argv, io) {
-    const { global, help } = parseCommand("doctor", argv, {});
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  options: {},
+  examples: [
+    {
+      command: "snapback doctor",
+      description: "what is installed, what is missing, and how to fix it",
+    },
+    {
+      command: "snapback --config /etc/snapback/snapback.toml doctor",
+      description: "also check that config",
+    },
+  ],
+  async run({ global }, io) {
     const checks = await runChecks(
       global.config !== undefined || process.env["SNAPBACK_CONFIG"] !== undefined
         ? () => io.load(global)
@@ -45,7 +49,7 @@ export const doctorCommand: Command = {
     }
     return ok ? 0 : 1;
   },
-};
+});
 
 async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> {
   const checks: Check[] = [];

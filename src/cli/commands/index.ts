@@ -5,12 +5,17 @@ import { cleanupCommand } from "./cleanup.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
+import { helpCommand } from "./help.js";
 import { pruneCommand } from "./prune.js";
 import { restoreCommand } from "./restore.js";
 import { scheduleCommand } from "./schedule.js";
 import { snapshotsCommand } from "./snapshots.js";
 import { statusCommand } from "./status.js";
 
+/**
+ * Every command, in the order help lists them. A new command is one file that exports
+ * `defineCommand({...})` and one line here.
+ */
 export const commands: Command[] = [
   backupCommand,
   snapshotsCommand,
@@ -23,4 +28,5 @@ export const commands: Command[] = [
   configCommand,
   scheduleCommand,
   demoCommand,
+  helpCommand,
 ];

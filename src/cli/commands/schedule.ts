@@ -5,25 +5,44 @@ import { run } from "../../exec/index.js";
 import { log } from "../../log.js";
 import { validateCalendars } from "../../schedule/calendar.js";
 import { unitsFor } from "../../schedule/units.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 
-export const scheduleCommand: Command = {
+export const scheduleCommand = defineCommand({
   name: "schedule",
   summary: "systemd timers for plans with a schedule: schedule show | schedule install",
-  usage: "snapback schedule show|install [--dir DIR] [--no-enable]",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("schedule", argv, {
-      dir: { type: "string" },
-      "no-enable": { type: "boolean" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  synopsis: ["schedule show", "schedule install [--dir DIR] [--no-enable]"],
+  positionals: [
+    {
+      name: "ACTION",
+      description: "show (print the units) or install (write them and enable the timers)",
+      complete: ["show", "install"],
+    },
+  ],
+  options: {
+    dir: {
+      type: "string",
+      value: "DIR",
+      description: "write the units into DIR instead of /etc/systemd/system (enables nothing)",
+      complete: "dir",
+    },
+    "no-enable": {
+      type: "boolean",
+      description: "write the units but do not enable and start the timers",
+    },
+  },
+  examples: [
+    { command: "snapback schedule show", description: "the service and timer units of every plan" },
+    {
+      command: "snapback schedule install",
+      description: "install them and enable the timers (systemctl enable --now)",
+    },
+  ],
+  async run({ global, values, positionals }, io) {
     const [sub, ...extra] = positionals;
     if (extra.length > 0 || (sub !== "show" && sub !== "install")) {
-      throw new UsageError('schedule: expected "show" or "install"', { hint: this.usage });
+      throw new UsageError('schedule: expected "show" or "install"', {
+        hint: "see: snapback schedule --help",
+      });
     }
     const { path, config } = await io.load(global);
     const self = [process.execPath, resolve(process.argv[1] ?? "snapback")];
@@ -58,4 +77,4 @@ export const scheduleCommand: Command = {
     }
     return 0;
   },
-};
+});

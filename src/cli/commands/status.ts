@@ -1,17 +1,15 @@
 import { openHistory } from "../../history/index.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 
-export const statusCommand: Command = {
+export const statusCommand = defineCommand({
   name: "status",
   summary: "runs in progress and the latest result of every plan",
-  usage: "snapback status",
-  async run(argv, io) {
-    const { global, help } = parseCommand("status", argv, {});
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  options: {},
+  examples: [
+    { command: "snapback status", description: "one line per plan" },
+    { command: "snapback --json status", description: "the same as one JSON document" },
+  ],
+  async run({ global }, io) {
     const { config } = await io.load(global);
     const history = openHistory(config.state_dir);
     try {
@@ -40,4 +38,4 @@ export const statusCommand: Command = {
       history.close();
     }
   },
-};
+});
