@@ -1,7 +1,8 @@
 // Bundles the CLI into one file, and the benchmark (`make bench`) beside it. Native addons
 // (better-sqlite3) stay external and are resolved from node_modules at run time.
 import { build } from "esbuild";
-import { chmod, mkdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 
 const options = {
   bundle: true,
@@ -19,3 +20,20 @@ await mkdir("dist", { recursive: true });
 await build({ ...options, entryPoints: ["src/cli/main.ts"], outfile: "dist/snapback.js" });
 await build({ ...options, entryPoints: ["scripts/bench.ts"], outfile: "dist/bench.js" });
 await chmod("dist/snapback.js", 0o755);
+
+// The man page and shell completions come from the command definitions in the bundle itself,
+// so they always describe the CLI that was just built. `make install` copies these paths.
+const generated = {
+  man: "dist/man/snapback.1",
+  bash: "dist/completions/snapback.bash",
+  zsh: "dist/completions/_snapback",
+  fish: "dist/completions/snapback.fish",
+};
+await mkdir("dist/man", { recursive: true });
+await mkdir("dist/completions", { recursive: true });
+for (const [what, path] of Object.entries(generated)) {
+  const text = execFileSync(process.execPath, ["dist/snapback.js", "__generate", what], {
+    encoding: "utf8",
+  });
+  await writeFile(path, text, { mode: 0o644 });
+}
