@@ -82,12 +82,15 @@ export function parseCommand<T extends OptionSpec>(
   }
   const v = parsed.values as Record<string, unknown>;
   if (v["verbose"] && v["quiet"]) throw new UsageError("--verbose and --quiet exclude each other");
+  // SNAPBACK_LOG_LEVEL (checked in main) stands in for --quiet/--verbose when neither is given.
+  const envLevel = process.env["SNAPBACK_LOG_LEVEL"];
+  const flagged = v["verbose"] === true || v["quiet"] === true;
   return {
     global: {
       config: v["config"] as string | undefined,
       json: v["json"] === true,
-      verbose: v["verbose"] === true,
-      quiet: v["quiet"] === true,
+      verbose: v["verbose"] === true || (!flagged && envLevel === "verbose"),
+      quiet: v["quiet"] === true || (!flagged && envLevel === "quiet"),
     },
     values: v as ParsedCommand<T>["values"],
     positionals: parsed.positionals,
