@@ -120,12 +120,40 @@ describe("shell completions", () => {
     ).toEqual([]);
   });
 
-  test("zsh and fish parse their scripts; fish completes commands, options and plan names", async () => {
+  test("zsh: compinit loads _snapback, which completes commands, options and names from the config", async () => {
     await using w = await completionWorld();
     const zsh = await run("zsh", ["-n", ZSH], { reject: false });
     expect(zsh.stderr).toBe("");
     expect(zsh.exitCode).toBe(0);
-    expect(await readFile(ZSH, "utf8")).toMatch(/^#compdef snapback\n/);
+    // The set of candidates: _arguments may hand the same match to compadd more than once.
+    const complete = async (line: string): Promise<string[]> => [...new Set(await runZsh(line))];
+    const runZsh = async (line: string): Promise<string[]> =>
+      (
+        await run("zsh", ["-f", join(import.meta.dirname, "fixtures/zsh-complete.zsh")], {
+          env: {
+            LINE: line,
+            COMPDIR: join(DIST, "completions"),
+            BINDIR: w.path,
+            ZCOMPDUMP: join(w.path, "zcompdump"),
+          },
+        })
+      ).stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .sort();
+    expect(await complete("snapback sta")).toEqual(["stats", "status"]);
+    expect(await complete("snapback prune --d")).toEqual(["--dry-run"]);
+    expect(await complete("snapback config ")).toEqual(["show", "validate"]);
+    expect(await complete(`snapback --config ${w.config} backup `)).toEqual(["alpha", "beta"]);
+    expect(await complete(`snapback --config ${w.config} ls alpha --repository `)).toEqual([
+      "far",
+      "near",
+    ]);
+  });
+
+  test("fish parses its script and completes commands, options and plan names", async () => {
+    await using w = await completionWorld();
     const fish = await run("fish", ["--no-execute", FISH], { reject: false });
     expect(fish.stderr).toBe("");
     expect(fish.exitCode).toBe(0);
