@@ -2,7 +2,8 @@
 // (better-sqlite3) stay external and are resolved from node_modules at run time; so does "x11",
 // which the D-Bus library requires only to find a session bus through X11 (never used here).
 import { build } from "esbuild";
-import { chmod, mkdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 
 const options = {
   bundle: true,
@@ -20,3 +21,20 @@ await mkdir("dist", { recursive: true });
 await build({ ...options, entryPoints: ["src/cli/main.ts"], outfile: "dist/snapback.js" });
 await build({ ...options, entryPoints: ["scripts/bench.ts"], outfile: "dist/bench.js" });
 await chmod("dist/snapback.js", 0o755);
+
+// The man page and shell completions come from the command definitions in the bundle itself,
+// so they always describe the CLI that was just built. `make install` copies these paths.
+const generated = {
+  man: "dist/man/snapback.1",
+  bash: "dist/completions/snapback.bash",
+  zsh: "dist/completions/_snapback",
+  fish: "dist/completions/snapback.fish",
+};
+await mkdir("dist/man", { recursive: true });
+await mkdir("dist/completions", { recursive: true });
+for (const [what, path] of Object.entries(generated)) {
+  const text = execFileSync(process.execPath, ["dist/snapback.js", "__generate", what], {
+    encoding: "utf8",
+  });
+  await writeFile(path, text, { mode: 0o644 });
+}

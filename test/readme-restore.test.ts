@@ -25,7 +25,7 @@ describe("README: the database restore examples work as written", () => {
     expect(examples.length).toBeGreaterThanOrEqual(2);
     for (const line of examples) {
       const argv = line.split(/\s+/).slice(2);
-      await expect(restoreCommand.run(argv, io), line).rejects.toBeInstanceOf(ReachedConfig);
+      await expect(restoreCommand.execute(argv, io), line).rejects.toBeInstanceOf(ReachedConfig);
     }
   });
 });

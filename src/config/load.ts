@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { ConfigError, UsageError } from "../errors.js";
+import { applyEnvironment } from "./env.js";
 import { lineOfKey } from "./locate.js";
 import { registerSecret } from "../log.js";
 import { redactUrlCredentials, urlCredentials } from "./redact.js";
@@ -35,7 +36,7 @@ export async function loadConfig(
       { hint: "pass --config FILE or set SNAPBACK_CONFIG" },
     );
   }
-  const config = parseConfigText(text, path);
+  const config = applyEnvironment(parseConfigText(text, path));
   // Before anything can print a URL: every log line and error hides its credentials.
   for (const r of Object.values(config.repositories))
     if (r.engine === "restic") for (const s of urlCredentials(r.url)) registerSecret(s);

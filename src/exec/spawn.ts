@@ -33,6 +33,12 @@ export interface RunOptions {
   maxBuffer?: number;
   /** Called once the child is started (pid known). */
   onSpawn?: (child: ChildProcess) => void;
+  /**
+   * The child shares our stdin, stdout, stderr and terminal (a wrapped interactive program:
+   * `snapback restic`); nothing is captured. It stays in our process group so that it may
+   * read the terminal and gets the terminal's Ctrl-C itself.
+   */
+  inheritStdio?: boolean;
 }
 
 export interface RunResult {
@@ -57,18 +63,16 @@ export function run(
 ): Promise<RunResult> {
   const command = commandLine(file, args);
   return new Promise((resolve, reject) => {
-    const stdio: StdioOptions = [
-      options.input !== undefined || options.stdin ? "pipe" : "ignore",
-      "pipe",
-      "pipe",
-    ];
+    const stdio: StdioOptions = options.inheritStdio
+      ? "inherit"
+      : [options.input !== undefined || options.stdin ? "pipe" : "ignore", "pipe", "pipe"];
     let child: ChildProcess;
     try {
       child = nodeSpawn(file, [...args], {
         env: options.cleanEnv ? options.env : { ...process.env, ...options.env },
         cwd: options.cwd,
         stdio,
-        detached: true,
+        detached: options.inheritStdio !== true,
       });
     } catch (cause) {
       reject(

@@ -15,24 +15,50 @@ import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
 import { newRunId } from "../../run/runid.js";
 import { withInterrupts } from "../../run/signals.js";
 import { problemLine, TerminalReporter } from "../../report/terminal.js";
-import { parseCommand, parseDuration } from "../args.js";
-import type { Command } from "../command.js";
+import { parseDuration } from "../args.js";
+import { defineCommand } from "../command.js";
 import { combineExitCodes, selectPlans } from "./plans.js";
 
-export const backupCommand: Command = {
+export const backupCommand = defineCommand({
   name: "backup",
   summary: "run the named plans, or all plans (--dry-run: show what would happen)",
-  usage:
-    "snapback backup [PLAN...] [--dry-run] [--wait DURATION]\n  --wait DURATION  if the plan is already running, wait up to DURATION (30s, 5m, 1h) for it to finish instead of exiting 4",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("backup", argv, {
-      "dry-run": { type: "boolean" },
-      wait: { type: "string" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  description: [
+    "Snapshots the sources, shows the snapshots to the engine at their original paths, backs them up to every repository of the plan, removes the snapshots and applies retention. With several plans, every plan that can run runs; the exit code is the worst plan's.",
+  ],
+  positionals: [
+    {
+      name: "PLAN",
+      optional: true,
+      variadic: true,
+      description: "plans to back up (default: every plan)",
+      complete: "plan",
+    },
+  ],
+  options: {
+    "dry-run": {
+      type: "boolean",
+      description:
+        "print what would be snapshotted, mounted and run (hooks, dumps, restic commands); touch nothing",
+    },
+    wait: {
+      type: "string",
+      value: "DURATION",
+      description:
+        "if the plan is already running, wait up to DURATION (30s, 5m, 1h) for it instead of exiting 4",
+    },
+  },
+  examples: [
+    { command: "snapback backup", description: "back up every plan" },
+    {
+      command: "snapback backup home --dry-run",
+      description: "show what a backup of home would do",
+    },
+    {
+      command: "snapback --json backup home",
+      description: "newline-delimited JSON events (progress, summary, result) on stdout",
+    },
+  ],
+  async run({ global, values, positionals }, io) {
     const lockWaitMs = values.wait === undefined ? undefined : parseDuration(values.wait, "--wait");
     const { config } = await io.load(global);
     const planNames = selectPlans(config, positionals);
@@ -140,7 +166,7 @@ export const backupCommand: Command = {
     if (codes.length === 0) throw new UsageError("no plan ran");
     return combineExitCodes(codes);
   },
-};
+});
 
 /** One selected plan: ready to run, or the reason it cannot. */
 type PlanToRun =

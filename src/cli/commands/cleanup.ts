@@ -7,8 +7,7 @@ import { log } from "../../log.js";
 import { removeStaleLocks } from "../../run/lock.js";
 import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
 import { withInterrupts } from "../../run/signals.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { describeLock } from "./unlock.js";
 
 interface RepositoryLocksCleanup {
@@ -18,21 +17,20 @@ interface RepositoryLocksCleanup {
   errors: { repository: string; error: string }[];
 }
 
-export const cleanupCommand: Command = {
+export const cleanupCommand = defineCommand({
   name: "cleanup",
   summary: "remove what interrupted runs left behind (snapshots, clones, journals, stale locks)",
-  usage:
-    "snapback cleanup [--dry-run]\n" +
-    "  also removes the restic locks that dead processes of this host left in the repositories\n" +
-    "  --dry-run  list what would be removed; change nothing",
-  async run(argv, io) {
-    const { global, values, help } = parseCommand("cleanup", argv, {
-      "dry-run": { type: "boolean" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  description: [
+    "Also removes the restic locks that dead processes of this host left in the repositories.",
+  ],
+  options: {
+    "dry-run": { type: "boolean", description: "list what would be removed; remove nothing" },
+  },
+  examples: [
+    { command: "snapback cleanup --dry-run", description: "what a killed run left behind" },
+    { command: "snapback cleanup", description: "remove it" },
+  ],
+  async run({ global, values }, io) {
     const { config } = await io.load(global);
     const dryRun = values["dry-run"] === true;
     const report = await reclaimOrphans(config.state_dir, dryRun);
@@ -73,7 +71,7 @@ export const cleanupCommand: Command = {
     }
     return failed.length > 0 || repoLocks.errors.length > 0 ? 1 : 0;
   },
-};
+});
 
 /**
  * Stale restic locks in every repository of the config: a SIGKILLed backup leaves one that

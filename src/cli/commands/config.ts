@@ -4,29 +4,48 @@ import { redactConfig } from "../../config/redact.js";
 import { UsageError } from "../../errors.js";
 import { checkConfigHere } from "../../preflight/index.js";
 import { validateCalendars } from "../../schedule/calendar.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { aptLine, exitCodeOf, formatFindings } from "./findings.js";
 import { requirePlans } from "./plans.js";
 
-export const configCommand: Command = {
+export const configCommand = defineCommand({
   name: "config",
   summary: "config validate | config show (secrets redacted)",
-  usage:
-    "snapback config validate [--deep | --schema-only] | config show\n" +
-    "  --deep         also check this machine: sources, password files and their modes,\n" +
-    "                 repositories reachable and openable, hook programs, tools\n" +
-    "  --schema-only  only the file's syntax and schema: no file modes, no systemd, no machine\n" +
-    "                 checks (for build sandboxes such as the NixOS module's check)",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("config", argv, {
-      deep: { type: "boolean" },
-      "schema-only": { type: "boolean" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  synopsis: ["config validate [--deep | --schema-only]", "config show"],
+  description: [
+    "validate reads and checks the config file and exits 2 naming every bad key; show prints the effective config (defaults filled in, environment overrides applied) with every secret replaced.",
+  ],
+  positionals: [
+    {
+      name: "ACTION",
+      description: "validate or show",
+      complete: ["validate", "show"],
+    },
+  ],
+  options: {
+    deep: {
+      type: "boolean",
+      description:
+        "validate: also check this machine: sources, password files and their modes, repositories reachable and openable, hook programs, database clients, tools",
+    },
+    "schema-only": {
+      type: "boolean",
+      description:
+        "validate: only the file's syntax and schema; no file modes, systemd or machine checks (for build sandboxes such as the NixOS module's check)",
+    },
+  },
+  examples: [
+    { command: "snapback config validate", description: "check /etc/snapback/snapback.toml" },
+    {
+      command: "snapback config validate --deep",
+      description: "and whether it can run on this machine",
+    },
+    {
+      command: "snapback --config ./test.toml config show",
+      description: "the effective config of another file, secrets redacted",
+    },
+  ],
+  async run({ global, values, positionals }, io) {
     const [sub, ...extra] = positionals;
     if (extra.length > 0 || (sub !== "validate" && sub !== "show")) {
       throw new UsageError(
@@ -83,4 +102,4 @@ export const configCommand: Command = {
     else io.print(stringify(shown));
     return 0;
   },
-};
+});

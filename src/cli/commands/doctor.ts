@@ -4,8 +4,7 @@ import { dbusDoctorChecks } from "../../dbus/index.js";
 import { errorMessage } from "../../errors.js";
 import { run, which } from "../../exec/index.js";
 import { zfsCapabilities } from "../../snapshot/zfs/index.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { DEFAULT_CONFIG_PATH, type LoadedConfig } from "../../config/load.js";
 import { checkConfigHere, type Finding } from "../../preflight/index.js";
 import { aptLine, formatFindings } from "./findings.js";
@@ -14,16 +13,21 @@ import { requirePlans } from "./plans.js";
 /** Required for any backup when `required`; optional checks only warn. */
 type Check = Finding;
 
-export const doctorCommand: Command = {
+export const doctorCommand = defineCommand({
   name: "doctor",
   summary: "check prerequisites and say what to fix",
-  usage: "snapback doctor",
-  async run(argv, io) {
-    const { global, help } = parseCommand("doctor", argv, {});
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  options: {},
+  examples: [
+    {
+      command: "snapback doctor",
+      description: "what is installed, what is missing, and how to fix it",
+    },
+    {
+      command: "snapback --config /etc/snapback/snapback.toml doctor",
+      description: "also check that config",
+    },
+  ],
+  async run({ global }, io) {
     const checks = await runChecks();
     checks.push(...(await configChecks(global.config, () => io.load(global))));
     const ok = checks.every((c) => c.ok || !c.required);
@@ -38,7 +42,7 @@ export const doctorCommand: Command = {
     }
     return ok ? 0 : 1;
   },
-};
+});
 
 async function runChecks(): Promise<Check[]> {
   const checks: Check[] = [];

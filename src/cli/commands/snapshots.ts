@@ -7,8 +7,7 @@ import { planRun } from "../../run/plan.js";
 import { newRunId } from "../../run/runid.js";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { log } from "../../log.js";
-import { parseCommand } from "../args.js";
-import type { Command, CommandIO } from "../command.js";
+import { defineCommand, type CommandIO } from "../command.js";
 import { selectPlans } from "./plans.js";
 
 export interface SnapshotListing {
@@ -53,21 +52,39 @@ function reportFailures(failures: unknown[], listedAnything: boolean): void {
   for (const e of failures) log.error(errorMessage(e));
 }
 
-export const snapshotsCommand: Command = {
+export const snapshotsCommand = defineCommand({
   name: "snapshots",
   summary: "list the backups of the plans in their repositories",
-  usage:
-    "snapback snapshots [PLAN...] [--repository NAME] [--local]\n" +
-    "  --local  list the filesystem snapshots kept on the sources (local_snapshots) instead",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("snapshots", argv, {
-      repository: { type: "string" },
-      local: { type: "boolean" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  positionals: [
+    {
+      name: "PLAN",
+      optional: true,
+      variadic: true,
+      description: "plans whose backups to list (default: every plan)",
+      complete: "plan",
+    },
+  ],
+  options: {
+    repository: {
+      type: "string",
+      value: "NAME",
+      description: "only this repository",
+      complete: "repository",
+    },
+    local: {
+      type: "boolean",
+      description: "list the filesystem snapshots kept on the sources (local_snapshots) instead",
+    },
+  },
+  examples: [
+    { command: "snapback snapshots", description: "every backup of every plan" },
+    {
+      command: "snapback --json snapshots home --repository offsite",
+      description: "the backups of home in offsite, as a JSON array",
+    },
+    { command: "snapback snapshots --local", description: "restore points kept on the sources" },
+  ],
+  async run({ global, values, positionals }, io) {
     const { config } = await io.load(global);
     const plans = selectPlans(config, positionals);
     if (values.local) return listLocal(config, plans, global.json, io);
@@ -128,7 +145,7 @@ export const snapshotsCommand: Command = {
     }
     return failures.length > 0 ? 1 : 0;
   },
-};
+});
 
 /** One row of `snapshots --local`: where a source's files are in a kept restore point. */
 export interface LocalListing {

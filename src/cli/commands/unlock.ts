@@ -6,8 +6,7 @@ import { errorMessage, SnapbackError, UsageError } from "../../errors.js";
 import { log } from "../../log.js";
 import { RepositoryLocks } from "../../run/repo-lock.js";
 import { withInterrupts } from "../../run/signals.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { combineExitCodes } from "./plans.js";
 
 export interface UnlockRepositoryReport {
@@ -20,25 +19,42 @@ export interface UnlockRepositoryReport {
   exit_code?: number;
 }
 
-export const unlockCommand: Command = {
+export const unlockCommand = defineCommand({
   name: "unlock",
   summary: "remove stale restic locks from repositories (--force: every lock)",
-  usage:
-    "snapback unlock [PLAN...] [--repository NAME] [--force]\n" +
-    "  removes the locks that killed restic processes of this host left (and any lock older\n" +
-    "  than 30 minutes) from the plans' repositories, or from every repository\n" +
-    "  --repository NAME  only this repository\n" +
-    "  --force            remove EVERY lock, also a live one or another host's: only when you\n" +
-    "                     know that no restic uses the repository anywhere",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("unlock", argv, {
-      repository: { type: "string" },
-      force: { type: "boolean" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  description: [
+    "Removes the locks that killed restic processes of this host left (and any lock older than 30 minutes) from the plans' repositories, or from every repository. A live lock, or another host's younger one, is kept and the command exits 4.",
+  ],
+  positionals: [
+    {
+      name: "PLAN",
+      description: "the plans whose repositories to unlock (default: every repository)",
+      optional: true,
+      variadic: true,
+      complete: "plan",
+    },
+  ],
+  options: {
+    repository: {
+      type: "string",
+      value: "NAME",
+      description: "only this repository",
+      complete: "repository",
+    },
+    force: {
+      type: "boolean",
+      description:
+        "remove EVERY lock, also a live one or another host's: only when you know that no restic uses the repository anywhere",
+    },
+  },
+  examples: [
+    { command: "snapback unlock", description: "remove stale locks everywhere" },
+    {
+      command: "snapback unlock --repository nas --force",
+      description: "remove every lock of one repository",
+    },
+  ],
+  async run({ global, values, positionals }, io) {
     const { config } = await io.load(global);
     const force = values.force === true;
     const names = selectRepositories(config, positionals, values.repository);
@@ -63,7 +79,7 @@ export const unlockCommand: Command = {
     else for (const line of describeUnlock(reports)) io.print(line);
     return code;
   },
-};
+});
 
 /** The repositories of the named plans (or --repository, or all of them). */
 function selectRepositories(config: Config, plans: string[], repository?: string): string[] {
