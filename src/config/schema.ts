@@ -2,6 +2,7 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
 import { databasesSchema } from "../databases/schema.js";
+import { resticPlanArgKeys, resticRepositoryArgKeys } from "../engine/restic/schema.js";
 import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
@@ -116,6 +117,8 @@ const resticRepository = z.strictObject({
         ),
     )
     .optional(),
+  // --- issue 10: restic flags (extra_args, compression, pack_size, limit_*) ---
+  ...resticRepositoryArgKeys,
   ...repositoryBase,
 });
 
@@ -231,6 +234,8 @@ export const planSchema = z.strictObject({
   databases: databasesSchema,
   /** Where to report this plan's runs; replaces the global [[notify]] list when set. */
   notify: planNotifySchema,
+  // --- issue 10: restic flags (extra_args, read_concurrency) ---
+  ...resticPlanArgKeys,
 });
 
 export const configSchema = z

@@ -1,4 +1,4 @@
-import type { ResticRepository } from "../config/schema.js";
+import type { Plan, ResticRepository } from "../config/schema.js";
 import type { RepositorySecrets } from "../config/secrets.js";
 import { log } from "../log.js";
 import {
@@ -26,6 +26,12 @@ import type {
   StreamRestoreRequest,
   StreamRestoreResult,
 } from "./types.js";
+import {
+  planBackupTuningArgs,
+  repositoryExtraArgs,
+  repositoryTuningArgs,
+  withExtraArgs,
+} from "./restic/tuning.js";
 import { checkRepository, restoreFiles, sampleFiles } from "./restic/check.js";
 import { forget, prune } from "./restic/forget.js";
 import type {
@@ -85,13 +91,21 @@ export class ResticEngine implements RepositoryEngine {
     );
   }
 
+  async checkPlanFlags(planName: string, plan: Plan): Promise<void> {
+    planBackupTuningArgs(planName, plan, await this.restic.probe());
+  }
+
   writableDirs(): string[] {
     return [this.cacheDir];
   }
 
   describeBackup(req: Parameters<RepositoryEngine["describeBackup"]>[0]): string {
-    const args = backupArgs(req);
-    return `RESTIC_REPOSITORY=${displayUrl(this.repo.url)} restic ${[...optionArgs(this.repo), ...args].join(" ")}`;
+    const args = withExtraArgs(backupArgs(req), repositoryExtraArgs(this.repo, "backup"));
+    const global = [
+      ...optionArgs(this.repo),
+      ...repositoryTuningArgs(this.repoName, this.repo, undefined),
+    ];
+    return `RESTIC_REPOSITORY=${displayUrl(this.repo.url)} restic ${[...global, ...args].join(" ")}`;
   }
 
   backup(req: ViewBackupRequest): Promise<BackupSummary> {
@@ -123,6 +137,7 @@ export class ResticEngine implements RepositoryEngine {
       include: req.paths,
       overwrite: req.overwrite,
       signal: req.signal,
+      ...(req.extraArgs === undefined ? {} : { restoreExtraArgs: req.extraArgs }),
     });
   }
 
@@ -133,6 +148,7 @@ export class ResticEngine implements RepositoryEngine {
       rules: req.rules,
       dryRun: req.dryRun,
       ...(req.tags === undefined ? {} : { tags: req.tags }),
+      ...(req.extraArgs === undefined ? {} : { extraArgs: req.extraArgs }),
       cacheDir: this.cacheDir,
       signal: req.signal,
     });

@@ -77,6 +77,8 @@ export interface RepositoryEngine {
   readonly engine: Repository["engine"];
   /** Opens the repository (creating it when the config says `init = true`); throws a clear error otherwise. */
   prepare(signal: AbortSignal): Promise<void>;
+  /** Refuses (UsageError) plan keys the engine's binary is too old for, before any hook runs. */
+  checkPlanFlags?(planName: string, plan: Plan): Promise<void>;
   /** Directories the engine writes during a backup; they stay live and writable in the view. */
   writableDirs(): string[];
   /** The command a backup would run, for --dry-run (no secrets). */
@@ -125,6 +127,8 @@ export interface RestoreRequest {
   /** btrfs replication targets: also make a writable snapshot of what was received. */
   writable?: boolean;
   signal: AbortSignal;
+  /** The plan's `extra_args.restore` (restic repositories only). */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -167,6 +171,8 @@ export interface ForgetRequest {
   rules: KeepRules;
   dryRun: boolean;
   signal: AbortSignal;
+  /** The plan's `extra_args.forget` (restic repositories only). */
+  extraArgs?: readonly string[];
 }
 
 /** The outcome of a repository check; `ok: false` lists what the engine reported. */

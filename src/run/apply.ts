@@ -150,6 +150,9 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         await journal.done(tmpEntry);
       });
 
+      // A flag the engine's version lacks is a config error of the whole plan (exit 2).
+      for (const engine of ctx.engines) await engine.checkPlanFlags?.(p.planName, p.plan);
+
       // Open every repository before touching the filesystem: a wrong password or an
       // unreachable host should cost nothing. A failing repository does not stop the others.
       const ready: RepositoryEngine[] = [];
@@ -406,7 +409,8 @@ async function writeRunExcludes(
   const name = p.plan.ignore_file;
   if (name === undefined) return undefined;
   const roots = [
-    ...binds.map((b) => ({ readFrom: b.from, original: b.to })),
+    // Snapshots are frozen: their rules are resolved to exact paths on the walk.
+    ...binds.map((b) => ({ readFrom: b.from, original: b.to, frozen: true })),
     ...p.notPointInTime.map((s) => ({ readFrom: s, original: s })),
   ];
   const restic = await probeRestic().catch(() => undefined);

@@ -92,6 +92,9 @@ export const restoreCommand: Command = {
         paths,
         overwrite: values.overwrite === true,
         ...(values.writable ? { writable: true } : {}),
+        ...(config.plans[plan]?.extra_args?.restore === undefined
+          ? {}
+          : { extraArgs: config.plans[plan]?.extra_args?.restore ?? [] }),
         signal,
       }),
     );
