@@ -71,12 +71,21 @@ export interface EngineSnapshot {
   host: string;
 }
 
+export interface PrepareOptions {
+  /**
+   * Nothing before the backup would be harmed by a late failure (no `before` hook stops a
+   * service, no database is dumped): an engine may leave finding a wrong password to the
+   * backup itself when it can tell cheaply that there is nothing else to do first.
+   */
+  mayDefer?: boolean;
+}
+
 /** What a run needs of one configured repository, whatever its engine. */
 export interface RepositoryEngine {
   readonly repoName: string;
   readonly engine: Repository["engine"];
   /** Opens the repository (creating it when the config says `init = true`); throws a clear error otherwise. */
-  prepare(signal: AbortSignal): Promise<void>;
+  prepare(signal: AbortSignal, options?: PrepareOptions): Promise<void>;
   /** Refuses (UsageError) plan keys the engine's binary is too old for, before any hook runs. */
   checkPlanFlags?(planName: string, plan: Plan): Promise<void>;
   /** Directories the engine writes during a backup; they stay live and writable in the view. */

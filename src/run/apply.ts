@@ -155,11 +155,16 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
 
       // Open every repository before touching the filesystem: a wrong password or an
       // unreachable host should cost nothing. A failing repository does not stop the others.
+      // Without a `before` hook or a dump, a wrong password found by the backup itself costs
+      // a snapshot that is removed again: the engine may skip its pre-open then (the promise
+      // that it fails before a hook stops a service holds whenever there is such a hook).
+      const mayDefer =
+        !p.plan.hooks.some((h) => h.when === "before") && p.plan.databases.length === 0;
       const ready: RepositoryEngine[] = [];
       for (const engine of ctx.engines) {
         throwIfAborted(ctx.signal);
         try {
-          await engine.prepare(ctx.signal);
+          await engine.prepare(ctx.signal, { mayDefer });
           for (const dir of engine.writableDirs())
             await mkdir(dir, { recursive: true, mode: 0o700 });
           ready.push(engine);
