@@ -3,8 +3,7 @@ import { log, redact, setLogLevel } from "../log.js";
 import { splitCommand } from "./args.js";
 import { commands } from "./commands/index.js";
 import { processIO, type CommandIO } from "./command.js";
-
-const VERSION = "0.1.0";
+import { VERSION } from "./version.js";
 
 function usage(): string {
   const lines = [
