@@ -1,7 +1,8 @@
-import { access, chmod, readFile, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { probeRestic } from "../src/engine/restic/index.js";
+import { run } from "../src/exec/index.js";
 import { createWorld, leftovers, type World } from "./fixtures/cli.js";
 
 /** A `restic` first on PATH that logs its arguments and runs the real one. */
@@ -86,5 +87,22 @@ describe("the fixed cost of a run (real btrfs, real restic)", () => {
     expect((await restic.calls()).filter((c) => c.startsWith("list"))).toEqual([]);
     expect(await w.repo.snapshots()).toHaveLength(0);
     expect(await leftovers(w)).toEqual([]);
+  });
+
+  test("the mount table is read in-process: a mount hidden below a source is still named", async () => {
+    await using w = await createWorld();
+    const hidden = join(w.data, "mnt");
+    await mkdir(hidden);
+    await run("mount", ["-t", "tmpfs", "-o", "size=1m", "snapback-test-hidden", hidden]);
+    try {
+      await w.writeConfig(w.basicConfig([w.data]));
+      const r = await w.cli(["backup", "--dry-run"]);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout + r.stderr).toContain(
+        `${hidden} (tmpfs) is mounted below ${w.data} but is not a source`,
+      );
+    } finally {
+      await run("umount", [hidden]);
+    }
   });
 });
