@@ -282,6 +282,20 @@ export const configSchema = z
           });
         } else seen.set(norm, i);
       });
+      // --- issue 10: restic flags of a plan need a restic repository to reach ---
+      const resticKey = (["extra_args", "read_concurrency"] as const).find(
+        (k) => plan[k] !== undefined,
+      );
+      if (
+        resticKey !== undefined &&
+        !plan.repositories.some((r) => config.repositories[r]?.engine === "restic")
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["plans", planName, resticKey],
+          message: "is for restic repositories, and none of the plan's repositories is one",
+        });
+      }
       const seenRepos = new Map<string, number>();
       plan.repositories.forEach((r, i) => {
         const first = seenRepos.get(r);

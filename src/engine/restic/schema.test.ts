@@ -213,3 +213,21 @@ describe("refusal messages", () => {
     expect(extraArgProblem("backup", "--password-command=echo s3cret")).not.toContain("s3cret");
   });
 });
+
+describe("plan keys for restic", () => {
+  it("are refused on a plan without a restic repository", () => {
+    const text = `
+[repositories.usb]
+engine = "btrfs"
+path = "/mnt/usb"
+
+[plans.p]
+sources = ["/home"]
+repositories = ["usb"]
+read_concurrency = 2
+`;
+    expect(problems(text).join("\n")).toContain(
+      "plans.p.read_concurrency: is for restic repositories, and none of the plan's repositories is one",
+    );
+  });
+});
