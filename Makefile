@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 # Debian packages the tool and its tests drive for real.
-APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar nix-bin dbus-daemon dbus-bin libglib2.0-bin
+APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar nix-bin dbus-daemon dbus-bin libglib2.0-bin btrbk
 # Test-only: the man page is rendered with groff/man, the completions run in bash, zsh and fish.
 APT_PACKAGES += groff-base man-db zsh fish
 NODE_STAMP := node_modules/.package-lock.json

@@ -3,7 +3,8 @@ import { log, redact, setLogLevel, setProblemSink, type Level } from "../log.js"
 import { splitCommand } from "./args.js";
 import { commands } from "./commands/index.js";
 import { processIO, type Command, type CommandIO } from "./command.js";
-import { commandHelp, mainHelp, VERSION } from "./docs/help.js";
+import { commandHelp, mainHelp } from "./docs/help.js";
+import { VERSION } from "./version.js";
 
 export function findCommand(name: string): Command | undefined {
   return commands.find((c) => c.name === name);

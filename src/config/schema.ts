@@ -3,6 +3,7 @@ import { z } from "zod";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
 import { databasesSchema } from "../databases/schema.js";
 import { dbusSchema } from "../dbus/schema.js";
+import { resticPlanArgKeys, resticRepositoryArgKeys } from "../engine/restic/schema.js";
 import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
@@ -128,6 +129,8 @@ const resticRepository = z.strictObject({
         ),
     )
     .optional(),
+  // --- issue 10: restic flags (extra_args, compression, pack_size, limit_*) ---
+  ...resticRepositoryArgKeys,
   ...repositoryBase,
 });
 
@@ -245,6 +248,8 @@ export const planSchema = z.strictObject({
   databases: databasesSchema,
   /** Where to report this plan's runs; replaces the global [[notify]] list when set. */
   notify: planNotifySchema,
+  // --- issue 10: restic flags (extra_args, read_concurrency) ---
+  ...resticPlanArgKeys,
 });
 
 export const configSchema = z
@@ -304,6 +309,20 @@ export const configSchema = z
           });
         } else seen.set(norm, i);
       });
+      // --- issue 10: restic flags of a plan need a restic repository to reach ---
+      const resticKey = (["extra_args", "read_concurrency"] as const).find(
+        (k) => plan[k] !== undefined,
+      );
+      if (
+        resticKey !== undefined &&
+        !plan.repositories.some((r) => config.repositories[r]?.engine === "restic")
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["plans", planName, resticKey],
+          message: "is for restic repositories, and none of the plan's repositories is one",
+        });
+      }
       const seenRepos = new Map<string, number>();
       plan.repositories.forEach((r, i) => {
         const first = seenRepos.get(r);

@@ -6,6 +6,7 @@ import { registerSecret } from "../log.js";
 import { KopiaEngine } from "./kopia-engine.js";
 import { BtrfsTargetEngine, ZfsTargetEngine } from "./replication/index.js";
 import { ResticEngine } from "./restic-engine.js";
+import { setProbeCacheDir } from "./restic/probe-cache.js";
 import type { RepositoryEngine } from "./types.js";
 
 /**
@@ -19,6 +20,7 @@ export async function openEngines(
 ): Promise<RepositoryEngine[]> {
   const plan = config.plans[planName];
   if (!plan) throw new UsageError(`unknown plan "${planName}"`);
+  setProbeCacheDir(join(config.state_dir, "cache"));
   const engines: RepositoryEngine[] = [];
   for (const repoName of plan.repositories) {
     const repo = config.repositories[repoName];

@@ -1,4 +1,6 @@
-import type { ResticRepository } from "../config/schema.js";
+import { access, readdir } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import type { Plan, ResticRepository } from "../config/schema.js";
 import type { RepositorySecrets } from "../config/secrets.js";
 import { log } from "../log.js";
 import {
@@ -15,6 +17,7 @@ import {
 } from "./restic/index.js";
 import { clearStaleLocks, findStaleLocks, removeAllLocks } from "./restic/locks.js";
 import type {
+  PrepareOptions,
   BackupSummary,
   ClearLocksRequest,
   EngineSnapshot,
@@ -30,6 +33,12 @@ import type {
   StreamRestoreRequest,
   StreamRestoreResult,
 } from "./types.js";
+import {
+  planBackupTuningArgs,
+  repositoryExtraArgs,
+  repositoryTuningArgs,
+  withExtraArgs,
+} from "./restic/tuning.js";
 import { checkRepository, restoreFiles, sampleFiles } from "./restic/check.js";
 import { forget, prune } from "./restic/forget.js";
 import type {
@@ -48,6 +57,22 @@ const PASSED_ON = new Set<ResticError["kind"]>([
   "unreachable",
   "killed",
 ]);
+
+/**
+ * A local repository that exists and holds no lock: opening it first would only check the
+ * password (~0.5 s of key derivation), which the backup does anyway. Anything else — a remote
+ * repository, a missing one (init), a lock to judge — needs the real open.
+ */
+async function quietLocalRepository(url: string): Promise<boolean> {
+  const path = url.startsWith("local:") ? url.slice("local:".length) : url;
+  if (!isAbsolute(path)) return false;
+  try {
+    await access(join(path, "config"));
+    return (await readdir(join(path, "locks"))).length === 0;
+  } catch {
+    return false;
+  }
+}
 
 /** A restic repository as a run sees it: secrets bound, cache dir fixed. */
 export class ResticEngine implements RepositoryEngine {
@@ -71,7 +96,8 @@ export class ResticEngine implements RepositoryEngine {
    * which creates it (`init = true`) or explains how to. A live exclusive lock (a prune,
    * check or forget running somewhere) fails with exit 4.
    */
-  async prepare(signal: AbortSignal): Promise<void> {
+  async prepare(signal: AbortSignal, options: PrepareOptions = {}): Promise<void> {
+    if (options.mayDefer === true && (await quietLocalRepository(this.repo.url))) return;
     try {
       await this.ensureNotLocked(signal);
     } catch (e) {
@@ -147,13 +173,22 @@ export class ResticEngine implements RepositoryEngine {
     return { removed, remaining: cleared.remaining };
   }
 
+  async checkPlanFlags(planName: string, plan: Plan): Promise<void> {
+    if (plan.read_concurrency === undefined) return;
+    planBackupTuningArgs(planName, plan, await this.restic.probe());
+  }
+
   writableDirs(): string[] {
     return [this.cacheDir];
   }
 
   describeBackup(req: Parameters<RepositoryEngine["describeBackup"]>[0]): string {
-    const args = backupArgs(req);
-    return `RESTIC_REPOSITORY=${displayUrl(this.repo.url)} restic ${[...optionArgs(this.repo), ...args].join(" ")}`;
+    const args = withExtraArgs(backupArgs(req), repositoryExtraArgs(this.repo, "backup"));
+    const global = [
+      ...optionArgs(this.repo),
+      ...repositoryTuningArgs(this.repoName, this.repo, undefined),
+    ];
+    return `RESTIC_REPOSITORY=${displayUrl(this.repo.url)} restic ${[...global, ...args].join(" ")}`;
   }
 
   backup(req: ViewBackupRequest): Promise<BackupSummary> {
@@ -187,6 +222,7 @@ export class ResticEngine implements RepositoryEngine {
       include: req.paths,
       overwrite: req.overwrite,
       signal: req.signal,
+      ...(req.extraArgs === undefined ? {} : { restoreExtraArgs: req.extraArgs }),
     });
   }
 
@@ -198,6 +234,7 @@ export class ResticEngine implements RepositoryEngine {
       rules: req.rules,
       dryRun: req.dryRun,
       ...(req.tags === undefined ? {} : { tags: req.tags }),
+      ...(req.extraArgs === undefined ? {} : { extraArgs: req.extraArgs }),
       cacheDir: this.cacheDir,
       signal: req.signal,
     });

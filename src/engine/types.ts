@@ -72,12 +72,23 @@ export interface EngineSnapshot {
   host: string;
 }
 
+export interface PrepareOptions {
+  /**
+   * Nothing before the backup would be harmed by a late failure (no `before` hook stops a
+   * service, no database is dumped): an engine may leave finding a wrong password to the
+   * backup itself when it can tell cheaply that there is nothing else to do first.
+   */
+  mayDefer?: boolean;
+}
+
 /** What a run needs of one configured repository, whatever its engine. */
 export interface RepositoryEngine {
   readonly repoName: string;
   readonly engine: Repository["engine"];
   /** Opens the repository (creating it when the config says `init = true`); throws a clear error otherwise. */
-  prepare(signal: AbortSignal): Promise<void>;
+  prepare(signal: AbortSignal, options?: PrepareOptions): Promise<void>;
+  /** Refuses (UsageError) plan keys the engine's binary is too old for, before any hook runs. */
+  checkPlanFlags?(planName: string, plan: Plan): Promise<void>;
   /** Directories the engine writes during a backup; they stay live and writable in the view. */
   writableDirs(): string[];
   /** The command a backup would run, for --dry-run (no secrets). */
@@ -157,6 +168,8 @@ export interface RestoreRequest {
   /** btrfs replication targets: also make a writable snapshot of what was received. */
   writable?: boolean;
   signal: AbortSignal;
+  /** The plan's `extra_args.restore` (restic repositories only). */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -199,6 +212,8 @@ export interface ForgetRequest {
   rules: KeepRules;
   dryRun: boolean;
   signal: AbortSignal;
+  /** The plan's `extra_args.forget` (restic repositories only). */
+  extraArgs?: readonly string[];
 }
 
 /** The outcome of a repository check; `ok: false` lists what the engine reported. */

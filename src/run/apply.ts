@@ -156,13 +156,21 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         await journal.done(tmpEntry);
       });
 
+      // A flag the engine's version lacks is a config error of the whole plan (exit 2).
+      for (const engine of ctx.engines) await engine.checkPlanFlags?.(p.planName, p.plan);
+
       // Open every repository before touching the filesystem: a wrong password or an
       // unreachable host should cost nothing. A failing repository does not stop the others.
+      // Without a `before` hook or a dump, a wrong password found by the backup itself costs
+      // a snapshot that is removed again: the engine may skip its pre-open then (the promise
+      // that it fails before a hook stops a service holds whenever there is such a hook).
+      const mayDefer =
+        !p.plan.hooks.some((h) => h.when === "before") && p.plan.databases.length === 0;
       const ready: RepositoryEngine[] = [];
       for (const engine of ctx.engines) {
         throwIfAborted(ctx.signal);
         try {
-          await engine.prepare(ctx.signal);
+          await engine.prepare(ctx.signal, { mayDefer });
           for (const dir of engine.writableDirs())
             await mkdir(dir, { recursive: true, mode: 0o700 });
           ready.push(engine);
@@ -373,7 +381,8 @@ async function writeRunExcludes(
   const name = p.plan.ignore_file;
   if (name === undefined) return undefined;
   const roots = [
-    ...binds.map((b) => ({ readFrom: b.from, original: b.to })),
+    // Snapshots are frozen: their rules are resolved to exact paths on the walk.
+    ...binds.map((b) => ({ readFrom: b.from, original: b.to, frozen: true })),
     ...p.notPointInTime.map((s) => ({ readFrom: s, original: s })),
   ];
   const restic = await probeRestic().catch(() => undefined);

@@ -85,6 +85,11 @@ export interface PlanRetentionRequest {
   honourPruneEvery?: boolean;
 }
 
+function forgetExtraArgs(plan: Plan): { extraArgs?: readonly string[] } {
+  const extra = plan.extra_args?.forget;
+  return extra === undefined ? {} : { extraArgs: extra };
+}
+
 export async function applyPlanRetention(req: PlanRetentionRequest): Promise<PlanRetentionReport> {
   const rules = keepRules(req.plan.retention);
   const repositories: RepositoryRetentionReport[] = [];
@@ -111,6 +116,7 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
         rules,
         dryRun: req.dryRun,
         signal: req.signal,
+        ...forgetExtraArgs(req.plan),
       });
       report.keep = r.keep.map(retainedJson);
       report.remove = r.remove.map(retainedJson);
@@ -124,6 +130,7 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
           rules,
           dryRun: req.dryRun,
           signal: req.signal,
+          ...forgetExtraArgs(req.plan),
         });
         report.keep.push(...d.keep.map(retainedJson));
         report.remove.push(...d.remove.map(retainedJson));

@@ -175,6 +175,9 @@ export const restoreCommand = defineCommand({
           paths,
           overwrite: values.overwrite === true,
           ...(values.writable ? { writable: true } : {}),
+          ...(config.plans[plan]?.extra_args?.restore === undefined
+            ? {}
+            : { extraArgs: config.plans[plan]?.extra_args?.restore ?? [] }),
           signal,
         })
         .catch(async (e: unknown) => {

@@ -1,7 +1,7 @@
 import { GLOBAL_OPTIONS } from "../args.js";
 import { optionUsage, type Command, type OptionDef } from "../command.js";
 
-export const VERSION = "0.1.0";
+export { VERSION } from "../version.js";
 
 /** Environment variables snapback reads, for the top-level help and the man page. */
 export const ENVIRONMENT: readonly { name: string; description: string }[] = [
