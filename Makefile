@@ -2,16 +2,30 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-# Debian packages the tool and its tests drive for real.
-APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar
+# Debian packages. The demo needs only the first list; the tests drive everything for real.
+DEMO_PACKAGES := restic btrfs-progs util-linux mount procps tar
+APT_PACKAGES := $(DEMO_PACKAGES) systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus nix-bin dbus-daemon dbus-bin libglib2.0-bin
+# Test-only: the man page is rendered with groff/man, the completions run in bash, zsh and fish,
+# the web UI in Debian's Chromium (never a downloaded browser); btrbk is the bench's peer.
+APT_PACKAGES += groff-base man-db zsh fish chromium fonts-dejavu-core btrbk
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: deps apt-deps build demo test bench lint typecheck clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: deps apt-deps demo-deps build demo test bench lint typecheck clean install uninstall
 
 deps: apt-deps $(NODE_STAMP)
 
-apt-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+demo-deps: PACKAGES = $(DEMO_PACKAGES)
+demo-deps: install-packages $(NODE_STAMP)
+
+apt-deps: PACKAGES = $(APT_PACKAGES)
+apt-deps: install-packages
+
+.PHONY: install-packages
+install-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing packages: $$missing (run as root to install them)"; exit 1; fi; \
 	  echo "installing: $$missing"; \
@@ -25,7 +39,7 @@ $(NODE_STAMP): package.json package-lock.json
 build: $(NODE_STAMP)
 	node scripts/build.mjs
 
-demo: deps build
+demo: demo-deps build
 	node dist/snapback.js demo
 
 test: deps build
@@ -41,6 +55,14 @@ typecheck: $(NODE_STAMP)
 lint: $(NODE_STAMP) typecheck
 	npx eslint .
 	npx prettier --check .
+
+# The CLI, its launcher, systemd units, D-Bus policy, completions and man page; uninstall removes
+# exactly what install recorded in $(PREFIX)/lib/snapback/install-manifest.
+install: build
+	node scripts/install.mjs install --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+uninstall:
+	node scripts/install.mjs uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
 
 clean:
 	rm -rf dist coverage

@@ -7,7 +7,7 @@
  */
 import { createCipheriv, createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, open, rm, stat, statfs, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rm, stat, statfs, symlink, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -16,6 +16,8 @@ import { DeferStack } from "../src/run/defer.js";
 import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
 import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
+import { benchBtrbk } from "./bench-btrbk.js";
+import { benchIgnoreFiles } from "./bench-ignore.js";
 
 const SEED = 20240611;
 const GiB = 1024 ** 3;
@@ -836,19 +838,110 @@ function report(w: World, r: Results, machine: [string, string][]): string {
 
 // ---------------------------------------------------------------- main
 
+const SECTIONS = ["restic", "ignore", "replication", "btrbk"] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** `--sections=restic,btrbk` runs only those parts (default: all). */
+function parseSections(argv: string[]): Set<Section> {
+  const arg = argv.find((a) => a.startsWith("--sections="));
+  if (arg === undefined) return new Set(SECTIONS);
+  const names = arg.slice("--sections=".length).split(",");
+  for (const n of names) {
+    if (!(SECTIONS as readonly string[]).includes(n)) {
+      throw new BenchError(`--sections: unknown section "${n}" (known: ${SECTIONS.join(", ")})`);
+    }
+  }
+  return new Set(names as Section[]);
+}
+
+/**
+ * The restic binaries to measure: the system's (Debian 12: 0.14) and 0.18 — from
+ * $RESTIC_018, else from the project cache `make deps` fills from Debian 13. A missing 0.18
+ * is reported as skipped (only here: the tests never skip).
+ */
+async function resticBinaries(): Promise<{ label: string; path?: string; why?: string }[]> {
+  const system = (await run("sh", ["-c", "command -v restic"], { reject: false })).stdout.trim();
+  const cached = join(import.meta.dirname, "..", ".cache/debian-trixie/root/usr/bin/restic");
+  const r018 = process.env["RESTIC_018"] ?? (existsSync(cached) ? cached : undefined);
+  return [
+    system ? { label: "system", path: system } : { label: "system", why: "no restic on PATH" },
+    r018 === undefined
+      ? {
+          label: "0.18",
+          why: `no restic 0.18: set RESTIC_018=/path/to/restic or run make deps (${cached})`,
+        }
+      : { label: "0.18", path: r018 },
+  ];
+}
+
+/** Puts `binary` first on PATH as `restic` for this process and everything it starts. */
+async function resticOnPath(binary: string): Promise<AsyncDisposable> {
+  const dir = await mkdtemp(join(tmpdir(), "snapback-bench-restic-"));
+  await symlink(binary, join(dir, "restic"));
+  const before = process.env["PATH"];
+  process.env["PATH"] = `${dir}:${before ?? ""}`;
+  return {
+    async [Symbol.asyncDispose]() {
+      process.env["PATH"] = before;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main(signal: AbortSignal): Promise<string> {
   const scale = parseScale(process.argv);
+  const sections = parseSections(process.argv);
   const cli = join(import.meta.dirname, "snapback.js");
   await preflight(scale, cli);
-  const machine = await describeMachine(tmpdir());
-  await using stack = new DeferStack((what, e) =>
-    say(`cleanup: ${what} failed: ${e instanceof Error ? e.message : String(e)}`),
-  );
-  const world = await setUp(scale, cli, signal, stack);
-  const results = await measure(world, stack);
-  const restic = report(world, results, machine);
-  await stack[Symbol.asyncDispose]();
-  return `${restic}\n${await replicationReport(process.argv.includes("--quick"))}`;
+  const out: string[] = [];
+  if (sections.has("restic")) {
+    for (const b of await resticBinaries()) {
+      if (b.path === undefined) {
+        out.push(`## restic ${b.label}\n\nskipped: ${b.why ?? ""}\n`);
+        continue;
+      }
+      await using _path = await resticOnPath(b.path);
+      const version = await firstLine("restic", ["version"]);
+      say(`measuring with ${version} (${b.path})`);
+      const machine = await describeMachine(tmpdir());
+      await using stack = new DeferStack((what, e) =>
+        say(`cleanup: ${what} failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
+      const world = await setUp(scale, cli, signal, stack);
+      const results = await measure(world, stack);
+      out.push(`## ${version}\n\n${report(world, results, machine)}`);
+      await stack[Symbol.asyncDispose]();
+    }
+  }
+  if (sections.has("ignore")) {
+    out.push(
+      await benchIgnoreFiles({
+        files: scale.quick ? 5_000 : 200_000,
+        ignoreFiles: 40,
+        repeat: scale.quick ? 1 : 3,
+        say,
+      }),
+    );
+  }
+  if (sections.has("replication")) out.push(await replicationReport(scale.quick));
+  if (sections.has("btrbk")) {
+    const dir = await mkdtemp(join(tmpdir(), "snapback-bench-btrbk-"));
+    try {
+      out.push(
+        await benchBtrbk({
+          cli,
+          dir,
+          sizeMiB: scale.quick ? 64 : 285,
+          changeMiB: scale.quick ? 16 : 64,
+          repeat: scale.quick ? 2 : 5,
+          say,
+        }),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return out.join("\n");
 }
 
 /**

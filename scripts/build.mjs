@@ -1,7 +1,9 @@
 // Bundles the CLI into one file, and the benchmark (`make bench`) beside it. Native addons
-// (better-sqlite3) stay external and are resolved from node_modules at run time.
+// (better-sqlite3) stay external and are resolved from node_modules at run time; so does "x11",
+// which the D-Bus library requires only to find a session bus through X11 (never used here).
 import { build } from "esbuild";
-import { chmod, copyFile, mkdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { chmod, copyFile, mkdir, writeFile } from "node:fs/promises";
 
 const options = {
   bundle: true,
@@ -9,7 +11,7 @@ const options = {
   target: "node20",
   format: "esm",
   sourcemap: true,
-  external: ["better-sqlite3"],
+  external: ["better-sqlite3", "x11"],
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
@@ -41,3 +43,20 @@ await build({
   minify: true,
 });
 await copyFile("web/index.html", "dist/web/index.html");
+
+// The man page and shell completions come from the command definitions in the bundle itself,
+// so they always describe the CLI that was just built. `make install` copies these paths.
+const generated = {
+  man: "dist/man/snapback.1",
+  bash: "dist/completions/snapback.bash",
+  zsh: "dist/completions/_snapback",
+  fish: "dist/completions/snapback.fish",
+};
+await mkdir("dist/man", { recursive: true });
+await mkdir("dist/completions", { recursive: true });
+for (const [what, path] of Object.entries(generated)) {
+  const text = execFileSync(process.execPath, ["dist/snapback.js", "__generate", what], {
+    encoding: "utf8",
+  });
+  await writeFile(path, text, { mode: 0o644 });
+}

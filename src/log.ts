@@ -6,6 +6,15 @@ export type Level = "quiet" | "normal" | "verbose";
 
 const secrets = new Set<string>();
 let level: Level = "normal";
+/** Set by commands whose --json output is a stream of events (`backup`): problems go there too. */
+let problemSink: ((type: "warning" | "error", message: string) => void) | undefined;
+
+/** With --json, a warning or error is also a JSON event on stdout (the human line stays on stderr). */
+export function setProblemSink(
+  sink: ((type: "warning" | "error", message: string) => void) | undefined,
+): void {
+  problemSink = sink;
+}
 
 export function setLogLevel(l: Level): void {
   level = l;
@@ -34,8 +43,10 @@ export const log = {
   },
   warn(message: string): void {
     write("warning: ", message);
+    problemSink?.("warning", redact(message));
   },
   error(message: string): void {
     write("error: ", message);
+    problemSink?.("error", redact(message));
   },
 };

@@ -27,6 +27,8 @@ interface CheckDoc {
     ok: boolean;
     mismatches: SpotFile[];
     changed: SpotFile[];
+    resampled: number;
+    warnings: string[];
     errors: string[];
   }[];
   errors: string[];
@@ -183,6 +185,51 @@ describe("check (real restic, real btrfs)", () => {
       evs.some((e) => e.type === "warning" && String(e["message"]).includes("scheduled check")),
     ).toBe(true);
     await expect(stat(state)).rejects.toThrow();
+    expect(await leftovers(w)).toEqual([]);
+  });
+  test("a spot check samples again from unchanged files until N were compared or none are left", async () => {
+    await using w = await createWorld();
+    const files: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const f = join(w.data, `f${i}.txt`);
+      await writeFile(f, `file ${i}\n`);
+      files.push(f);
+    }
+    await w.writeConfig(w.basicConfig([w.data]));
+    expect((await w.cli(["backup"])).exitCode).toBe(0);
+    // Half the files change after the backup: a sample of 5 holds the 5 unchanged ones only by
+    // chance (1 in 252), but they are exactly what must be compared.
+    for (const f of files.slice(0, 5)) await writeFile(f, "changed since the backup\n");
+    const r = await w.cli(["--json", "check", "--spot", "5"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const spot = (JSON.parse(r.stdout) as CheckDoc).spot[0];
+    expect(spot?.matched).toBe(5);
+    expect(spot?.mismatches).toEqual([]);
+    expect(spot?.sampled).toBe(5 + (spot?.changed.length ?? 0));
+    expect(spot?.resampled).toBe(spot?.changed.length);
+    if ((spot?.changed.length ?? 0) > 0)
+      expect(r.stderr).toMatch(
+        /spot check of plan p in r: (every sampled file \(\d\)|\d of 5 sampled files) changed since the backup; sampling again from unchanged files/,
+      );
+
+    // Only one file is left as the backup recorded it: it is compared, and the check says so.
+    for (const f of files.slice(5, 9)) await writeFile(f, "changed since the backup\n");
+    const few = await w.cli(["--json", "check", "--spot", "3"]);
+    expect(few.exitCode, few.stderr).toBe(0);
+    const s2 = (JSON.parse(few.stdout) as CheckDoc).spot[0];
+    expect(s2?.matched).toBe(1);
+    expect(s2?.warnings).toContain(
+      "spot check of plan p in r: only 1 of 3 files could be compared; the others changed since the backup",
+    );
+    expect(few.stderr).toContain("sampling again from unchanged files");
+
+    // Nothing left unchanged: the spot check verified nothing and says so.
+    await writeFile(files[9] ?? "", "changed since the backup\n");
+    const none = await w.cli(["check", "--spot", "2"]);
+    expect(none.exitCode, none.stderr).toBe(0);
+    expect(none.stderr).toContain(
+      "spot check of plan p in r: verified nothing: every file of the backup changed since it was made",
+    );
     expect(await leftovers(w)).toEqual([]);
   });
 });

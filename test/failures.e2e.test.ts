@@ -18,7 +18,7 @@ describe("failures leave nothing behind", () => {
     expect(await leftovers(w)).toEqual([]);
   });
 
-  test("unreachable repository (bad input per the contract): exit 2, clear message, nothing left", async () => {
+  test("unreachable repository (an outage per the contract): exit 1, clear message, nothing left", async () => {
     await using w = await createWorld();
     await w.writeConfig(
       w.basicConfig([w.data]).replace(`url = "${w.repo.url}"`, 'url = "rest:http://127.0.0.1:9/"'),
@@ -26,7 +26,7 @@ describe("failures leave nothing behind", () => {
     const r = await w.cli(["backup"]);
     expect(r.stderr).toMatch(/repository "r"/);
     expect(r.stderr).toMatch(/unreachable|connection refused|cannot reach/i);
-    expect(r.exitCode).toBe(2);
+    expect(r.exitCode).toBe(1);
     expect(await leftovers(w)).toEqual([]);
   });
 
@@ -52,6 +52,12 @@ describe("failures leave nothing behind", () => {
     await w.writeConfig(base.replace('engine = "restic"', 'engine = "restic"\ninit = true'));
     const ok = await w.cli(["backup"]);
     expect(ok.exitCode).toBe(0);
+    expect(ok.stderr).toContain(
+      `repository "r": created a new restic repository at ${fresh} (init = true)`,
+    );
+    const again = await w.cli(["backup"]);
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).not.toContain("created a new restic repository");
     expect(await leftovers(w)).toEqual([]);
   });
 });

@@ -1,4 +1,35 @@
+import { readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { run } from "../src/exec/index.js";
+
+/**
+ * Processes a test started and did not stop: daemons (snapback serve, dbus-daemon, rest-server,
+ * sshd, database servers), browsers and restic. Every test resource lives in a directory named
+ * snapback-test-*, which the process's command line names; the CLI under test runs dist/.
+ */
+async function leftoverProcesses(): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    const argv = cmdline.split("\0").filter(Boolean);
+    if (argv.length === 0) continue;
+    const comm = (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
+    const text = argv.join(" ");
+    // vitest's own workers also name the test files; they are gone by now but never count.
+    if (/vitest/.test(text)) continue;
+    if (comm === "restic" || /snapback-test-|dist\/snapback\.js/.test(text))
+      found.push(`process ${pid}: ${text.slice(0, 200)}`);
+  }
+  return found;
+}
+
+/** Temporary directories of the fixtures (each removes its own on dispose). */
+async function leftoverTempDirs(): Promise<string[]> {
+  return (await readdir(tmpdir()))
+    .filter((name) => name.startsWith("snapback-test-"))
+    .map((name) => `temp dir: ${tmpdir()}/${name}`);
+}
 
 /**
  * Tests run as root against real kernel features, and the end-to-end ones run the built CLI,
@@ -28,6 +59,8 @@ export async function teardown(): Promise<void> {
     .split("\n")
     .filter((l) => /snapback/i.test(l));
   const leaks = [
+    ...(await leftoverProcesses()),
+    ...(await leftoverTempDirs()),
     ...mounts.map((m) => `mount: ${m}`),
     ...loops.map((l) => `loop: ${l}`),
     ...zfs.map((z) => `zfs: ${z}`),

@@ -169,7 +169,7 @@ describe("kopia end to end (real btrfs and view, kopia stand-in)", () => {
     expect(await leftovers(w)).toEqual([]);
   });
 
-  test("wrong password and an unreachable repository: clear messages naming it, exit 2, nothing created", async () => {
+  test("wrong password (exit 2) and an unreachable repository (exit 1): clear messages naming it, nothing created", async () => {
     await using w = await createWorld();
     await using k = await createFakeKopiaRepo();
     await writeFile(join(w.data, "f"), "x");
@@ -186,7 +186,7 @@ describe("kopia end to end (real btrfs and view, kopia stand-in)", () => {
     await writeFile(k.passwordFile, `${FAKE_PASSWORD}\n`);
     await k.setMode("unreachable");
     const down = await w.cli(["backup"], withFakeKopia);
-    expect(down.exitCode).toBe(2);
+    expect(down.exitCode).toBe(1);
     expect(down.stderr).toContain(
       'repository "kk" is unreachable: error connecting to SFTP server',
     );

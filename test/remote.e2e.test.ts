@@ -194,7 +194,7 @@ describe("remote repositories", () => {
     // A failure prints the repository's URL and restic's stderr: still no secret.
     await rest.stop();
     const failed = await w.cli(["--verbose", "backup"]);
-    expect(failed.exitCode).toBe(2);
+    expect(failed.exitCode).toBe(1);
     expect(failed.stderr).toMatch(
       /repository "r" at rest:http:\/\/127\.0\.0\.1:\d+\/r\/ is unreachable/,
     );

@@ -314,4 +314,56 @@ describe("retention (real restic, real btrfs)", () => {
     expect((await w.repo.snapshots()).length).toBe(4);
     expect(await leftovers(w)).toEqual([]);
   });
+  test('prune_every = "7d": forget after every backup, prune at most that often (or on `snapback prune`)', async () => {
+    await using w = await createWorld();
+    await w.writeConfig(
+      w.basicConfig(
+        [w.data],
+        ["[plans.p.retention]", "keep_last = 1", 'prune_every = "7d"'].join("\n"),
+      ),
+    );
+    const statePath = join(w.stateDir, "prune", "r.json");
+    const backup = async (): Promise<Record<string, unknown>> => {
+      await writeFile(join(w.data, "stamp.txt"), `${Math.random()}\n`);
+      const r = await w.cli(["--json", "backup"], UTC);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const result = events(r.stdout).find((e) => e.type === "result");
+      return (result?.["retention"] ?? {}) as Record<string, unknown>;
+    };
+    const pruneState = async (): Promise<{ last_prune?: string; pending: boolean }> =>
+      JSON.parse(await readFile(statePath, "utf8")) as { last_prune?: string; pending: boolean };
+
+    // Nothing forgotten: nothing to prune.
+    expect(await backup()).toMatchObject({ removed: 0, pruned: false });
+    // The first backup that forgets something prunes: the repository was never pruned.
+    expect(await backup()).toMatchObject({ removed: 1, pruned: true });
+    const first = await pruneState();
+    expect(first.pending).toBe(false);
+    expect(Number.isNaN(Date.parse(first.last_prune ?? ""))).toBe(false);
+    // Within 7 days of that prune: forget runs, prune waits and says until when.
+    const deferred = await backup();
+    expect(deferred).toMatchObject({ removed: 1, pruned: false });
+    expect(String(deferred["prune_deferred"])).toMatch(
+      new RegExp(
+        `^r: prune_every = "7d": last prune ${first.last_prune ?? ""}, next after \\d{4}-`,
+      ),
+    );
+    expect(await pruneState()).toEqual({ last_prune: first.last_prune, pending: true });
+    expect(await backupsOf(w)).toHaveLength(1);
+
+    // `snapback prune` is asked for explicitly: it frees what the deferred forget left.
+    const p = await w.cli(["--json", "prune"], UTC);
+    expect(p.exitCode, p.stderr).toBe(0);
+    const doc = JSON.parse(p.stdout) as PruneDoc;
+    expect(doc.plans[0]?.repositories[0]).toMatchObject({ remove: [], pruned: true });
+    expect((await pruneState()).pending).toBe(false);
+
+    // Once the last prune is older than prune_every, the next backup that forgets prunes.
+    expect(await backup()).toMatchObject({ removed: 1, pruned: false });
+    const old = new Date(Date.now() - 8 * 86_400_000).toISOString();
+    await writeFile(statePath, JSON.stringify({ last_prune: old, pending: true }));
+    expect(await backup()).toMatchObject({ removed: 1, pruned: true });
+    expect((await pruneState()).pending).toBe(false);
+    expect(await leftovers(w)).toEqual([]);
+  });
 });

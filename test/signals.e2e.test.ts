@@ -45,6 +45,23 @@ async function resticLocks(w: World): Promise<string[]> {
   return (await w.repo.restic(["list", "locks"])).split("\n").filter(Boolean);
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe("signals", () => {
   test("SIGTERM during the engine run: exit 130, restic stopped cleanly, nothing left", async () => {
     await using w = await createWorld(1024);
@@ -118,16 +135,27 @@ describe("signals", () => {
     await w.writeConfig(w.basicConfig([w.data]));
     const b = startBackup(w);
     await b.engineRunning;
+    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
+      .trim()
+      .split("\n")
+      .map(Number);
     process.kill(b.pid, "SIGKILL");
     await b.done;
+    // The orphaned restic dies on its next progress line (its stdout's reader is gone); until
+    // then its lock is live and rightly kept.
+    await until("the orphaned restic to exit", () => restic.every((pid) => !alive(pid)));
     expect((await leftovers(w)).length).toBeGreaterThan(0);
     const r = await w.cli(["--json", "cleanup"]);
     expect(r.exitCode).toBe(0);
     const doc = JSON.parse(r.stdout) as {
       removed: { type: string; id: string }[];
       stale_locks: { path: string }[];
+      restic_locks: { repository: string; reason: string }[];
     };
     expect(doc.removed.map((e) => e.type).sort()).toEqual(["dir", "subvolume"]);
+    expect(doc.restic_locks.map((l) => [l.repository, l.reason])).toEqual([
+      ["r", "its process is gone"],
+    ]);
     expect(doc.stale_locks.map((l) => l.path).sort()).toEqual([
       join(w.stateDir, "locks", "plan-p.lock"),
       join(w.stateDir, "locks", "repo-r.lock"),
@@ -135,5 +163,53 @@ describe("signals", () => {
     expect(await leftovers(w)).toEqual([]);
     const again = await w.cli(["cleanup"]);
     expect(again.stdout).toContain("nothing to clean up");
+  });
+  test("SIGKILLed backup → cleanup (its --dry-run lists the restic lock) → prune and check succeed", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w, 60);
+    await w.writeConfig(w.basicConfig([w.data], "[plans.p.retention]\nkeep_last = 1"));
+    const b = startBackup(w);
+    await b.engineRunning;
+    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
+      .trim()
+      .split("\n")
+      .map(Number);
+    process.kill(b.pid, "SIGKILL");
+    for (const pid of restic) process.kill(pid, "SIGKILL");
+    await b.done;
+    const lockIds = await resticLocks(w);
+    expect(lockIds).toHaveLength(1);
+
+    type Doc = {
+      stale_locks: { path: string }[];
+      restic_locks: { repository: string; id: string; pid: number; reason: string }[];
+    };
+    const dry = await w.cli(["--json", "cleanup", "--dry-run"]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout) as Doc;
+    expect(planned.stale_locks.map((l) => l.path).sort()).toEqual([
+      join(w.stateDir, "locks", "plan-p.lock"),
+      join(w.stateDir, "locks", "repo-r.lock"),
+    ]);
+    expect(planned.restic_locks.map((l) => [l.repository, l.id, l.reason])).toEqual([
+      ["r", lockIds[0], "its process is gone"],
+    ]);
+    expect(restic).toContain(planned.restic_locks[0]?.pid);
+    // A dry run touches nothing.
+    expect(await resticLocks(w)).toEqual(lockIds);
+
+    const r = await w.cli(["--json", "cleanup"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const done = JSON.parse(r.stdout) as Doc;
+    expect(done.stale_locks).toEqual(planned.stale_locks);
+    expect(done.restic_locks).toEqual(planned.restic_locks);
+    expect(await resticLocks(w)).toEqual([]);
+    expect(await leftovers(w)).toEqual([]);
+
+    const prune = await w.cli(["prune"]);
+    expect(prune.exitCode, prune.stderr).toBe(0);
+    const check = await w.cli(["check"]);
+    expect(check.exitCode, check.stderr).toBe(0);
+    expect(check.stdout).toContain("repository r: structure ok");
   });
 });

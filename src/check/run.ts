@@ -12,7 +12,7 @@ export interface RepositoryCheckJson {
   ok: boolean;
   read_data?: string;
   errors: string[];
-  /** Set when the repository could not be checked at all: 2 wrong password or unreachable, 4 locked. */
+  /** Set when the repository could not be checked at all: 2 wrong password or missing repository, 4 locked (unreachable: 1). */
   exit_code?: number;
 }
 
@@ -93,6 +93,7 @@ export async function checkPlans(
                   resolve: fresh.resolve,
                   tmpDir: fresh.tmpDir,
                   signal: opts.signal,
+                  onWarning: opts.onWarning,
                 }),
               );
             }
@@ -146,7 +147,7 @@ async function checkOne(
 
 /**
  * The exit status of a check: 0 when it passed; a findings-free failure to even open the
- * repositories keeps its own status (2 wrong password or unreachable, 4 locked) when all agree;
+ * repositories keeps its own status (2 wrong password or missing repository, 4 locked) when all agree;
  * anything else — damage found, a mismatch — is 1.
  */
 export function checkExitCode(doc: CheckDocument): number {

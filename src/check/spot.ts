@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { randomInt } from "node:crypto";
+import { lstat, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { RepositoryEngine } from "../engine/types.js";
+import type { BackupFile, RepositoryEngine } from "../engine/types.js";
 import { errorMessage } from "../errors.js";
 import type { ViewBind } from "../snapshot/types.js";
 import { isUnder } from "../util/paths.js";
@@ -21,6 +22,13 @@ export interface SpotReport {
   mismatches: SpotFile[];
   /** Files that changed on the source since the backup (not held against it). */
   changed: SpotFile[];
+  /**
+   * Files sampled again, from those unchanged since the backup, because changed ones could
+   * not be compared (included in `sampled`).
+   */
+  resampled: number;
+  /** Said to the user too: e.g. that every sampled file had changed since the backup. */
+  warnings: string[];
   errors: string[];
 }
 
@@ -34,11 +42,14 @@ export interface SpotRequest {
   /** A directory of ours to restore below (the caller removes it). */
   tmpDir: string;
   signal: AbortSignal;
+  onWarning?: (message: string) => void;
 }
 
 /**
  * Restores `count` randomly chosen files of the plan's newest backup and compares bytes,
- * mode and mtime with the same files in a snapshot of the sources.
+ * mode and mtime with the same files in a snapshot of the sources. A file that changed since
+ * the backup verifies nothing, so for each one that did, another file is sampled from those
+ * still as the backup recorded them, until `count` files were compared or none are left.
  */
 export async function spotCheck(engine: RepositoryEngine, req: SpotRequest): Promise<SpotReport> {
   const report: SpotReport = {
@@ -50,7 +61,13 @@ export async function spotCheck(engine: RepositoryEngine, req: SpotRequest): Pro
     matched: 0,
     mismatches: [],
     changed: [],
+    resampled: 0,
+    warnings: [],
     errors: [],
+  };
+  const warn = (message: string): void => {
+    report.warnings.push(message);
+    req.onWarning?.(message);
   };
   try {
     const backups = (await engine.snapshots(req.planName)).filter((s) => s.host === req.host);
@@ -63,38 +80,55 @@ export async function spotCheck(engine: RepositoryEngine, req: SpotRequest): Pro
     }
     report.snapshot_id = newest.id;
     report.snapshot_time = newest.time;
-    const { files, total } = await engine.sampleFiles(newest.id, req.count, req.signal);
-    report.files_in_backup = total;
-    report.sampled = files.length;
-    if (files.length === 0) {
-      report.ok = true;
-      return report;
-    }
+    const first = await engine.sampleFiles(newest.id, req.count, req.signal);
+    report.files_in_backup = first.total;
+    const what = `spot check of plan ${req.planName} in ${engine.repoName}`;
     const target = await mkdtemp(join(req.tmpDir, "spot-"));
     try {
-      const restored = await engine.restoreFiles({
-        snapshotId: newest.id,
-        target,
-        paths: files.map((f) => f.path),
-        signal: req.signal,
-      });
-      for (const f of files) {
-        const result = await compareFile(
-          f,
-          join(target, f.path),
-          req.resolve(f.path),
-          restored.errors,
-        );
-        if (result.status === "ok") report.matched++;
-        else if (result.status === "changed") report.changed.push(result);
-        else report.mismatches.push(result);
+      const tried = new Set<string>();
+      // The rest of the backup in random order, listed only once a sampled file has changed.
+      let rest: BackupFile[] | undefined;
+      let batch = first.files;
+      while (batch.length > 0) {
+        for (const f of batch) tried.add(f.path);
+        report.sampled += batch.length;
+        await compareBatch(engine, newest.id, batch, target, req, report);
+        const compared = report.matched + report.mismatches.length;
+        const wanted = Math.min(req.count, first.total) - compared;
+        if (wanted <= 0) break;
+        if (rest === undefined) {
+          rest =
+            report.sampled < first.total
+              ? shuffle(
+                  (await engine.sampleFiles(newest.id, first.total, req.signal)).files.filter(
+                    (f) => !tried.has(f.path),
+                  ),
+                )
+              : [];
+          const changed = report.changed.length;
+          if (rest.length > 0)
+            warn(
+              `${what}: ${changed === report.sampled ? `every sampled file (${changed})` : `${changed} of ${report.sampled} sampled files`} changed since the backup; sampling again from unchanged files`,
+            );
+        }
+        batch = [];
+        while (batch.length < wanted) {
+          const f = rest.pop();
+          if (f === undefined) break;
+          tried.add(f.path);
+          // Only what the source still holds as recorded can be compared: one lstat each.
+          if (await unchangedSince(f, req.resolve(f.path))) batch.push(f);
+        }
+        report.resampled += batch.length;
       }
-      // Errors that name none of the sampled files still mean the restore did not work.
-      report.errors.push(
-        ...restored.errors.filter(
-          (e) => !files.some((f) => e.includes(f.path)) && !/^Fatal: There were \d+ errors/.test(e),
-        ),
-      );
+      const compared = report.matched + report.mismatches.length;
+      const wanted = Math.min(req.count, first.total);
+      if (compared < wanted && report.changed.length > 0)
+        warn(
+          compared === 0
+            ? `${what}: verified nothing: every file of the backup changed since it was made`
+            : `${what}: only ${compared} of ${wanted} files could be compared; the others changed since the backup`,
+        );
     } finally {
       await rm(target, { recursive: true, force: true });
     }
@@ -105,6 +139,53 @@ export async function spotCheck(engine: RepositoryEngine, req: SpotRequest): Pro
     report.ok = false;
   }
   return report;
+}
+
+/** Restores one batch of sampled files into `target` and compares each with the snapshot. */
+async function compareBatch(
+  engine: RepositoryEngine,
+  snapshotId: string,
+  files: BackupFile[],
+  target: string,
+  req: SpotRequest,
+  report: SpotReport,
+): Promise<void> {
+  const restored = await engine.restoreFiles({
+    snapshotId,
+    target,
+    paths: files.map((f) => f.path),
+    signal: req.signal,
+  });
+  for (const f of files) {
+    const result = await compareFile(f, join(target, f.path), req.resolve(f.path), restored.errors);
+    if (result.status === "ok") report.matched++;
+    else if (result.status === "changed") report.changed.push(result);
+    else report.mismatches.push(result);
+  }
+  // Errors that name none of the sampled files still mean the restore did not work.
+  report.errors.push(
+    ...restored.errors.filter(
+      (e) => !files.some((f) => e.includes(f.path)) && !/^Fatal: There were \d+ errors/.test(e),
+    ),
+  );
+}
+
+async function unchangedSince(recorded: BackupFile, sourcePath: string): Promise<boolean> {
+  try {
+    const s = await lstat(sourcePath, { bigint: true });
+    return s.isFile() && s.size === BigInt(recorded.size) && s.mtimeNs === recorded.mtimeNs;
+  } catch {
+    return false;
+  }
+}
+
+/** Fisher–Yates, in place. */
+function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [xs[i], xs[j]] = [xs[j] as T, xs[i] as T];
+  }
+  return xs;
 }
 
 /** Maps an original path to where it is in the snapshot: through the deepest bind that covers it. */

@@ -9,6 +9,19 @@ export interface GlobalOptions {
   quiet: boolean;
 }
 
+/** Global options, documented here for `--help`, the man page and the completions. */
+export const GLOBAL_OPTIONS = {
+  config: {
+    type: "string",
+    value: "FILE",
+    description: "the config file (default: $SNAPBACK_CONFIG, else /etc/snapback/snapback.toml)",
+  },
+  json: { type: "boolean", description: "machine-readable output on stdout (logs stay on stderr)" },
+  verbose: { type: "boolean", short: "v", description: "more detail on stderr" },
+  quiet: { type: "boolean", short: "q", description: "only warnings and errors on stderr" },
+  help: { type: "boolean", short: "h", description: "show the help of the command and exit" },
+} as const;
+
 const globalOptionSpec = {
   config: { type: "string" },
   json: { type: "boolean" },
@@ -17,7 +30,7 @@ const globalOptionSpec = {
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
-type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
 export interface ParsedCommand<T extends OptionSpec> {
   global: GlobalOptions;
@@ -30,6 +43,8 @@ export interface ParsedCommand<T extends OptionSpec> {
   };
   positionals: string[];
   help: boolean;
+  /** What followed `--` for commands that pass arguments on (`restic`); else empty. */
+  passThrough: string[];
 }
 
 /** Splits argv into the command name and the rest, skipping global options before it. */
@@ -67,16 +82,20 @@ export function parseCommand<T extends OptionSpec>(
   }
   const v = parsed.values as Record<string, unknown>;
   if (v["verbose"] && v["quiet"]) throw new UsageError("--verbose and --quiet exclude each other");
+  // SNAPBACK_LOG_LEVEL (checked in main) stands in for --quiet/--verbose when neither is given.
+  const envLevel = process.env["SNAPBACK_LOG_LEVEL"];
+  const flagged = v["verbose"] === true || v["quiet"] === true;
   return {
     global: {
       config: v["config"] as string | undefined,
       json: v["json"] === true,
-      verbose: v["verbose"] === true,
-      quiet: v["quiet"] === true,
+      verbose: v["verbose"] === true || (!flagged && envLevel === "verbose"),
+      quiet: v["quiet"] === true || (!flagged && envLevel === "quiet"),
     },
     values: v as ParsedCommand<T>["values"],
     positionals: parsed.positionals,
     help: v["help"] === true,
+    passThrough: [],
   };
 }
 

@@ -59,7 +59,8 @@ const bad: BadCase[] = [
   {
     name: "unknown top-level key without a close match lists the allowed keys",
     toml: `${REPO}${PLAN}[schedules]\nbefore = "x"\n`,
-    expect: "schedules: unknown key (allowed: state_dir, repositories, plans, notify, metrics)",
+    expect:
+      "schedules: unknown key (allowed: state_dir, repositories, plans, notify, metrics, dbus)",
     at: "[schedules]",
   },
   {

@@ -2,7 +2,10 @@ import { readFile, stat } from "node:fs/promises";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { ConfigError, UsageError } from "../errors.js";
+import { applyEnvironment } from "./env.js";
 import { lineOfKey } from "./locate.js";
+import { registerSecret } from "../log.js";
+import { redactUrlCredentials, urlCredentials } from "./redact.js";
 import { configSchema, type Config } from "./schema.js";
 
 export const DEFAULT_CONFIG_PATH = "/etc/snapback/snapback.toml";
@@ -17,7 +20,10 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 /** Reads, parses and validates a config file; every problem names its key path and line. */
-export async function loadConfig(path: string): Promise<LoadedConfig> {
+export async function loadConfig(
+  path: string,
+  options: { schemaOnly?: boolean } = {},
+): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -30,8 +36,13 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
       { hint: "pass --config FILE or set SNAPBACK_CONFIG" },
     );
   }
-  const config = parseConfigText(text, path);
-  await refuseReadableSecrets(path, config);
+  const config = applyEnvironment(parseConfigText(text, path));
+  // Before anything can print a URL: every log line and error hides its credentials.
+  for (const r of Object.values(config.repositories))
+    if (r.engine === "restic") for (const s of urlCredentials(r.url)) registerSecret(s);
+  // Schema-only is for build sandboxes (the NixOS module's check): the file there is a store
+  // path, world-readable by design and free of secrets, which the module itself enforces.
+  if (!options.schemaOnly) await refuseReadableSecrets(path, config);
   return { path, config };
 }
 
@@ -248,20 +259,32 @@ function editDistance(a: string, b: string): number {
   return prev[b.length] ?? 0;
 }
 
+/**
+ * The keys of a config that hold secret values: repository `env` values and credentials in a
+ * repository URL (`rest:https://user:PASSWORD@nas/`) are credentials; so are notification URLs
+ * (they embed tokens). Keys only: a message may name them, never quote them.
+ */
+export function secretKeys(config: Config): string[] {
+  const keys: string[] = [];
+  for (const [name, r] of Object.entries(config.repositories)) {
+    if (r.env !== undefined && Object.keys(r.env).length > 0) keys.push(`repositories.${name}.env`);
+    if (r.engine === "restic" && redactUrlCredentials(r.url) !== r.url)
+      keys.push(`repositories.${name}.url`);
+  }
+  if (config.notify.length > 0) keys.push("notify");
+  for (const [name, p] of Object.entries(config.plans))
+    if ((p.notify?.length ?? 0) > 0) keys.push(`plans.${name}.notify`);
+  return keys;
+}
+
 /** A config that carries secret values must not be readable by other users. */
 async function refuseReadableSecrets(path: string, config: Config): Promise<void> {
-  // Repository env values are credentials; so are notification URLs (they embed tokens).
-  const carriesSecrets =
-    Object.values(config.repositories).some(
-      (r) => r.env !== undefined && Object.keys(r.env).length > 0,
-    ) ||
-    config.notify.length > 0 ||
-    Object.values(config.plans).some((p) => (p.notify?.length ?? 0) > 0);
-  if (!carriesSecrets) return;
+  const keys = secretKeys(config);
+  if (keys.length === 0) return;
   const st = await stat(path);
   if ((st.mode & 0o044) !== 0) {
     throw new UsageError(
-      `config file ${path} contains secrets (repository env or notification URLs) but is readable by other users (mode ${(st.mode & 0o777).toString(8).padStart(3, "0")})`,
+      `config file ${path} holds secrets (${keys.join(", ")}) but is readable by other users (mode ${(st.mode & 0o777).toString(8).padStart(3, "0")})`,
       { hint: `run: chmod 600 ${path}` },
     );
   }

@@ -96,6 +96,32 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /**
+ * The secret parts of the credentials in `scheme://user:pass@host` anywhere in a string, as
+ * written and percent-decoded, for the log redactor: the password, or the whole userinfo
+ * where `redactUrlCredentials` hides it (a bare token).
+ */
+export function urlCredentials(text: string): string[] {
+  const found: string[] = [];
+  for (const m of text.matchAll(/([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#\s]*)@/g)) {
+    const scheme = m[1] ?? "";
+    const userinfo = m[2] ?? "";
+    if (!userinfo.includes(":") && /^(sftp|ssh)$/i.test(scheme)) continue;
+    const colon = userinfo.indexOf(":");
+    const secret = colon < 0 ? userinfo : userinfo.slice(colon + 1);
+    for (const s of [userinfo, secret, safeDecode(secret)]) if (s) found.push(s);
+  }
+  return [...new Set(found)];
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
  * A notification channel's URL is its credential (Healthchecks and Uptime Kuma put the check's
  * token in the path; an ntfy topic is readable by anyone who knows it), and so are webhook
  * header values. The type, events and host stay visible.

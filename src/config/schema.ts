@@ -2,6 +2,8 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
 import { databasesSchema } from "../databases/schema.js";
+import { dbusSchema } from "../dbus/schema.js";
+import { resticPlanArgKeys, resticRepositoryArgKeys } from "../engine/restic/schema.js";
 import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
@@ -67,6 +69,17 @@ export const retentionSchema = z.strictObject({
   local_snapshots: z.int().nonnegative().default(0),
   /** Run restic prune after forget (default true). */
   prune: z.boolean().default(true),
+  // --- prune_every (issue 9, item 15) ---
+  /**
+   * Prune at most this often after backups ("7d"): forget still runs after every backup, the
+   * space of what it removed is freed by the first backup once the last prune is this old (or
+   * by `snapback prune`). Without it, every backup that forgot something prunes.
+   */
+  prune_every: z
+    .string()
+    .regex(/^(\d+[wdhms])+$/, "must look like 7d, 12h, 1w2d")
+    .optional(),
+  // --- end prune_every ---
 });
 
 /** `[plans.X.check]`: a check run after a successful backup whenever the last one is older than `every`. */
@@ -116,6 +129,8 @@ const resticRepository = z.strictObject({
         ),
     )
     .optional(),
+  // --- issue 10: restic flags (extra_args, compression, pack_size, limit_*) ---
+  ...resticRepositoryArgKeys,
   ...repositoryBase,
 });
 
@@ -218,6 +233,8 @@ export const planSchema = z.strictObject({
   ...ignorePlanKeys,
   one_file_system: z.boolean().default(false),
   schedule: z.string().min(1).optional(),
+  /** Block sleep while the scheduled backup runs (systemd-inhibit); default: on laptops. */
+  inhibit_sleep: z.boolean().optional(),
   /** Host name recorded with the backup (default: this machine's). */
   host: z.string().min(1).optional(),
   /** ZFS: also snapshot and mount child datasets of each source. */
@@ -231,6 +248,8 @@ export const planSchema = z.strictObject({
   databases: databasesSchema,
   /** Where to report this plan's runs; replaces the global [[notify]] list when set. */
   notify: planNotifySchema,
+  // --- issue 10: restic flags (extra_args, read_concurrency) ---
+  ...resticPlanArgKeys,
 });
 
 export const configSchema = z
@@ -242,8 +261,21 @@ export const configSchema = z
     notify: globalNotifySchema,
     /** Prometheus node_exporter textfile written after every run. */
     metrics: metricsSchema.optional(),
+    /** Progress and control on the system bus (src/dbus). */
+    dbus: dbusSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    // --- NUL (issue 9): a string with a NUL cannot reach any argv or environment (spawn
+    // throws). Every string of the config is checked, so no key that reaches a process can
+    // be missed; the value is never quoted (it may be a secret).
+    for (const path of nulPaths(config, [])) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: "must not contain a NUL character (\\0): no program can be given it",
+      });
+    }
+    // --- end NUL
     for (const [planName, plan] of Object.entries(config.plans)) {
       plan.repositories.forEach((repo, i) => {
         if (!Object.hasOwn(config.repositories, repo)) {
@@ -277,6 +309,20 @@ export const configSchema = z
           });
         } else seen.set(norm, i);
       });
+      // --- issue 10: restic flags of a plan need a restic repository to reach ---
+      const resticKey = (["extra_args", "read_concurrency"] as const).find(
+        (k) => plan[k] !== undefined,
+      );
+      if (
+        resticKey !== undefined &&
+        !plan.repositories.some((r) => config.repositories[r]?.engine === "restic")
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["plans", planName, resticKey],
+          message: "is for restic repositories, and none of the plan's repositories is one",
+        });
+      }
       const seenRepos = new Map<string, number>();
       plan.repositories.forEach((r, i) => {
         const first = seenRepos.get(r);
@@ -290,6 +336,18 @@ export const configSchema = z
       });
     }
   });
+
+/** Key paths of every string (or table key) holding a NUL. */
+function nulPaths(value: unknown, path: (string | number)[]): (string | number)[][] {
+  if (typeof value === "string") return value.includes("\0") ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nulPaths(v, [...path, i]));
+  if (value !== null && typeof value === "object" && !(value instanceof Date)) {
+    return Object.entries(value).flatMap(([k, v]) =>
+      k.includes("\0") ? [[...path, k]] : nulPaths(v, [...path, k]),
+    );
+  }
+  return [];
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type Plan = z.infer<typeof planSchema>;

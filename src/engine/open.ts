@@ -6,6 +6,7 @@ import { registerSecret } from "../log.js";
 import { KopiaEngine } from "./kopia-engine.js";
 import { BtrfsTargetEngine, ZfsTargetEngine } from "./replication/index.js";
 import { ResticEngine } from "./restic-engine.js";
+import { setProbeCacheDir } from "./restic/probe-cache.js";
 import type { RepositoryEngine } from "./types.js";
 
 /**
@@ -19,6 +20,7 @@ export async function openEngines(
 ): Promise<RepositoryEngine[]> {
   const plan = config.plans[planName];
   if (!plan) throw new UsageError(`unknown plan "${planName}"`);
+  setProbeCacheDir(join(config.state_dir, "cache"));
   const engines: RepositoryEngine[] = [];
   for (const repoName of plan.repositories) {
     const repo = config.repositories[repoName];
@@ -33,7 +35,17 @@ export async function openEngines(
   return engines;
 }
 
-function openEngine(
+/** The engine of one configured repository, with its secrets resolved (`cleanup`, `unlock`). */
+export async function openRepository(config: Config, repoName: string): Promise<RepositoryEngine> {
+  const repo = config.repositories[repoName];
+  if (!repo) throw new UsageError(`unknown repository "${repoName}"`);
+  const engine = openEngine(config, repoName, repo, await resolveSecrets(repoName, repo));
+  for (const s of engine.secretValues()) registerSecret(s);
+  return engine;
+}
+
+/** One repository's engine with its secrets bound: for runs, and for `config validate --deep`. */
+export function openEngine(
   config: Config,
   repoName: string,
   repo: Repository,

@@ -33,7 +33,8 @@ export interface BackupRequest {
 
 export interface BackupProgress {
   repository: string;
-  percent: number;
+  /** Share done, a fraction 0–1 (as restic reports it and the D-Bus PercentDone); never 0–100. */
+  fraction: number;
   filesDone: number;
   totalFiles: number;
   bytesDone: number;
@@ -71,17 +72,29 @@ export interface EngineSnapshot {
   host: string;
 }
 
+export interface PrepareOptions {
+  /**
+   * Nothing before the backup would be harmed by a late failure (no `before` hook stops a
+   * service, no database is dumped): an engine may leave finding a wrong password to the
+   * backup itself when it can tell cheaply that there is nothing else to do first.
+   */
+  mayDefer?: boolean;
+}
+
 /** What a run needs of one configured repository, whatever its engine. */
 export interface RepositoryEngine {
   readonly repoName: string;
   readonly engine: Repository["engine"];
   /** Opens the repository (creating it when the config says `init = true`); throws a clear error otherwise. */
-  prepare(signal: AbortSignal): Promise<void>;
+  prepare(signal: AbortSignal, options?: PrepareOptions): Promise<void>;
+  /** Refuses (UsageError) plan keys the engine's binary is too old for, before any hook runs. */
+  checkPlanFlags?(planName: string, plan: Plan): Promise<void>;
   /** Directories the engine writes during a backup; they stay live and writable in the view. */
   writableDirs(): string[];
   /** The command a backup would run, for --dry-run (no secrets). */
   describeBackup(
-    req: Pick<ViewBackupRequest, "planName" | "plan" | "paths" | "extraExcludes" | "host">,
+    req: Pick<ViewBackupRequest, "planName" | "plan" | "paths" | "extraExcludes" | "host"> &
+      Partial<Pick<ViewBackupRequest, "excludeFile">>,
   ): string;
   backup(req: ViewBackupRequest): Promise<BackupSummary>;
   snapshots(plan?: string): Promise<EngineSnapshot[]>;
@@ -114,6 +127,36 @@ export interface RepositoryEngine {
    * keeps such a snapshot instead of releasing it, and local retention must not remove it.
    */
   pinnedSourceSnapshots?(planName: string): Promise<string[]>;
+  /**
+   * Engines whose repositories hold lock files (restic): removes the stale ones (of a dead
+   * process on this host, or older than the engine's stale age), or only lists them on a dry
+   * run; `force` removes every lock, live or foreign.
+   */
+  clearLocks?(req: ClearLocksRequest): Promise<LocksReport>;
+}
+
+export interface ClearLocksRequest {
+  dryRun: boolean;
+  force: boolean;
+  signal: AbortSignal;
+}
+
+/** A lock in a repository, as the engine recorded it. */
+export interface RepositoryLock {
+  id: string;
+  /** ISO 8601, or the engine's own text when it does not parse. */
+  time: string;
+  exclusive: boolean;
+  hostname: string;
+  username: string;
+  pid: number;
+}
+
+export interface LocksReport {
+  /** Removed (or, on a dry run, would be), with the reason. */
+  removed: { lock: RepositoryLock; reason: string }[];
+  /** Locks left in place: live ones, and other hosts' younger than the stale age. */
+  remaining: RepositoryLock[];
 }
 
 export interface RestoreRequest {
@@ -125,6 +168,8 @@ export interface RestoreRequest {
   /** btrfs replication targets: also make a writable snapshot of what was received. */
   writable?: boolean;
   signal: AbortSignal;
+  /** The plan's `extra_args.restore` (restic repositories only). */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -167,6 +212,8 @@ export interface ForgetRequest {
   rules: KeepRules;
   dryRun: boolean;
   signal: AbortSignal;
+  /** The plan's `extra_args.forget` (restic repositories only). */
+  extraArgs?: readonly string[];
 }
 
 /** The outcome of a repository check; `ok: false` lists what the engine reported. */

@@ -1,4 +1,7 @@
 import { spawn as nodeSpawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { isAbsolute, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { ProcessError } from "./error.js";
 import { terminate } from "./terminate.js";
@@ -33,6 +36,12 @@ export interface RunOptions {
   maxBuffer?: number;
   /** Called once the child is started (pid known). */
   onSpawn?: (child: ChildProcess) => void;
+  /**
+   * The child shares our stdin, stdout, stderr and terminal (a wrapped interactive program:
+   * `snapback restic`); nothing is captured. It stays in our process group so that it may
+   * read the terminal and gets the terminal's Ctrl-C itself.
+   */
+  inheritStdio?: boolean;
 }
 
 export interface RunResult {
@@ -57,18 +66,16 @@ export function run(
 ): Promise<RunResult> {
   const command = commandLine(file, args);
   return new Promise((resolve, reject) => {
-    const stdio: StdioOptions = [
-      options.input !== undefined || options.stdin ? "pipe" : "ignore",
-      "pipe",
-      "pipe",
-    ];
+    const stdio: StdioOptions = options.inheritStdio
+      ? "inherit"
+      : [options.input !== undefined || options.stdin ? "pipe" : "ignore", "pipe", "pipe"];
     let child: ChildProcess;
     try {
       child = nodeSpawn(file, [...args], {
         env: options.cleanEnv ? options.env : { ...process.env, ...options.env },
         cwd: options.cwd,
         stdio,
-        detached: true,
+        detached: options.inheritStdio !== true,
       });
     } catch (cause) {
       reject(
@@ -169,7 +176,21 @@ class Capture {
 
 /** Is `file` an executable on PATH? */
 export async function which(file: string): Promise<string | undefined> {
-  const r = await run("sh", ["-c", 'command -v "$1"', "sh", file], { reject: false });
-  const path = r.stdout.trim();
-  return r.exitCode === 0 && path ? path : undefined;
+  // What `command -v` finds for a program, looked up here: a shell per lookup cost every
+  // run a process start.
+  if (file.includes("/")) return (await isExecutableFile(file)) ? file : undefined;
+  for (const dir of (process.env["PATH"] ?? "").split(":")) {
+    const path = join(dir === "" ? "." : dir, file);
+    if (await isExecutableFile(path)) return isAbsolute(path) ? path : resolve(path);
+  }
+  return undefined;
+}
+
+async function isExecutableFile(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
 }

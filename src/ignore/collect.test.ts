@@ -322,3 +322,128 @@ describe("collectIgnorePatterns", () => {
     expect(c.corrected).toBe(0);
   });
 });
+
+/**
+ * git's own verdict on a tree: every ignored file (also those in ignored directories),
+ * relative, with `fileName` as the per-directory ignore file. The repository lives outside
+ * the tree (--separate-git-dir leaves only a `.git` file in it).
+ */
+async function gitIgnored(tree: string, gitDir: string, fileName: string): Promise<string[]> {
+  await run("git", ["init", "-q", `--separate-git-dir=${gitDir}`, tree]);
+  const r = await run(
+    "git",
+    [
+      "-C",
+      tree,
+      "-c",
+      "core.excludesFile=/dev/null",
+      "ls-files",
+      "-z",
+      "--others",
+      "--ignored",
+      `--exclude-per-directory=${fileName}`,
+    ],
+    { env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", HOME: gitDir } },
+  );
+  return r.stdout.split("\0").filter(Boolean).sort();
+}
+
+/** The relative paths a frozen tree's literal patterns name. */
+function relativeExact(c: CollectedIgnores, original: string): string[] {
+  return c.patterns.map((p) => p.slice(original.length + 1).replace(/\\(.)/g, "$1")).sort();
+}
+
+describe("collectIgnorePatterns on a frozen tree (a snapshot)", () => {
+  it("hands restic exactly the paths git ignores: topmost directories and files outside them", async () => {
+    await using t = await createTestRepo();
+    await using dir = await tempDir("frozen");
+    const R = join(dir.path, "src");
+    await makeTree(R, TREE);
+    const c = await collectIgnorePatterns([{ readFrom: R, original: R, frozen: true }], NAME, {
+      // Negation is never needed: what restic gets are literal paths.
+      resticVersion: "0.12.1",
+    });
+    clean(c);
+    expect(c.corrected).toBe(0);
+    expect(c.resolved).toBe(c.patterns.length);
+    expect(c.patterns.every((p) => p.startsWith(`${R}/`))).toBe(true);
+
+    const excluded = relativeExact(c, R);
+    // Minimal: no path is below another one (nothing below an excluded directory is named).
+    expect(excluded.filter((p) => excluded.some((q) => p.startsWith(`${q}/`)))).toEqual([]);
+    // Exact: the files below or at those paths are the files git ignores.
+    const files = (await run("find", [R, "-not", "-type", "d", "-printf", "%P\\n"])).stdout
+      .split("\n")
+      .filter(Boolean);
+    const ours = files.filter((f) => excluded.some((p) => f === p || f.startsWith(`${p}/`))).sort();
+    expect(ours.length).toBeGreaterThan(20);
+    expect(ours).toEqual(await gitIgnored(R, join(dir.path, "git"), NAME));
+    // restic keeps what gitignore keeps (the .git file git added is kept too)
+    expect(await backupWith(t, dir.path, R, c.patterns)).toEqual([...KEPT, ".git"].sort());
+  });
+
+  it("an ignore file whose rules match nothing gives restic nothing", async () => {
+    await using dir = await tempDir("nomatch");
+    const R = join(dir.path, "src");
+    const tree: Record<string, string> = {};
+    for (let d = 0; d < 10; d++) {
+      tree[`d${d}/${NAME}`] = "*.nothing\nnever-there/\n";
+      for (let f = 0; f < 10; f++) tree[`d${d}/f${f}.txt`] = "x";
+    }
+    await makeTree(R, tree);
+    const c = await collectIgnorePatterns([{ readFrom: R, original: R, frozen: true }], NAME);
+    clean(c);
+    expect(c.files).toHaveLength(10);
+    expect(c.patterns).toEqual([]);
+  });
+
+  it("continues into nested roots (subvolumes) with the parent's rules, without a warning", async () => {
+    await using dir = await tempDir("nested-roots");
+    const home = join(dir.path, "snap-home");
+    const alice = join(dir.path, "snap-alice");
+    // The parent's snapshot holds an empty placeholder where the nested subvolume is.
+    await makeTree(home, {
+      [NAME]: "logs/\n*.tmp\n",
+      logs: "a file named logs: kept (logs/ matches directories only)",
+      "bob/logs/x": "x",
+      "alice/": "",
+    });
+    await makeTree(alice, {
+      logs: "a file named logs in the nested subvolume: kept too",
+      "work/logs/y": "y",
+      "a.tmp": "x",
+      [NAME]: "secret\n",
+      secret: "x",
+    });
+    const c = await collectIgnorePatterns(
+      [
+        { readFrom: home, original: "/home", frozen: true },
+        { readFrom: alice, original: "/home/alice", frozen: true },
+      ],
+      NAME,
+    );
+    clean(c);
+    expect(c.warnings).toEqual([]);
+    expect(c.files.sort()).toEqual([`/home/${NAME}`, `/home/alice/${NAME}`]);
+    expect(c.patterns.sort()).toEqual([
+      "/home/alice/a.tmp",
+      "/home/alice/secret",
+      "/home/alice/work/logs",
+      "/home/bob/logs",
+    ]);
+  });
+
+  it("falls back to patterns when the rules exclude too many separate paths", async () => {
+    await using dir = await tempDir("many");
+    const R = join(dir.path, "src");
+    const tree: Record<string, string> = { [NAME]: "*.o\n" };
+    for (let f = 0; f < 20; f++) tree[`f${f}.o`] = "x";
+    await makeTree(R, tree);
+    const c = await collectIgnorePatterns([{ readFrom: R, original: R, frozen: true }], NAME, {
+      maxExactPaths: 10,
+    });
+    clean(c);
+    expect(c.patterns).toEqual([`${R}/**/*.o`]);
+    expect(c.warnings.join("\n")).toContain("exclude 20 separate paths (more than 10)");
+  });
+});

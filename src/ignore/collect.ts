@@ -20,6 +20,12 @@ export interface IgnoreRoot {
   readFrom: string;
   /** Where restic sees `readFrom`: the source's original path. */
   original: string;
+  /**
+   * `readFrom` is a snapshot: it cannot change before restic reads it, so the rules are
+   * resolved here and restic gets only the exact paths they exclude. A live tree (false, the
+   * default) may change between the walk and the engine and gets the rules as patterns.
+   */
+  frozen?: boolean;
 }
 
 export interface CollectOptions {
@@ -33,6 +39,11 @@ export interface CollectOptions {
    * cost it about 5 s per 10000 files.
    */
   maxCorrections?: number;
+  /**
+   * Exact paths a frozen tree may resolve to (default 5000): restic tries every exclude
+   * pattern on every path, so past this the rules go to restic as patterns instead.
+   */
+  maxExactPaths?: number;
   signal?: AbortSignal;
 }
 
@@ -47,13 +58,16 @@ export interface CollectedIgnores {
   warnings: string[];
   /** How many of `patterns` are exact-path corrections (see collectIgnorePatterns). */
   corrected: number;
+  /** How many of `patterns` are paths a frozen tree's rules exclude (resolved by the walk). */
+  resolved: number;
 }
 
 const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
 
 interface ActiveRule {
   git: GitMatcher;
-  restic: ResticPattern;
+  /** Absent in a frozen tree, where restic never sees the rule. */
+  restic: ResticPattern | undefined;
   /** Depth of the ignore file's directory below the root. */
   baseDepth: number;
   source: PatternSource;
@@ -64,6 +78,8 @@ interface DirResult {
   patterns: string[];
   files: string[];
   corrections: string[];
+  /** Frozen trees: the topmost excluded paths (literal patterns). */
+  exact: string[];
   children: DirResult[];
 }
 
@@ -107,6 +123,39 @@ export async function collectIgnorePatterns(
   if (fileName === "" || fileName === "." || fileName === ".." || fileName.includes("/")) {
     throw new UsageError(`ignore_file must be a plain file name, not ${JSON.stringify(fileName)}`);
   }
+  const found = await collect(roots, fileName, options);
+  const maxExact = options.maxExactPaths ?? 5000;
+  if (found.resolved <= maxExact) return found;
+  // So many excluded paths would cost restic more than the rules themselves.
+  const asPatterns = await collect(
+    roots.map((r) => ({ ...r, frozen: false })),
+    fileName,
+    options,
+  );
+  return {
+    ...asPatterns,
+    warnings: [
+      ...asPatterns.warnings,
+      `the ${fileName} rules exclude ${found.resolved} separate paths (more than ${maxExact}); they are given to restic as patterns`,
+    ],
+  };
+}
+
+/**
+ * Frozen roots: the rules are decided here, on the snapshot, with git's semantics, and the
+ * result is the topmost excluded directories and the excluded files outside them, as literal
+ * paths: exact (the snapshot is what restic reads) and minimal (restic tests every pattern on
+ * every path; an ignore file whose rules match nothing costs it nothing).
+ *
+ * Roots nested in another root (a nested btrfs subvolume is bound into the view at its
+ * original path) are part of the parent's tree: the walk continues into them with the rules
+ * it has, as git would, instead of stopping there as at another filesystem.
+ */
+async function collect(
+  roots: readonly IgnoreRoot[],
+  fileName: string,
+  options: CollectOptions,
+): Promise<CollectedIgnores> {
   const negation =
     options.resticVersion === undefined || resticSupportsNegation(options.resticVersion);
   const limit = limiter(options.concurrency ?? 16);
@@ -138,6 +187,7 @@ export async function collectIgnorePatterns(
     originalFile: string,
     originalDir: string,
     baseDepth: number,
+    frozen: boolean,
   ): Promise<{ rules: ActiveRule[]; patterns: string[] } | undefined> {
     let text: string;
     try {
@@ -169,13 +219,18 @@ export async function collectIgnorePatterns(
           originalDir,
           {
             source,
-            ...(options.resticVersion === undefined
+            // A frozen tree's rules never reach restic: its version does not limit them.
+            ...(options.resticVersion === undefined || frozen
               ? {}
               : { resticVersion: options.resticVersion }),
           },
         );
         const [pattern] = t.patterns;
         if (t.rule === undefined || pattern === undefined) return;
+        if (frozen) {
+          rules.push({ git: new GitMatcher(t.rule), restic: undefined, baseDepth, source });
+          return;
+        }
         let restic: ResticPattern;
         try {
           restic = new ResticPattern(pattern);
@@ -195,6 +250,16 @@ export async function collectIgnorePatterns(
     return { rules, patterns };
   }
 
+  const byOriginal = new Map(roots.map((r) => [normalizePath(r.original), r]));
+  /** Nested roots reached by their parent's walk; the others are walked on their own. */
+  const reached = new Set<string>();
+  const isBelow = (path: string, dir: string): boolean =>
+    dir === "/" ? path !== "/" : path.startsWith(`${dir}/`);
+  const nested = (r: IgnoreRoot): boolean => {
+    const o = normalizePath(r.original);
+    return [...byOriginal.keys()].some((other) => isBelow(o, other));
+  };
+
   async function walkRoot(root: IgnoreRoot): Promise<DirResult | undefined> {
     const original = normalizePath(root.original);
     const originalComps = pathComponents(original);
@@ -209,6 +274,7 @@ export async function collectIgnorePatterns(
       errors.push(`${original}: cannot look for ${fileName} files: ${errorMessage(e)}`);
       return undefined;
     }
+    const rootFrozen = root.frozen === true;
 
     // Own rules first, then the ancestors' in reverse: the last rule that matches decides.
     const gitExcludes = (rules: readonly ActiveRule[], rel: readonly string[], isDir: boolean) => {
@@ -221,7 +287,7 @@ export async function collectIgnorePatterns(
     const resticDecider = (rules: readonly ActiveRule[], comps: readonly string[]) => {
       for (let i = rules.length - 1; i >= 0; i--) {
         const r = rules[i] as ActiveRule;
-        if (r.restic.matches(comps)) return r;
+        if (r.restic?.matches(comps)) return r;
       }
       return undefined;
     };
@@ -230,6 +296,8 @@ export async function collectIgnorePatterns(
       dir: string,
       rel: readonly string[],
       inherited: readonly ActiveRule[],
+      dev: number,
+      frozen: boolean,
     ): Promise<{ result: DirResult; children: Promise<DirResult | undefined>[] } | undefined> {
       options.signal?.throwIfAborted();
       let entries: Dirent[];
@@ -242,7 +310,13 @@ export async function collectIgnorePatterns(
         return undefined;
       }
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const result: DirResult = { patterns: [], files: [], corrections: [], children: [] };
+      const result: DirResult = {
+        patterns: [],
+        files: [],
+        corrections: [],
+        exact: [],
+        children: [],
+      };
       let rules = inherited;
       const ignore = entries.find((e) => e.name === fileName);
       if (ignore?.isFile()) {
@@ -252,10 +326,11 @@ export async function collectIgnorePatterns(
           originalFile,
           originalOf(rel),
           rel.length,
+          frozen,
         );
         if (read) {
           result.files.push(originalFile);
-          result.patterns.push(...read.patterns);
+          if (!frozen) result.patterns.push(...read.patterns);
           rules = [...inherited, ...read.rules];
         }
       } else if (ignore?.isSymbolicLink()) {
@@ -264,10 +339,24 @@ export async function collectIgnorePatterns(
         );
       }
 
+      const children: Promise<DirResult | undefined>[] = [];
+      if (frozen) {
+        for (const entry of entries) {
+          const isDir = entry.isDirectory();
+          const childRel = [...rel, entry.name];
+          if (rules.length > 0 && gitExcludes(rules, childRel, isDir)) {
+            // Nothing below an excluded directory is looked at, as git does not.
+            result.exact.push(literalPattern(originalOf(childRel)));
+          } else if (isDir) {
+            children.push(visitChild(join(dir, entry.name), childRel, rules, dev, frozen));
+          }
+        }
+        return { result, children };
+      }
+
       // Without `!` and directory-only rules restic and git agree on every path, and only
       // directories need a verdict (to know whether to descend).
       const check = rules.some((r) => r.git.rule.negated || r.git.rule.dirOnly);
-      const children: Promise<DirResult | undefined>[] = [];
       for (const entry of entries) {
         const isDir = entry.isDirectory();
         if (!isDir && !check) continue;
@@ -275,7 +364,7 @@ export async function collectIgnorePatterns(
         const excluded = rules.length > 0 && gitExcludes(rules, childRel, isDir);
         if (check) {
           const decider = resticDecider(rules, [...originalComps, ...childRel]);
-          const resticExcluded = decider !== undefined && !decider.restic.negated;
+          const resticExcluded = decider?.restic !== undefined && !decider.restic.negated;
           const path = originalOf(childRel);
           if (excluded && !resticExcluded) {
             addCorrection(result.corrections, literalPattern(path), decider);
@@ -300,7 +389,9 @@ export async function collectIgnorePatterns(
             }
           }
         }
-        if (isDir && !excluded) children.push(visitChild(join(dir, entry.name), childRel, rules));
+        if (isDir && !excluded) {
+          children.push(visitChild(join(dir, entry.name), childRel, rules, dev, frozen));
+        }
       }
       return { result, children };
     }
@@ -309,10 +400,25 @@ export async function collectIgnorePatterns(
       dir: string,
       rel: readonly string[],
       rules: readonly ActiveRule[],
+      dev: number,
+      frozen: boolean,
     ): Promise<DirResult | undefined> {
+      const inner = byOriginal.get(originalOf(rel));
+      if (inner !== undefined) {
+        // A nested root (subvolume) where the snapshot holds only its empty placeholder:
+        // the same tree goes on in the nested root's own snapshot.
+        reached.add(normalizePath(inner.original));
+        try {
+          const st = await limit(() => lstat(inner.readFrom));
+          return await visit(inner.readFrom, rel, rules, st.dev, inner.frozen === true);
+        } catch (e) {
+          warnings.push(`${originalOf(rel)}: ${errorMessage(e)}`);
+          return undefined;
+        }
+      }
       try {
         const st = await limit(() => lstat(dir));
-        if (st.dev !== rootDev) {
+        if (st.dev !== dev) {
           warnings.push(
             `${originalOf(rel)}: another filesystem; ${fileName} files in it are not applied`,
           );
@@ -322,15 +428,17 @@ export async function collectIgnorePatterns(
         warnings.push(`${originalOf(rel)}: ${errorMessage(e)}`);
         return undefined;
       }
-      return visit(dir, rel, rules);
+      return visit(dir, rel, rules, dev, frozen);
     }
 
     async function visit(
       dir: string,
       rel: readonly string[],
       rules: readonly ActiveRule[],
+      dev: number,
+      frozen: boolean,
     ): Promise<DirResult | undefined> {
-      const scanned = await scanDir(dir, rel, rules);
+      const scanned = await scanDir(dir, rel, rules, dev, frozen);
       if (!scanned) return undefined;
       const { result } = scanned;
       result.children = (await Promise.all(scanned.children)).filter(
@@ -340,20 +448,30 @@ export async function collectIgnorePatterns(
         result.patterns.length === 0 &&
         result.files.length === 0 &&
         result.corrections.length === 0 &&
+        result.exact.length === 0 &&
         result.children.length === 0;
       return empty ? undefined : result;
     }
 
-    return visit(root.readFrom, [], []);
+    return visit(root.readFrom, [], [], rootDev, rootFrozen);
   }
 
-  const results = await Promise.all(roots.map(walkRoot));
+  const results = await Promise.all(
+    roots.map((r) => (nested(r) ? Promise.resolve(undefined) : walkRoot(r))),
+  );
+  // A nested root its parent's walk did not reach (below another filesystem): on its own,
+  // in its place (the order of roots is the order of their patterns).
+  for (const [i, r] of roots.entries()) {
+    if (nested(r) && !reached.has(normalizePath(r.original))) results[i] = await walkRoot(r);
+  }
   const patterns: string[] = [];
   const corrections: string[] = [];
+  const exact: string[] = [];
   const files: string[] = [];
   const flatten = (r: DirResult): void => {
     patterns.push(...r.patterns);
     corrections.push(...r.corrections);
+    exact.push(...r.exact);
     files.push(...r.files);
     r.children.forEach(flatten);
   };
@@ -372,5 +490,13 @@ export async function collectIgnorePatterns(
   }
   // Corrections go last: each names one path of the walked tree, so order among them is free,
   // and after every translated rule they have the last word for exactly that path.
-  return { patterns: [...patterns, ...corrections], files, errors, warnings, corrected };
+  // Exact paths of frozen trees go last too: each is one path restic must leave out.
+  return {
+    patterns: [...patterns, ...corrections, ...exact],
+    files,
+    errors,
+    warnings,
+    corrected,
+    resolved: exact.length,
+  };
 }

@@ -2,6 +2,9 @@ import { PassThrough } from "node:stream";
 import { describe, expect, test } from "vitest";
 import type { RunEvent } from "../run/events.js";
 import { TerminalReporter } from "./terminal.js";
+import { toProgress } from "../engine/restic/backup.js";
+import { parseBackupLine } from "../engine/restic/messages.js";
+import { progressEvent } from "../run/progress.js";
 
 const progress: RunEvent = {
   type: "progress",
@@ -60,5 +63,26 @@ describe("terminal progress", () => {
     r.handle(progress);
     r.handle({ type: "warning", plan: "home", repository: "nas", message: "cannot read /x" });
     expect(err.text()).toContain("\r\x1b[Kwarning: nas: cannot read /x\n");
+  });
+});
+
+describe("progress from restic to the terminal", () => {
+  test("restic's percent_done 0.25 is 25.0% on the terminal and 0.25 in --json", () => {
+    // The status line of restic 0.17 (fixture), through the adapter and the run's event.
+    const line =
+      '{"message_type":"status","seconds_elapsed":1,"seconds_remaining":4,"percent_done":0.25,"total_files":8,"files_done":2,"total_bytes":4096,"bytes_done":1024}';
+    const msg = parseBackupLine(line);
+    if (msg?.type !== "status") throw new Error("not a status line");
+    const event = progressEvent("home", "local", toProgress("local", msg));
+    expect(event.percent_done).toBe(0.25);
+    const err = stream(true);
+    new TerminalReporter(() => undefined, err).handle(event);
+    expect(err.text()).toBe("\r\x1b[Klocal: 25.0% 2/8 files 1.0 KiB/4.0 KiB ETA 0:04");
+  });
+
+  test("a fraction outside 0–1 is clamped, never scaled twice", () => {
+    const msg = parseBackupLine('{"message_type":"status","percent_done":1.5}');
+    if (msg?.type !== "status") throw new Error("not a status line");
+    expect(toProgress("local", msg).fraction).toBe(1);
   });
 });

@@ -2,6 +2,12 @@ import { redact } from "../log.js";
 import type { RunEvent } from "../run/events.js";
 import { formatBytes, formatDuration } from "./format.js";
 
+/** The stderr line of a warning or error event (also printed next to its JSON with --json). */
+export function problemLine(event: Extract<RunEvent, { type: "warning" | "error" }>): string {
+  const text = event.repository ? `${event.repository}: ${event.message}` : event.message;
+  return `${event.type}: ${redact(text)}\n`;
+}
+
 /**
  * Renders run events for people: a live progress line per repository on a TTY, and plain
  * lines at most every `plainEveryMs` otherwise (logs, journald). Results go to stdout,
@@ -51,16 +57,9 @@ export class TerminalReporter {
         this.progress(event);
         break;
       case "warning":
-        this.clearLive();
-        this.err.write(
-          `warning: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`,
-        );
-        break;
       case "error":
         this.clearLive();
-        this.err.write(
-          `error: ${redact(event.repository ? `${event.repository}: ${event.message}` : event.message)}\n`,
-        );
+        this.err.write(problemLine(event));
         break;
       case "summary":
         this.clearLive();

@@ -3,7 +3,7 @@ import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
 import { errorMessage, SnapbackError, UsageError } from "../errors.js";
 import { probeRestic } from "../engine/restic/index.js";
 import { collectIgnorePatterns, writeExcludeFile } from "../ignore/index.js";
-import { log, redact } from "../log.js";
+import { log } from "../log.js";
 import { HookRunner, type RunFacts } from "../hooks/index.js";
 import type { TakeContext, TakenSnapshot, ViewBind } from "../snapshot/types.js";
 import { viewWrapper, directWrapper } from "../view/wrapper.js";
@@ -17,8 +17,9 @@ import { applyRetentionAfterBackup, releaseOrKeep, type AfterBackup } from "./re
 import { releaseUnlessPinned } from "../engine/replication/keep.js";
 import type { HistoryStore } from "../history/store.js";
 import { LogTail } from "./log-tail.js";
-import { notifyFinish, notifyStart, type NotifyChannel } from "../notify/index.js";
-import { writeMetrics } from "../metrics/index.js";
+import { progressEvent } from "./progress.js";
+import { notifyStart, type NotifyChannel } from "../notify/index.js";
+import { firstCause, reportResult } from "./finish.js";
 import { dumpDatabases } from "../databases/dump.js";
 
 export interface ApplyContext {
@@ -64,17 +65,9 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     ctx.emit({ type: "warning", plan: p.planName, ...(repository ? { repository } : {}), message });
   };
 
-  ctx.emit({
-    type: "start",
-    plan: p.planName,
-    run_id: p.runId,
-    sources: p.sources.map((s) => s.path),
-    repositories: p.repositories,
-  });
-  for (const s of p.notPointInTime)
-    warn(`${s} is not on a snapshot-capable filesystem: backed up live, not point-in-time`);
-  for (const w of p.warnings) ctx.emit({ type: "warning", plan: p.planName, message: w });
-
+  // A run refused by a lock (exit 4) never started: `start` comes after the locks, and the
+  // stale locks removed on the way are reported once it has.
+  const staleLocks: string[] = [];
   await using lock = await FileLock.acquire(
     lockDir(p.stateDir),
     `plan-${p.planName}`,
@@ -88,7 +81,9 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           `plan "${p.planName}" is running (pid ${owner.pid}, since ${owner.since}): waiting for it to finish`,
         ),
       onStale: (owner) =>
-        warn(`removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`),
+        staleLocks.push(
+          `removed the stale lock of a dead run (pid ${owner.pid}, since ${owner.since})`,
+        ),
     },
   );
   // Plans sharing a repository take turns; held until the run ends, like the plan lock.
@@ -100,13 +95,24 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       signal: ctx.signal,
       onWait: (holder, repo) => log.info(waitingMessage(holder, repo)),
       onStale: (holder, repo) =>
-        warn(
+        staleLocks.push(
           `removed the stale lock of repository ${repo} left by a dead run (pid ${holder.pid}, since ${holder.since})`,
         ),
     },
   );
   void lock;
   void repoLocks;
+  ctx.emit({
+    type: "start",
+    plan: p.planName,
+    run_id: p.runId,
+    sources: p.sources.map((s) => s.path),
+    repositories: p.repositories,
+  });
+  for (const s of staleLocks) warn(s);
+  for (const s of p.notPointInTime)
+    warn(`${s} is not on a snapshot-capable filesystem: backed up live, not point-in-time`);
+  for (const w of p.warnings) ctx.emit({ type: "warning", plan: p.planName, message: w });
   ctx.history?.startRun({
     runId: p.runId,
     plan: p.planName,
@@ -150,13 +156,21 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         await journal.done(tmpEntry);
       });
 
+      // A flag the engine's version lacks is a config error of the whole plan (exit 2).
+      for (const engine of ctx.engines) await engine.checkPlanFlags?.(p.planName, p.plan);
+
       // Open every repository before touching the filesystem: a wrong password or an
       // unreachable host should cost nothing. A failing repository does not stop the others.
+      // Without a `before` hook or a dump, a wrong password found by the backup itself costs
+      // a snapshot that is removed again: the engine may skip its pre-open then (the promise
+      // that it fails before a hook stops a service holds whenever there is such a hook).
+      const mayDefer =
+        !p.plan.hooks.some((h) => h.when === "before") && p.plan.databases.length === 0;
       const ready: RepositoryEngine[] = [];
       for (const engine of ctx.engines) {
         throwIfAborted(ctx.signal);
         try {
-          await engine.prepare(ctx.signal);
+          await engine.prepare(ctx.signal, { mayDefer });
           for (const dir of engine.writableDirs())
             await mkdir(dir, { recursive: true, mode: 0o700 });
           ready.push(engine);
@@ -226,19 +240,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
             snapshots: taken,
             env: { TMPDIR: p.tmpDir },
             signal: ctx.signal,
-            onProgress: (pr) =>
-              ctx.emit({
-                type: "progress",
-                plan: p.planName,
-                repository: engine.repoName,
-                percent_done: pr.percent,
-                files_done: pr.filesDone,
-                total_files: pr.totalFiles,
-                bytes_done: pr.bytesDone,
-                total_bytes: pr.totalBytes,
-                seconds_elapsed: pr.secondsElapsed,
-                seconds_remaining: pr.secondsRemaining ?? null,
-              }),
+            onProgress: (pr) => ctx.emit(progressEvent(p.planName, engine.repoName, pr)),
             onWarning: (m) => warn(m, engine.repoName),
           });
           const event = summaryEvent(p.planName, engine.repoName, summary);
@@ -262,13 +264,11 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         warn,
       });
     } catch (e) {
-      if (!ctx.signal.aborted) {
+      // Repositories that failed to open already reported their own errors and codes.
+      if (!ctx.signal.aborted && !(e instanceof NoRepositoryError)) {
         fatal = errorMessage(e);
-        if (!(e instanceof NoRepositoryError))
-          ctx.emit({ type: "error", plan: p.planName, message: fatal });
-        // Repositories that failed to open already gave their own codes.
-        if (!(e instanceof NoRepositoryError))
-          failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
+        ctx.emit({ type: "error", plan: p.planName, message: fatal });
+        failedCodes.push(e instanceof SnapbackError ? e.exitCode : 1);
       }
     }
   }
@@ -281,16 +281,19 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       : summaries.some((s) => s.error_count > 0)
         ? "partial"
         : "success";
+  // The first cause reaches hooks, history and notifications as it is ("wrong password", not
+  // "no repository could be opened").
+  let cause = firstCause({ signal: ctx.signal, fatal, failedRepositories: failed });
   try {
     await hooks.finish({
       ...facts,
       status,
       summaries,
-      ...(fatal === undefined ? {} : { error: fatal }),
+      ...(cause === undefined ? {} : { error: cause }),
     });
   } catch (e) {
     // A success/failure/finally hook with on_error = "fail" fails the run it reports on.
-    fatal ??= errorMessage(e);
+    cause ??= errorMessage(e);
     if (status !== "interrupted") status = "failed";
     ctx.emit({ type: "error", plan: p.planName, message: errorMessage(e) });
   }
@@ -308,40 +311,11 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     not_point_in_time: p.notPointInTime,
     warnings,
     failed_repositories: failed,
-    ...(fatal === undefined ? {} : { error: fatal }),
+    ...(cause === undefined ? {} : { error: cause }),
     duration_s: round((performance.now() - started) / 1000),
     ...afterBackup,
   };
-  ctx.emit(result);
-  ctx.history?.finishRun(p.runId, {
-    status,
-    endedAt: new Date(),
-    snapshotIds: result.snapshot_ids,
-    summaries: Object.fromEntries(
-      summaries.map((s) => [
-        s.repository,
-        {
-          filesNew: s.files_new,
-          filesChanged: s.files_changed,
-          filesUnmodified: s.files_unmodified,
-          dataAdded: s.data_added,
-          durationS: s.duration_s,
-          totalFilesProcessed: s.total_files_processed,
-          totalBytesProcessed: s.total_bytes_processed,
-          errorCount: s.error_count,
-        },
-      ]),
-    ),
-    warnings: warnings.map(redact),
-    ...(result.error === undefined ? {} : { error: redact(result.error) }),
-    logTail: tail.lines(),
-  });
-  await notifyFinish(notify, { result, summaries, logTail: tail.lines() });
-  if (ctx.metricsPath !== undefined) {
-    await writeMetrics(ctx.metricsPath, { result, summaries }).catch((e: unknown) =>
-      log.warn(`metrics: ${errorMessage(e)}`),
-    );
-  }
+  await reportResult({ ...ctx, notify }, result, summaries, tail);
   return { result, exitCode: exitCodeFor(status, failedCodes, summaries.length > 0) };
 
   function recordFailure(repo: string, e: unknown): void {
@@ -384,6 +358,7 @@ function summaryEvent(plan: string, repository: string, s: BackupSummary): Summa
     dirs_changed: s.dirsChanged,
     dirs_unmodified: s.dirsUnmodified,
     data_blobs: s.dataBlobs,
+    tree_blobs: s.treeBlobs,
     data_added: s.dataAdded,
     total_files_processed: s.totalFilesProcessed,
     total_bytes_processed: s.totalBytesProcessed,
@@ -406,7 +381,8 @@ async function writeRunExcludes(
   const name = p.plan.ignore_file;
   if (name === undefined) return undefined;
   const roots = [
-    ...binds.map((b) => ({ readFrom: b.from, original: b.to })),
+    // Snapshots are frozen: their rules are resolved to exact paths on the walk.
+    ...binds.map((b) => ({ readFrom: b.from, original: b.to, frozen: true })),
     ...p.notPointInTime.map((s) => ({ readFrom: s, original: s })),
   ];
   const restic = await probeRestic().catch(() => undefined);
@@ -422,6 +398,10 @@ async function writeRunExcludes(
   return writeExcludeFile(p.tmpDir, [...found.patterns, ...p.plan.exclude, ...p.internalExcludes]);
 }
 
+/**
+ * Ends the run early when no repository opened. Never shown: each repository already reported
+ * its own failure, and the first of them is the run's cause (firstCause).
+ */
 class NoRepositoryError extends SnapbackError {
   constructor() {
     super("no repository could be opened");

@@ -18,6 +18,8 @@ export interface SummaryEvent {
   dirs_changed: number;
   dirs_unmodified: number;
   data_blobs: number;
+  /** Optional: engines other than restic have no such count. */
+  tree_blobs?: number;
   data_added: number;
   total_files_processed: number;
   total_bytes_processed: number;
@@ -53,6 +55,8 @@ export interface RetentionOutcome {
   kept: number;
   /** Whether restic prune ran. */
   pruned: boolean;
+  /** Why prune waits although backups were removed (`prune_every`). */
+  prune_deferred?: string;
   /** Local filesystem snapshots (restore points) removed / kept. */
   local_removed: number;
   local_kept: number;
@@ -92,9 +96,18 @@ export type RunEvent =
       total_bytes: number;
       seconds_elapsed: number;
       seconds_remaining: number | null;
+      /** Files being read right now (restic's current_files); on the bus only with [dbus] broadcast_file_names. */
+      current_files?: string[];
     }
   | { type: "warning"; plan: string; repository?: string; message: string }
-  | { type: "error"; plan: string; repository?: string; message: string }
+  | {
+      type: "error";
+      plan: string;
+      repository?: string;
+      message: string;
+      /** Set when this error alone decides the plan's exit code (e.g. 4: locked by another run). */
+      exit_code?: number;
+    }
   | SummaryEvent
   | DatabaseSummaryEvent
   | ResultEvent;

@@ -125,6 +125,7 @@ export function localSnapshotJson(k: KeptSnapshot): {
   name: string;
   path: string;
   sources: { source: string; path: string }[];
+  nested: { source: string; path: string }[];
   objects: string[];
 } {
   const path = k.objects[0] ?? "";
@@ -136,6 +137,7 @@ export function localSnapshotJson(k: KeptSnapshot): {
     name: path.split("/").at(-1) ?? "",
     path,
     sources: k.sources,
+    nested: k.nested ?? [],
     objects: k.objects,
   };
 }

@@ -163,11 +163,13 @@ export function lockDir(stateDir: string): string {
 }
 
 /**
- * Removes lock files whose owner is gone (`snapback cleanup`). An unreadable lock counts as
- * stale only once it is older than a minute: it may be being written this very moment.
+ * Removes lock files whose owner is gone (`snapback cleanup`; with `dryRun` only lists them).
+ * An unreadable lock counts as stale only once it is older than a minute: it may be being
+ * written this very moment.
  */
 export async function removeStaleLocks(
   stateDir: string,
+  dryRun = false,
 ): Promise<{ path: string; owner: string }[]> {
   const dir = lockDir(stateDir);
   let names: string[];
@@ -185,7 +187,7 @@ export async function removeStaleLocks(
       const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
       if (age < 60_000) continue;
     } else if (isAlive(owner)) continue;
-    await rm(path, { force: true });
+    if (!dryRun) await rm(path, { force: true });
     removed.push({
       path,
       owner: owner === "unreadable" ? "unreadable" : `pid ${owner.pid}, since ${owner.since}`,

@@ -2,8 +2,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Config, Plan } from "../config/schema.js";
 import { UsageError } from "../errors.js";
-import { run } from "../exec/index.js";
-import { detectSources } from "../snapshot/detect.js";
+import { detectSources, listMounts } from "../snapshot/detect.js";
 import { providerFor } from "../snapshot/registry.js";
 import type { DetectedSource, SnapshotPlan, SnapshotProvider } from "../snapshot/types.js";
 import { discoverDatasets } from "../snapshot/zfs/index.js";
@@ -106,16 +105,13 @@ async function hiddenMountWarnings(
 ): Promise<string[]> {
   const snapshotted = sources.filter((s) => s.kind !== "none");
   if (snapshotted.length === 0) return [];
-  const r = await run("findmnt", ["-rn", "-o", "TARGET,FSTYPE"], { reject: false });
+  const mounts = await listMounts();
   const covered = new Set([
     ...sources.map((s) => s.path),
     ...groups.flatMap((g) => g.snapshot.nested),
   ]);
   const warnings: string[] = [];
-  for (const line of r.stdout.split("\n")) {
-    const [rawTarget, fstype] = line.split(" ");
-    if (!rawTarget || !fstype) continue;
-    const target = rawTarget.replace(/\\x20/g, " ");
+  for (const { target, fstype } of mounts) {
     if (covered.has(target)) continue;
     const parent = snapshotted.find((s) => target !== s.path && isUnder(target, s.path));
     if (!parent) continue;

@@ -8,6 +8,7 @@ import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../snapshot/t
 import type { RetentionOutcome, ScheduledCheckOutcome } from "./events.js";
 import { localSnapshotJson, trimLocalSnapshots } from "./local-snapshots.js";
 import type { RunPlan } from "./plan.js";
+import { nextPruneDue, readPruneState, writePruneState } from "./prune-state.js";
 
 /**
  * A plan's retention: restic `forget` with its keep rules, scoped to its own backups from its
@@ -46,8 +47,10 @@ export interface RepositoryRetentionReport {
   pruned: boolean;
   /** Why nothing was done (no keep rule). */
   skipped?: string;
+  /** Why prune did not run although forget removed backups (`prune_every`). */
+  prune_deferred?: string;
   error?: string;
-  /** snapback's exit status for `error` (2 wrong password or unreachable, 4 locked, 1 otherwise). */
+  /** snapback's exit status for `error` (2 wrong password or missing repository, 4 locked, 1 otherwise incl. unreachable). */
   exit_code?: number;
 }
 
@@ -78,6 +81,13 @@ export interface PlanRetentionRequest {
   currentRunId?: string;
   /** Where replication targets record the source snapshots they need as parents. */
   stateDir: string;
+  /** After a backup: prune only when `prune_every` says it is due (`snapback prune` always does). */
+  honourPruneEvery?: boolean;
+}
+
+function forgetExtraArgs(plan: Plan): { extraArgs?: readonly string[] } {
+  const extra = plan.extra_args?.forget;
+  return extra === undefined ? {} : { extraArgs: extra };
 }
 
 export async function applyPlanRetention(req: PlanRetentionRequest): Promise<PlanRetentionReport> {
@@ -106,6 +116,7 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
         rules,
         dryRun: req.dryRun,
         signal: req.signal,
+        ...forgetExtraArgs(req.plan),
       });
       report.keep = r.keep.map(retainedJson);
       report.remove = r.remove.map(retainedJson);
@@ -119,15 +130,14 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
           rules,
           dryRun: req.dryRun,
           signal: req.signal,
+          ...forgetExtraArgs(req.plan),
         });
         report.keep.push(...d.keep.map(retainedJson));
         report.remove.push(...d.remove.map(retainedJson));
         r.remove.push(...d.remove);
       }
-      if (!req.dryRun && r.remove.length > 0 && (req.plan.retention?.prune ?? true)) {
-        await engine.prune(req.signal);
-        report.pruned = true;
-      }
+      if (!req.dryRun && (req.plan.retention?.prune ?? true))
+        await pruneIfDue(engine, req, r.remove.length > 0, report);
     } catch (e) {
       if (req.signal.aborted) throw e;
       report.error = errorMessage(e);
@@ -164,6 +174,38 @@ export async function applyPlanRetention(req: PlanRetentionRequest): Promise<Pla
   }
   const ok = repositories.every((r) => r.error === undefined) && local.errors.length === 0;
   return { plan: req.planName, dry_run: req.dryRun, repositories, local, ok };
+}
+
+/**
+ * Prunes what forget removed, now or in earlier runs that deferred it. With `prune_every`
+ * (after a backup) only once the repository's last prune is that old: forget is cheap, prune
+ * rewrites packs. The time is recorded per repository, since prune is repository-wide.
+ */
+async function pruneIfDue(
+  engine: RepositoryEngine,
+  req: PlanRetentionRequest,
+  removedNow: boolean,
+  report: RepositoryRetentionReport,
+): Promise<void> {
+  const state = await readPruneState(req.stateDir, engine.repoName);
+  if (!removedNow && !state.pending) return;
+  const every = req.plan.retention?.prune_every;
+  const next =
+    every === undefined || req.honourPruneEvery !== true
+      ? undefined
+      : nextPruneDue(every, state, new Date());
+  if (next !== undefined) {
+    report.prune_deferred = `prune_every = "${every ?? ""}": last prune ${state.last_prune ?? "?"}, next after ${next.toISOString()}`;
+    if (!state.pending)
+      await writePruneState(req.stateDir, engine.repoName, { ...state, pending: true });
+    return;
+  }
+  await engine.prune(req.signal);
+  report.pruned = true;
+  await writePruneState(req.stateDir, engine.repoName, {
+    last_prune: new Date().toISOString(),
+    pending: false,
+  });
 }
 
 function retainedJson(s: RetainedSnapshot): RetainedJson {
@@ -226,6 +268,7 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
         signal: req.signal,
         currentRunId: req.run.runId,
         stateDir: req.run.stateDir,
+        honourPruneEvery: true,
       });
       const errors: string[] = [];
       for (const repo of r.repositories) {
@@ -246,6 +289,7 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
         removed: sum(r.repositories.map((x) => x.remove.length)),
         kept: sum(r.repositories.map((x) => x.keep.length)),
         pruned: r.repositories.some((x) => x.pruned),
+        ...deferredPrune(r.repositories),
         local_removed: r.local.remove.length,
         // The run's own restore point is kept when the run unwinds (after this).
         local_kept: r.local.keep.length,
@@ -286,6 +330,13 @@ export function hasKeepRules(rules: KeepRules): boolean {
   return Object.values(rules).some((v) =>
     typeof v === "number" ? v > 0 : typeof v === "string" && v.length > 0,
   );
+}
+
+function deferredPrune(repos: RepositoryRetentionReport[]): { prune_deferred?: string } {
+  const deferred = repos.flatMap((x) =>
+    x.prune_deferred === undefined ? [] : [`${x.repository}: ${x.prune_deferred}`],
+  );
+  return deferred.length > 0 ? { prune_deferred: deferred.join("; ") } : {};
 }
 
 function sum(xs: number[]): number {

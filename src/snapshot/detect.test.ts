@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createLoopBtrfs } from "../../test/fixtures/btrfs.js";
 import { UsageError } from "../errors.js";
 import { run } from "../exec/index.js";
-import { detectSources, kindOfFstype, mountOf } from "./detect.js";
+import { detectSources, kindOfFstype, listMounts, mountOf, parseMountinfo } from "./detect.js";
 
 /** A filesystem of the given type on its own mount (tmpfs, or ext4 on a loop device). */
 async function scratchMount(
@@ -161,5 +161,58 @@ describe("mount lookup", () => {
       "none",
       "none",
     ]);
+  });
+});
+
+describe("listMounts (from /proc/self/mountinfo, no process)", () => {
+  it("parses mountinfo lines, escapes and optional fields included", () => {
+    const text = [
+      "36 35 98:0 /data /srv/my\\040data rw,noatime shared:1 master:2 - btrfs /dev/loop3 rw,subvol=/data",
+      "37 35 0:40 / /tmp rw - tmpfs tmpfs rw,size=1024k",
+      "garbage",
+    ].join("\n");
+    expect(parseMountinfo(text)).toEqual([
+      {
+        target: "/srv/my data",
+        source: "/dev/loop3",
+        fstype: "btrfs",
+        options: "rw,noatime,rw,subvol=/data",
+        fsroot: "/data",
+      },
+      {
+        target: "/tmp",
+        source: "tmpfs",
+        fstype: "tmpfs",
+        options: "rw,rw,size=1024k",
+        fsroot: "/",
+      },
+    ]);
+  });
+
+  it("agrees with findmnt on this machine, a btrfs subvolume mount included", async () => {
+    await using fs = await createLoopBtrfs(256);
+    const sub = await fs.subvolume("sv");
+    const where = join(fs.mountpoint, "..", "svmount");
+    await mkdir(where, { recursive: true });
+    await run("mount", ["-o", "subvol=/sv", fs.device, where]);
+    try {
+      const r = await run("findmnt", ["-J", "-l", "-o", "TARGET,FSTYPE,FSROOT"]);
+      const expected = (
+        JSON.parse(r.stdout) as {
+          filesystems: { target: string; fstype: string; fsroot: string }[];
+        }
+      ).filesystems.map((m) => ({ target: m.target, fstype: m.fstype, fsroot: m.fsroot }));
+      const ours = (await listMounts()).map((m) => ({
+        target: m.target,
+        fstype: m.fstype,
+        fsroot: m.fsroot,
+      }));
+      expect(ours).toEqual(expected);
+      const mine = (await listMounts()).find((m) => m.target === where);
+      expect(mine).toMatchObject({ source: fs.device, fstype: "btrfs", fsroot: "/sv" });
+      expect(sub).toBe(join(fs.mountpoint, "sv"));
+    } finally {
+      await run("umount", [where]);
+    }
   });
 });

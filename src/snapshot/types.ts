@@ -113,4 +113,9 @@ export interface KeptSnapshot {
   sequence: number;
   /** Where each source's files appear inside the restore point (empty when the plan changed since). */
   sources: { source: string; path: string }[];
+  /**
+   * The nested snapshots of the restore point (btrfs: `…@1.1`) and the original path each
+   * holds: inside the item's own snapshot that path is an empty directory.
+   */
+  nested?: { source: string; path: string }[];
 }

@@ -3,27 +3,42 @@ import { READ_DATA_FORMS, readDataSubsetProblem } from "../../check/subset.js";
 import { UsageError } from "../../errors.js";
 import { log } from "../../log.js";
 import { withInterrupts } from "../../run/signals.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { selectPlans } from "./plans.js";
 
-export const checkCommand: Command = {
+export const checkCommand = defineCommand({
   name: "check",
   summary: "verify repositories; --spot N compares N restored files with a fresh snapshot",
-  usage:
-    "snapback check [PLAN...] [--read-data SUBSET] [--spot N]\n" +
-    `  --read-data SUBSET  also read back pack data: ${READ_DATA_FORMS}\n` +
-    "  --spot N            restore N random files of each plan's newest backup and compare them\n" +
-    "                      (bytes, mode, mtime) with a fresh snapshot of the sources",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("check", argv, {
-      "read-data": { type: "string" },
-      spot: { type: "string" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  positionals: [
+    {
+      name: "PLAN",
+      optional: true,
+      variadic: true,
+      description: "plans whose repositories to check (default: every plan)",
+      complete: "plan",
+    },
+  ],
+  options: {
+    "read-data": {
+      type: "string",
+      value: "SUBSET",
+      description: `also read back pack data: ${READ_DATA_FORMS}`,
+    },
+    spot: {
+      type: "string",
+      value: "N",
+      description:
+        "restore N random files of each plan's newest backup and compare them (bytes, mode, mtime) with a fresh snapshot of the sources",
+    },
+  },
+  examples: [
+    { command: "snapback check", description: "check the structure of every repository" },
+    {
+      command: "snapback check home --read-data 10% --spot 50",
+      description: "also read a tenth of the data and compare 50 restored files",
+    },
+  ],
+  async run({ global, values, positionals }, io) {
     const readData = values["read-data"];
     if (readData !== undefined) {
       const problem = readDataSubsetProblem(readData);
@@ -53,7 +68,7 @@ export const checkCommand: Command = {
     else for (const line of describeCheck(doc)) io.print(line);
     return checkExitCode(doc);
   },
-};
+});
 
 export function describeCheck(doc: CheckDocument): string[] {
   const lines: string[] = [];

@@ -1,19 +1,14 @@
 import { runDemo } from "../../demo/demo.js";
 import { withInterrupts } from "../../run/signals.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   name: "demo",
   summary:
     "self-contained demonstration on a loopback btrfs image (needs root); leaves nothing behind",
-  usage: "snapback demo",
-  async run(argv, io) {
-    const { help } = parseCommand("demo", argv, {});
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  options: {},
+  examples: [{ command: "sudo snapback demo", description: "run the demonstration" }],
+  async run(_args, io) {
     // The demo's own backups run through the same CLI code a user's would.
     const { main } = await import("../app.js");
     const { interruptedBy } = await withInterrupts(() =>
@@ -21,4 +16,4 @@ export const demoCommand: Command = {
     );
     return interruptedBy ? 130 : 0;
   },
-};
+});

@@ -1,42 +1,39 @@
 import { access, constants } from "node:fs/promises";
 import { probeRestic } from "../../engine/restic/index.js";
+import { dbusDoctorChecks } from "../../dbus/index.js";
 import { errorMessage } from "../../errors.js";
 import { run, which } from "../../exec/index.js";
 import { zfsCapabilities } from "../../snapshot/zfs/index.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
+import { DEFAULT_CONFIG_PATH, type LoadedConfig } from "../../config/load.js";
+import { checkConfigHere, type Finding } from "../../preflight/index.js";
+import { aptLine, formatFindings } from "./findings.js";
+import { requirePlans } from "./plans.js";
 
-interface Check {
-  name: string;
-  ok: boolean;
-  /** Required for any backup; optional checks only warn. */
-  required: boolean;
-  detail: string;
-  fix?: string;
-}
+/** Required for any backup when `required`; optional checks only warn. */
+type Check = Finding;
 
-export const doctorCommand: Command = {
+export const doctorCommand = defineCommand({
   name: "doctor",
   summary: "check prerequisites and say what to fix",
-  usage: "snapback doctor",
-  async run(argv, io) {
-    const { global, help } = parseCommand("doctor", argv, {});
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
-    const checks = await runChecks(
-      global.config !== undefined || process.env["SNAPBACK_CONFIG"] !== undefined
-        ? () => io.load(global)
-        : undefined,
-    );
+  options: {},
+  examples: [
+    {
+      command: "snapback doctor",
+      description: "what is installed, what is missing, and how to fix it",
+    },
+    {
+      command: "snapback --config /etc/snapback/snapback.toml doctor",
+      description: "also check that config",
+    },
+  ],
+  async run({ global }, io) {
+    const checks = await runChecks();
+    checks.push(...(await configChecks(global.config, () => io.load(global))));
     const ok = checks.every((c) => c.ok || !c.required);
-    if (global.json) io.printJson({ ok, checks });
+    if (global.json) io.printJson({ ok, checks, apt: aptLine(checks) ?? null });
     else {
-      for (const c of checks) {
-        io.print(`${c.ok ? "ok  " : c.required ? "FAIL" : "warn"} ${c.name}: ${c.detail}`);
-        if (!c.ok && c.fix) io.print(`     fix: ${c.fix}`);
-      }
+      for (const line of formatFindings(checks)) io.print(line);
       io.print(
         ok
           ? "snapback can run here"
@@ -45,9 +42,9 @@ export const doctorCommand: Command = {
     }
     return ok ? 0 : 1;
   },
-};
+});
 
-async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> {
+async function runChecks(): Promise<Check[]> {
   const checks: Check[] = [];
   const isRoot = process.getuid?.() === 0;
   checks.push({
@@ -74,6 +71,7 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
       required: true,
       detail: errorMessage(e),
       fix: "apt-get install restic (or put restic on PATH)",
+      packages: ["restic"],
     });
   }
 
@@ -87,6 +85,7 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
           required: false,
           detail: "btrfs not found (btrfs sources cannot be snapshotted)",
           fix: "apt-get install btrfs-progs",
+          packages: ["btrfs-progs"],
         },
   );
 
@@ -112,7 +111,8 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
       ok: path !== undefined,
       required: true,
       detail: path ?? "not found",
-      fix: "apt-get install util-linux mount",
+      fix: `apt-get install ${tool === "mount" ? "mount" : "util-linux"}`,
+      packages: [tool === "mount" ? "mount" : "util-linux"],
     });
   }
   const mntns = await access("/proc/self/ns/mnt", constants.R_OK).then(
@@ -126,15 +126,51 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
     detail: mntns ? "available" : "kernel lacks mount namespaces (/proc/self/ns/mnt)",
   });
 
-  if (loadConfig) {
-    try {
-      await loadConfig();
-      checks.push({ name: "config", ok: true, required: true, detail: "valid" });
-    } catch (e) {
-      checks.push({ name: "config", ok: false, required: true, detail: errorMessage(e) });
-    }
-  }
+  checks.push(...(await dbusDoctorChecks()));
   return checks;
+}
+
+/**
+ * The config doctor looks at: the one named (--config, $SNAPBACK_CONFIG), which must load, or
+ * the default one when it exists — a machine's setup is part of whether snapback can run
+ * here. A loaded config is checked against this machine like `config validate --deep`.
+ */
+export async function configChecks(
+  flag: string | undefined,
+  load: () => Promise<LoadedConfig>,
+  env: NodeJS.ProcessEnv = process.env,
+  defaultPath = DEFAULT_CONFIG_PATH,
+): Promise<Check[]> {
+  const path = flag ?? env["SNAPBACK_CONFIG"] ?? defaultPath;
+  const named = flag !== undefined || env["SNAPBACK_CONFIG"] !== undefined;
+  if (!named && !(await exists(path)))
+    return [
+      {
+        name: "config",
+        ok: false,
+        required: false,
+        detail: `no config at ${path}`,
+        fix: `write ${path} (see README) or pass --config FILE`,
+      },
+    ];
+  let loaded: LoadedConfig;
+  try {
+    loaded = await load();
+    requirePlans(loaded.path, loaded.config);
+  } catch (e) {
+    return [{ name: "config", ok: false, required: true, detail: errorMessage(e) }];
+  }
+  return [
+    { name: "config", ok: true, required: true, detail: `${loaded.path}: valid` },
+    ...(await checkConfigHere(loaded.config)),
+  ];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function describeCaps(caps: Awaited<ReturnType<typeof zfsCapabilities>>): string {

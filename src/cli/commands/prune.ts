@@ -9,25 +9,38 @@ import { planRun, type RunPlan } from "../../run/plan.js";
 import { applyPlanRetention, type PlanRetentionReport } from "../../run/retention.js";
 import { newRunId } from "../../run/runid.js";
 import { withInterrupts } from "../../run/signals.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
 import { selectPlans } from "./plans.js";
 
-export const pruneCommand: Command = {
+export const pruneCommand = defineCommand({
   name: "prune",
   summary: "apply each plan's retention to its repositories and to its local snapshots",
-  usage:
-    "snapback prune [PLAN...] [--dry-run] [--repository NAME]\n" +
-    "  --dry-run  list what would be kept (and by which rule) and removed; change nothing",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("prune", argv, {
-      "dry-run": { type: "boolean" },
-      repository: { type: "string" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  positionals: [
+    {
+      name: "PLAN",
+      optional: true,
+      variadic: true,
+      description: "plans to prune (default: every plan)",
+      complete: "plan",
+    },
+  ],
+  options: {
+    "dry-run": {
+      type: "boolean",
+      description: "list what would be kept (and by which rule) and removed; change nothing",
+    },
+    repository: {
+      type: "string",
+      value: "NAME",
+      description: "only this repository",
+      complete: "repository",
+    },
+  },
+  examples: [
+    { command: "snapback prune --dry-run", description: "what retention would remove" },
+    { command: "snapback prune home", description: "apply the retention of home" },
+  ],
+  async run({ global, values, positionals }, io) {
     const { config } = await io.load(global);
     const planNames = selectPlans(config, positionals);
     const dryRun = values["dry-run"] === true;
@@ -57,7 +70,7 @@ export const pruneCommand: Command = {
     else for (const r of reports) for (const line of describeRetention(r)) io.print(line);
     return ok ? 0 : pruneExitCode(reports);
   },
-};
+});
 
 async function prunePlan(
   config: Config,

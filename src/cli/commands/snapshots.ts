@@ -1,13 +1,13 @@
+import { basename } from "node:path";
 import type { Config } from "../../config/schema.js";
-import { listPlanDumps } from "../../databases/index.js";
+import { databaseFromTags, listPlanDumps } from "../../databases/index.js";
 import { openEngines } from "../../engine/open.js";
 import { listLocalSnapshots } from "../../run/local-snapshots.js";
 import { planRun } from "../../run/plan.js";
 import { newRunId } from "../../run/runid.js";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { log } from "../../log.js";
-import { parseCommand } from "../args.js";
-import type { Command, CommandIO } from "../command.js";
+import { defineCommand, type CommandIO } from "../command.js";
 import { selectPlans } from "./plans.js";
 
 export interface SnapshotListing {
@@ -16,75 +16,136 @@ export interface SnapshotListing {
   time: string;
   plan: string;
   repository: string;
+  /** "files" for a backup of the sources, "database" for a dump (restored with --database). */
+  kind: "files" | "database";
+  /** The plan's database entry a dump belongs to (the NAME of `restore --database NAME`). */
+  database?: string;
   paths: string[];
   tags: string[];
   host: string;
 }
 
-export const snapshotsCommand: Command = {
+/** Rows as text columns padded to their widest cell; the last column is not padded. */
+export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+/**
+ * Failures of a listing: printed once each. When nothing could be listed the last one is
+ * thrown, so the command ends with its exit code (2 for a wrong password) and its message
+ * printed by the CLI entry alone.
+ */
+function reportFailures(failures: unknown[], listedAnything: boolean): void {
+  const last = failures.at(-1);
+  if (!listedAnything && last instanceof SnapbackError) {
+    for (const e of failures.slice(0, -1)) log.error(errorMessage(e));
+    throw last;
+  }
+  for (const e of failures) log.error(errorMessage(e));
+}
+
+export const snapshotsCommand = defineCommand({
   name: "snapshots",
   summary: "list the backups of the plans in their repositories",
-  usage:
-    "snapback snapshots [PLAN...] [--repository NAME] [--local]\n" +
-    "  --local  list the filesystem snapshots kept on the sources (local_snapshots) instead",
-  async run(argv, io) {
-    const { global, values, positionals, help } = parseCommand("snapshots", argv, {
-      repository: { type: "string" },
-      local: { type: "boolean" },
-    });
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
+  positionals: [
+    {
+      name: "PLAN",
+      optional: true,
+      variadic: true,
+      description: "plans whose backups to list (default: every plan)",
+      complete: "plan",
+    },
+  ],
+  options: {
+    repository: {
+      type: "string",
+      value: "NAME",
+      description: "only this repository",
+      complete: "repository",
+    },
+    local: {
+      type: "boolean",
+      description: "list the filesystem snapshots kept on the sources (local_snapshots) instead",
+    },
+  },
+  examples: [
+    { command: "snapback snapshots", description: "every backup of every plan" },
+    {
+      command: "snapback --json snapshots home --repository offsite",
+      description: "the backups of home in offsite, as a JSON array",
+    },
+    { command: "snapback snapshots --local", description: "restore points kept on the sources" },
+  ],
+  async run({ global, values, positionals }, io) {
     const { config } = await io.load(global);
     const plans = selectPlans(config, positionals);
     if (values.local) return listLocal(config, plans, global.json, io);
     const listing: SnapshotListing[] = [];
-    let failures = 0;
+    const failures: unknown[] = [];
+    let listed = 0;
     for (const plan of plans) {
       for (const engine of await openEngines(config, plan, { resolveSecrets: true })) {
         if (values.repository && engine.repoName !== values.repository) continue;
         try {
+          const files = await engine.snapshots(plan);
           const dumps = engine.engine === "restic" ? await listPlanDumps(engine, plan) : [];
-          for (const s of [...(await engine.snapshots(plan)), ...dumps]) {
+          listed++;
+          for (const s of [...files, ...dumps]) {
+            const database = databaseFromTags(s.tags);
             listing.push({
               id: s.id,
               short_id: s.shortId,
               time: s.time,
               plan,
               repository: engine.repoName,
+              kind: database === undefined ? "files" : "database",
+              ...(database === undefined ? {} : { database }),
               paths: s.paths,
               tags: s.tags,
               host: s.host,
             });
           }
         } catch (e) {
-          failures++;
-          log.error(`${plan} → ${engine.repoName}: ${errorMessage(e)}`);
-          if (plans.length === 1 && e instanceof SnapbackError && !global.json) throw e;
+          // The message already names the repository; the plan is added when there are several.
+          failures.push(
+            plans.length > 1 && e instanceof SnapbackError
+              ? new SnapbackError(`${plan}: ${e.message}`, {
+                  exitCode: e.exitCode,
+                  ...(e.hint === undefined ? {} : { hint: e.hint }),
+                })
+              : e,
+          );
         }
       }
     }
+    reportFailures(failures, listed > 0);
     listing.sort((a, b) => a.time.localeCompare(b.time));
     if (global.json) io.printJson(listing);
     else if (listing.length === 0) io.print("no backups");
     else {
-      io.print(["ID", "Time", "Plan", "Repository", "Host", "Paths"].join("\t"));
-      for (const s of listing)
-        io.print(
-          [
-            s.short_id,
-            s.time.replace(/\.\d+/, ""),
-            s.plan,
-            s.repository,
-            s.host,
-            s.paths.join(","),
-          ].join("\t"),
-        );
+      const rows = listing.map((s) => [
+        s.short_id,
+        s.time.replace(/\.\d+/, ""),
+        s.plan,
+        s.repository,
+        s.database === undefined ? s.kind : `database ${s.database}`,
+        s.host,
+        s.paths.join(","),
+      ]);
+      const header = ["ID", "Time", "Plan", "Repository", "Kind", "Host", "Paths"];
+      for (const line of alignColumns([header, ...rows])) io.print(line);
     }
-    return failures > 0 ? 1 : 0;
+    return failures.length > 0 ? 1 : 0;
   },
-};
+});
 
 /** One row of `snapshots --local`: where a source's files are in a kept restore point. */
 export interface LocalListing {
@@ -98,6 +159,11 @@ export interface LocalListing {
   run_id: string;
   kind: string;
   snapshot: string;
+  /**
+   * A nested restore point (a subvolume below a source, snapshotted on its own): the name of
+   * the restore point it belongs in, whose directory at `source` is empty. Null otherwise.
+   */
+  parent: string | null;
 }
 
 /** Restore points are found where the plan puts its snapshots now; no repository is opened. */
@@ -108,38 +174,65 @@ async function listLocal(
   io: CommandIO,
 ): Promise<number> {
   const rows: LocalListing[] = [];
-  let failures = 0;
+  const failures: unknown[] = [];
+  let listed = 0;
   for (const plan of plans) {
     try {
       const { groups } = await planRun(config, plan, newRunId());
       for (const k of await listLocalSnapshots(groups, plan)) {
         const snapshot = k.objects[0] ?? "";
+        const name = basename(snapshot);
         const base = {
           plan,
-          name: snapshot.split("/").at(-1) ?? "",
+          name,
           time: new Date(k.createdMs).toISOString(),
           run_id: k.runId,
           kind: k.kind,
           snapshot,
+          parent: null,
         };
-        if (k.sources.length === 0) rows.push({ ...base, source: null, path: snapshot });
-        for (const s of k.sources) rows.push({ ...base, source: s.source, path: s.path });
+        const group: LocalListing[] = [];
+        if (k.sources.length === 0) group.push({ ...base, source: null, path: snapshot });
+        for (const s of k.sources) group.push({ ...base, source: s.source, path: s.path });
+        for (const n of k.nested ?? [])
+          group.push({
+            ...base,
+            source: n.source,
+            name: basename(n.path),
+            path: n.path,
+            snapshot: n.path,
+            parent: name,
+          });
+        rows.push(...group.sort((a, b) => (a.source ?? "").localeCompare(b.source ?? "")));
       }
+      listed++;
     } catch (e) {
-      failures++;
-      log.error(`${plan}: ${errorMessage(e)}`);
-      if (plans.length === 1 && e instanceof SnapbackError && !json) throw e;
+      failures.push(
+        plans.length > 1 && e instanceof SnapbackError
+          ? new SnapbackError(`${plan}: ${e.message}`, {
+              exitCode: e.exitCode,
+              ...(e.hint === undefined ? {} : { hint: e.hint }),
+            })
+          : e,
+      );
     }
   }
-  rows.sort(
-    (a, b) => a.time.localeCompare(b.time) || (a.source ?? "").localeCompare(b.source ?? ""),
-  );
+  reportFailures(failures, listed > 0);
+  // Stable: a restore point's rows stay together, its nested ones after their parent's.
+  rows.sort((a, b) => a.time.localeCompare(b.time));
   if (json) io.printJson(rows);
   else if (rows.length === 0) io.print("no local snapshots");
   else {
-    io.print(["Time", "Plan", "Source", "Name", "Path"].join("\t"));
-    for (const r of rows)
-      io.print([r.time.replace(/\.\d+/, ""), r.plan, r.source ?? "-", r.name, r.path].join("\t"));
+    const header = ["Time", "Plan", "Source", "Name", "Parent", "Path"];
+    const cells = rows.map((r) => [
+      r.time.replace(/\.\d+/, ""),
+      r.plan,
+      r.source ?? "-",
+      r.name,
+      r.parent ?? "-",
+      r.path,
+    ]);
+    for (const line of alignColumns([header, ...cells])) io.print(line);
   }
-  return failures > 0 ? 1 : 0;
+  return failures.length > 0 ? 1 : 0;
 }

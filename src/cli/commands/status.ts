@@ -1,18 +1,18 @@
 import { openHistory } from "../../history/index.js";
-import { parseCommand } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand } from "../command.js";
+import { requirePlans } from "./plans.js";
 
-export const statusCommand: Command = {
+export const statusCommand = defineCommand({
   name: "status",
   summary: "runs in progress and the latest result of every plan",
-  usage: "snapback status",
-  async run(argv, io) {
-    const { global, help } = parseCommand("status", argv, {});
-    if (help) {
-      io.print(this.usage);
-      return 0;
-    }
-    const { config } = await io.load(global);
+  options: {},
+  examples: [
+    { command: "snapback status", description: "one line per plan" },
+    { command: "snapback --json status", description: "the same as one JSON document" },
+  ],
+  async run({ global }, io) {
+    const { path, config } = await io.load(global);
+    requirePlans(path, config);
     const history = openHistory(config.state_dir);
     try {
       const running = history.runsInProgress();
@@ -40,4 +40,4 @@ export const statusCommand: Command = {
       history.close();
     }
   },
-};
+});

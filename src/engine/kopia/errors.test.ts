@@ -65,7 +65,7 @@ describe("kopia failures", () => {
     expect(unreachable.message).toBe(
       'repository "offsite" is unreachable: dial tcp 10.9.9.9:22: i/o timeout (password ***)',
     );
-    expect(unreachable.exitCode).toBe(2);
+    expect(unreachable.exitCode).toBe(1);
     const nc = classifyFailure(
       input(
         "ERROR open repository: repository is not connected. See https://kopia.io/docs/repositories/",

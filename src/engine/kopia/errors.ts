@@ -19,7 +19,8 @@ const EXIT_CODES: Record<KopiaErrorKind, number> = {
   "no-password": 2,
   "not-connected": 2,
   "repo-missing": 2,
-  unreachable: 2,
+  // An outage is transient (1); 2 is for what the user must fix.
+  unreachable: 1,
   "disk-full": 1,
   unsupported: 1,
   "not-found-binary": 1,

@@ -207,8 +207,8 @@ describe("backup", () => {
     expect(last?.repository).toBe("test");
     expect(last?.totalBytes).toBe(300 * 1024 * 1024);
     expect(last?.bytesDone).toBeLessThan(300 * 1024 * 1024);
-    expect(last?.percent).toBeGreaterThan(0);
-    expect(last?.percent).toBeLessThan(100);
+    expect(last?.fraction).toBeGreaterThan(0);
+    expect(last?.fraction).toBeLessThan(1);
     expect((await t.restic(["list", "locks", "--no-lock"])).trim()).toBe("");
     expect(await t.snapshots()).toEqual([]);
   });

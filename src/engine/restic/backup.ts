@@ -4,7 +4,9 @@ import { UsageError } from "../../errors.js";
 import { resticExcludeArgs } from "../../ignore/index.js";
 import type { BackupProgress, BackupRequest, BackupSummary } from "../types.js";
 import { runRestic } from "./command.js";
+import { probeRestic } from "./binary.js";
 import { ResticError } from "./errors.js";
+import { planBackupTuningArgs } from "./tuning.js";
 import { parseBackupLine, type StatusMessage, type SummaryMessage } from "./messages.js";
 import { listTargetSnapshots, planTag } from "./snapshots.js";
 
@@ -49,6 +51,12 @@ export function backupArgs(
     }),
   );
   if (plan.one_file_system) args.push("--one-file-system");
+  // Checked against the binary's version by backup() before restic runs.
+  if (plan.read_concurrency !== undefined) {
+    args.push(`--read-concurrency=${plan.read_concurrency}`);
+  }
+  // The user's flags come last, so where restic takes the last value theirs wins.
+  args.push(...(plan.extra_args?.backup ?? []));
   args.push("--", ...req.paths);
   return args;
 }
@@ -90,6 +98,7 @@ export async function backup(req: BackupRequest, options: BackupOptions): Promis
     }
   };
 
+  planBackupTuningArgs(req.planName, req.plan, await probeRestic(options.resticPath));
   const result = await runRestic(req, backupArgs(req), {
     action: "backup",
     resticPath: options.resticPath ?? "restic",
@@ -134,10 +143,11 @@ export async function backup(req: BackupRequest, options: BackupOptions): Promis
   };
 }
 
-function toProgress(repository: string, s: StatusMessage): BackupProgress {
+/** restic's `percent_done` is already a fraction 0–1: kept as one, only clamped. */
+export function toProgress(repository: string, s: StatusMessage): BackupProgress {
   return {
     repository,
-    percent: Math.min(100, Math.max(0, s.percentDone * 100)),
+    fraction: Math.min(1, Math.max(0, s.percentDone)),
     filesDone: s.filesDone,
     totalFiles: s.totalFiles,
     bytesDone: s.bytesDone,

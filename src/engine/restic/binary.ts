@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { ProcessError, run, which } from "../../exec/index.js";
 import { ResticError } from "./errors.js";
+import { cachedProbe, storeProbe, type CachedProbe } from "./probe-cache.js";
 
 export interface ResticVersion {
   major: number;
@@ -37,6 +38,8 @@ export function probeRestic(path = "restic"): Promise<ResticBinary> {
 async function doProbe(name: string): Promise<ResticBinary> {
   const path = isAbsolute(name) ? name : await which(name);
   if (path === undefined) throw notFound(name);
+  const cached = await cachedProbe(path);
+  if (cached !== undefined) return fromProbe(path, cached);
   let versionText: string;
   try {
     versionText = (await run(path, ["version"])).stdout;
@@ -46,8 +49,7 @@ async function doProbe(name: string): Promise<ResticBinary> {
       cause: e,
     });
   }
-  const version = parseResticVersion(versionText);
-  if (version === undefined) {
+  if (parseResticVersion(versionText) === undefined) {
     throw new ResticError(
       "other",
       undefined,
@@ -57,11 +59,19 @@ async function doProbe(name: string): Promise<ResticBinary> {
   // `features` appeared in 0.17; on older versions it is an unknown command. Nothing is guessed:
   // a feature restic does not list must never be passed (RESTIC_FEATURES rejects unknown names).
   const features = await run(path, ["features"], { reject: false });
+  const probe = { versionText, featuresText: features.exitCode === 0 ? features.stdout : null };
+  await storeProbe(path, probe);
+  return fromProbe(path, probe);
+}
+
+function fromProbe(path: string, probe: CachedProbe): ResticBinary {
+  const version = parseResticVersion(probe.versionText);
+  if (version === undefined) throw notFound(path);
   return {
     path,
     version: `${version.major}.${version.minor}.${version.patch}`,
     semver: version,
-    features: features.exitCode === 0 ? parseFeatures(features.stdout) : new Set(),
+    features: probe.featuresText === null ? new Set() : parseFeatures(probe.featuresText),
   };
 }
 

@@ -7,6 +7,7 @@ import type { CommandWrapper } from "../types.js";
 import { probeRestic, type ResticBinary } from "./binary.js";
 import { displayUrl, resticEnv, secretValues } from "./env.js";
 import { classifyFailure, ResticError } from "./errors.js";
+import { repositoryExtraArgs, repositoryTuningArgs, withExtraArgs } from "./tuning.js";
 
 /** One repository as the config names it, with its resolved secrets. */
 export interface ResticTarget {
@@ -39,6 +40,8 @@ export interface ResticRunOptions extends ResticOptions {
   onStdoutLine?: (line: string) => void;
   onStderrLine?: (line: string) => void;
   stdin?: Readable;
+  /** A plan's extra_args for this command: after snapback's flags, before the repository's. */
+  extraArgs?: readonly string[];
 }
 
 /** restic needs time after SIGINT to remove its lock from a remote repository. */
@@ -81,7 +84,16 @@ export async function runRestic(
     progressFps: options.progressFps,
     extra: options.env,
   });
-  const full = [...optionArgs(repo), ...args];
+  // The repository's tuning flags are checked against the binary here, so an old restic is
+  // refused by the first command of a run (the pre-open), before any `before` hook.
+  const full = [
+    ...optionArgs(repo),
+    ...repositoryTuningArgs(target.repoName, repo, binary),
+    ...withExtraArgs(args, [
+      ...(options.extraArgs ?? []),
+      ...repositoryExtraArgs(repo, options.action),
+    ]),
+  ];
   const argv = options.wrap ? options.wrap(binary.path, full) : { file: binary.path, args: full };
   options.onCommand?.(argv.file, argv.args);
   let result: RunResult;

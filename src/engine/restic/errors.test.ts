@@ -115,6 +115,7 @@ describe("classifyFailure: remote repositories, locks and kills", () => {
         "subprocess ssh: Warning: Permanently added '[nas]:22' to the list of known hosts.\nsubprocess ssh: root@nas: Permission denied (publickey).\nFatal: unable to open repository at sftp:backup@nas:/srv/restic: unable to start the sftp session, error: EOF\n",
     });
     expect(e.kind).toBe("unreachable");
+    // A refused key is the user's to fix: exit 2, unlike an outage.
     expect(e.exitCode).toBe(2);
     expect(e.message).toBe(
       'repository "offsite" at sftp:backup@nas:/srv/restic is unreachable: root@nas: Permission denied (publickey).',
@@ -129,9 +130,22 @@ describe("classifyFailure: remote repositories, locks and kills", () => {
         "Fatal: unable to open config file: unexpected HTTP response (401): 401 Unauthorized\nIs there a repository at the following location?\nrest:http://u:***@127.0.0.1:8000/\n",
     });
     expect(e.kind).toBe("unreachable");
+    expect(e.exitCode).toBe(2);
     expect(e.message).toMatch(
       /is unreachable: unable to open config file: unexpected HTTP response \(401\)/,
     );
+  });
+
+  it("an outage (refused connection, DNS, timeout) is exit 1: transient, not a config error", () => {
+    for (const stderr of [
+      'Fatal: unable to open config file: Head "http://127.0.0.1:1/config": dial tcp 127.0.0.1:1: connect: connection refused\n',
+      "Fatal: unable to open repository: dial tcp: lookup nas.invalid: no such host\n",
+      "subprocess ssh: ssh: connect to host nas port 22: Connection timed out\nFatal: unable to open repository at sftp:backup@nas:/srv/restic: unable to start the sftp session, error: EOF\n",
+    ]) {
+      const e = classifyFailure({ ...input, stderr });
+      expect(e.kind).toBe("unreachable");
+      expect(e.exitCode).toBe(1);
+    }
   });
 
   it("names the holder of the lock restic could not get", () => {

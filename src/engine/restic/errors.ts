@@ -12,11 +12,16 @@ export type ResticErrorKind =
   | "killed"
   | "other";
 
-/** Exit status of snapback for each kind (see the contract: 2 bad input, 4 locked, 130). */
+/**
+ * Exit status of snapback for each kind (see the contract): 2 for what the user must fix (wrong
+ * password, missing repository), 4 locked, 130 interrupted. An unreachable repository is a
+ * transient outage (1), so monitoring can tell it from a config error; credentials the server
+ * refuses are the user's to fix (2, set in classifyFailure).
+ */
 const EXIT_CODES: Record<ResticErrorKind, number> = {
   "wrong-password": 2,
   "repo-missing": 2,
-  unreachable: 2,
+  unreachable: 1,
   locked: 4,
   "disk-full": 1,
   "not-found-binary": 1,
@@ -110,6 +115,13 @@ const UNREACHABLE = new RegExp(
   ].join("|"),
 );
 
+/**
+ * Reached, but the server refused who we are: the user must fix the key or credentials, it
+ * will not go away by itself (exit 2, not the outage's 1).
+ */
+const AUTH_REFUSED =
+  /permission denied \(publickey|host key verification failed|unexpected http response \(40[13]\)/;
+
 export interface FailureInput {
   repoName: string;
   /** Already stripped of credentials (displayUrl). */
@@ -151,7 +163,7 @@ export function classifyFailure(input: FailureInput): ResticError {
         kind,
         input.repoName,
         `${name} at ${input.url} is unreachable${why ? `: ${why}` : ""}`,
-        opts,
+        AUTH_REFUSED.test(stderr.toLowerCase()) ? { ...opts, exitCode: 2 } : opts,
       );
     }
     case "locked": {
@@ -164,7 +176,7 @@ export function classifyFailure(input: FailureInput): ResticError {
           : `${name} is locked by another restic process${detail ? `: ${detail}` : ""}`,
         {
           ...opts,
-          hint: `wait for it to finish; if none is running, remove the stale lock with "restic unlock" on ${input.url}`,
+          hint: `wait for it to finish; if none is running, remove the stale lock with: snapback unlock --repository ${input.repoName}`,
         },
       );
     }

@@ -13,6 +13,8 @@ export interface ForgetOptions extends ResticOptions {
   dryRun: boolean;
   /** Select by these tags (all must match) instead of the plan's tag: a database's dumps. */
   tags?: readonly string[];
+  /** The plan's extra_args.forget. */
+  extraArgs?: readonly string[];
 }
 
 const FLAGS: [keyof KeepRules, string][] = [

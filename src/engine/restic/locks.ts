@@ -1,6 +1,5 @@
 import { hostname } from "node:os";
-import { runRestic, resticRepository, type ResticOptions, type ResticTarget } from "./command.js";
-import { displayUrl } from "./env.js";
+import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
 import { ResticError } from "./errors.js";
 
 /**
@@ -193,7 +192,6 @@ export async function ensureNotLocked(
 }
 
 export function lockedBy(target: ResticTarget, lock: ResticLock): ResticError {
-  const url = displayUrl(resticRepository(target).url);
   const here = lock.hostname === hostname();
   return new ResticError(
     "locked",
@@ -202,9 +200,42 @@ export function lockedBy(target: ResticTarget, lock: ResticLock): ResticError {
     {
       hint: here
         ? `a restic process on this machine holds it: wait for pid ${lock.pid} to finish`
-        : `snapback never removes a live lock of another host: wait for that run to finish; if ${lock.hostname} really has no restic running, remove the lock with "restic unlock --remove-all" on ${url}`,
+        : `snapback never removes a live lock of another host: wait for that run to finish; if ${lock.hostname} really has no restic running, remove the lock with: snapback unlock --repository ${target.repoName} --force`,
     },
   );
+}
+
+/**
+ * The stale locks a `clearStaleLocks` would remove, and the rest, without removing anything
+ * (`cleanup --dry-run`).
+ */
+export async function findStaleLocks(
+  target: ResticTarget,
+  options: ResticOptions & { judge?: JudgeContext } = {},
+): Promise<{ stale: { lock: ResticLock; reason: string }[]; live: ResticLock[] }> {
+  const judge = options.judge ?? currentJudge();
+  const stale: { lock: ResticLock; reason: string }[] = [];
+  const live: ResticLock[] = [];
+  for (const lock of await listLocks(target, options)) {
+    const v = judgeLock(lock, judge);
+    if (v.stale) stale.push({ lock, reason: v.reason });
+    else live.push(lock);
+  }
+  return { stale, live };
+}
+
+/**
+ * Removes every lock, live or not (`snapback unlock --force`): restic's own
+ * `unlock --remove-all`. Returns the locks that were there before.
+ */
+export async function removeAllLocks(
+  target: ResticTarget,
+  options: ResticOptions = {},
+): Promise<ResticLock[]> {
+  const locks = await listLocks(target, options);
+  if (locks.length > 0)
+    await runRestic(target, ["unlock", "--remove-all"], { ...options, action: "unlock" });
+  return locks;
 }
 
 function currentJudge(): JudgeContext {

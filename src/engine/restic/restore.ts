@@ -21,6 +21,8 @@ export interface RestoreRequest extends ResticOptions {
   include?: string[];
   /** Replace existing files; without it a restore that would replace one is refused. */
   overwrite: boolean;
+  /** The plan's extra_args.restore: for `restic restore` only, not the lookups before it. */
+  restoreExtraArgs?: readonly string[];
 }
 
 export interface RestoreResult {
@@ -67,7 +69,11 @@ export async function restore(req: RestoreRequest): Promise<RestoreResult> {
   if (versionAtLeast(binary.semver, 0, 17)) {
     args.push(`--overwrite=${req.overwrite ? "always" : "never"}`);
   }
-  await runRestic(req, args, { ...req, action: "restore" });
+  await runRestic(req, args, {
+    ...req,
+    action: "restore",
+    ...(req.restoreExtraArgs === undefined ? {} : { extraArgs: req.restoreExtraArgs }),
+  });
   return { snapshot, target };
 }
 

@@ -34,7 +34,17 @@ export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promi
     const first = snaps[0];
     if (!first) continue;
     const sources: KeptSnapshot["sources"] = [];
+    const nested: NonNullable<KeptSnapshot["nested"]> = [];
     if (current && first.item === current.item) {
+      // A nested snapshot of an earlier run holds what this plan's nested step of the same
+      // index holds now; its original path is where the view binds that step.
+      for (const s of snaps) {
+        if (s.nested === undefined) continue;
+        const step = detail.snapshots[s.nested];
+        if (!step || parseSnapshotName(basename(step.snapshot))?.nested !== s.nested) continue;
+        const bind = detail.binds.find((b) => b.from === step.snapshot);
+        if (bind) nested.push({ source: bind.to, path: s.path });
+      }
       for (const b of detail.binds) {
         if (!plan.sources.includes(b.to)) continue;
         const step = detail.snapshots.find(
@@ -59,6 +69,7 @@ export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promi
       createdMs: Math.max(...snaps.map((s) => s.createdMs)),
       sequence: Math.max(...snaps.map((s) => s.sequence)),
       sources,
+      ...(nested.length > 0 ? { nested } : {}),
     });
   }
   return kept.sort((a, b) => a.sequence - b.sequence);

@@ -1,0 +1,75 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { run } from "../src/exec/index.js";
+import { createWorld } from "./fixtures/cli.js";
+
+const REPO = resolve(import.meta.dirname, "..");
+
+async function tempDir(): Promise<AsyncDisposable & { dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "snapback-test-install-"));
+  return { dir, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
+}
+
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }))
+    out.push(join(e.parentPath, e.name).slice(dir.length));
+  return out.sort();
+}
+
+describe("make install / make uninstall", () => {
+  test("the installed CLI runs doctor and a backup; uninstall leaves nothing", async () => {
+    await using dest = await tempDir();
+    await using w = await createWorld();
+    const make = (target: string) =>
+      run("make", ["-s", "-C", REPO, target, `DESTDIR=${dest.dir}`, "PREFIX=/usr/local"], {
+        reject: false,
+      });
+    // Something the user had there before must survive the uninstall.
+    await writeFile(join(dest.dir, "keep-me"), "");
+
+    const installed = await make("install");
+    expect(installed.stderr).toBe("");
+    expect(installed.exitCode).toBe(0);
+    const files = await tree(dest.dir);
+    for (const f of [
+      "/usr/local/bin/snapback",
+      "/usr/local/lib/snapback/snapback.js",
+      "/usr/local/lib/snapback/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
+      "/usr/local/lib/systemd/system/snapback@.service",
+      "/usr/local/lib/systemd/system/snapback-serve.service",
+    ])
+      expect(files).toContain(f);
+    const bin = join(dest.dir, "usr/local/bin/snapback");
+    expect((await stat(bin)).mode & 0o111).toBe(0o111);
+    const template = await readFile(
+      join(dest.dir, "usr/local/lib/systemd/system/snapback@.service"),
+      "utf8",
+    );
+    // Units name where the launcher will live, not the staging directory.
+    expect(template).toMatch(/^ExecStart=\/usr\/local\/bin\/snapback backup %i$/m);
+
+    const doctor = await run(bin, ["doctor"], { reject: false });
+    expect(doctor.stdout).toMatch(/^ok {3}restic: \d+\.\d+\.\d+ at /m);
+    expect(doctor.stdout).toMatch(/^ok {3}root:/m);
+
+    await writeFile(join(w.data, "f.txt"), "installed\n");
+    await w.writeConfig(w.basicConfig([w.data]));
+    const backup = await run(bin, ["--config", w.configPath, "backup", "p"], { reject: false });
+    expect(backup.stderr).not.toMatch(/error/i);
+    expect(backup.exitCode).toBe(0);
+    expect((await w.repo.snapshots()).map((s) => s.paths)).toEqual([[w.data]]);
+    // The history store (the native addon) works from the installed copy.
+    const status = await run(bin, ["--config", w.configPath, "--json", "status"], {
+      reject: false,
+    });
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain('"success"');
+
+    const removed = await make("uninstall");
+    expect(removed.exitCode).toBe(0);
+    expect(await tree(dest.dir)).toEqual(["/keep-me"]);
+  });
+});
