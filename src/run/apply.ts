@@ -262,6 +262,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         taken,
         signal: ctx.signal,
         warn,
+        onPhase: (phase) => ctx.emit({ type: "phase", plan: p.planName, phase }),
       });
     } catch (e) {
       // Repositories that failed to open already reported their own errors and codes.

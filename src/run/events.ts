@@ -85,6 +85,8 @@ export type RunEvent =
       groups: { kind: string; sources: string[]; atomic: boolean; names: string[] }[];
     }
   | { type: "backup_start"; plan: string; repository: string }
+  /** The steps after the engines (what a progress display shows as the current phase). */
+  | { type: "phase"; plan: string; phase: "retention" | "check" }
   | {
       type: "progress";
       plan: string;
