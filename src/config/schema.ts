@@ -6,6 +6,7 @@ import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
 import { globalNotifySchema, planNotifySchema } from "../notify/schema.js";
+import { serverSchema } from "../serve/schema.js";
 
 /**
  * The configuration schema. It is the single source of the config types: everything else
@@ -242,6 +243,8 @@ export const configSchema = z
     notify: globalNotifySchema,
     /** Prometheus node_exporter textfile written after every run. */
     metrics: metricsSchema.optional(),
+    /** `snapback serve` (src/serve/schema.ts). */
+    server: serverSchema.optional(),
   })
   .superRefine((config, ctx) => {
     for (const [planName, plan] of Object.entries(config.plans)) {

@@ -1,8 +1,8 @@
 import { openEngines } from "../../engine/open.js";
 import { UsageError } from "../../errors.js";
-import { openHistory } from "../../history/index.js";
+import { LiveEvents, openHistory } from "../../history/index.js";
 import { channelsForPlan } from "../../notify/index.js";
-import { log } from "../../log.js";
+import { log, redact } from "../../log.js";
 import { applyRun } from "../../run/apply.js";
 import type { RunEvent } from "../../run/events.js";
 import { describeRunPlan, planRun, type RunPlan } from "../../run/plan.js";
@@ -24,6 +24,8 @@ export const backupCommand: Command = {
     const { global, values, positionals, help } = parseCommand("backup", argv, {
       "dry-run": { type: "boolean" },
       wait: { type: "string" },
+      // Hidden: `snapback serve` names the run it starts so it can answer 202 {run_id} at once.
+      "run-id": { type: "string" },
     });
     if (help) {
       io.print(this.usage);
@@ -32,7 +34,10 @@ export const backupCommand: Command = {
     const lockWaitMs = values.wait === undefined ? undefined : parseDuration(values.wait, "--wait");
     const { config } = await io.load(global);
     const planNames = selectPlans(config, positionals);
-    const runIds = new Map(planNames.map((n) => [n, newRunId()]));
+    const givenRunId = values["run-id"];
+    if (givenRunId !== undefined && (planNames.length !== 1 || !/^[\w.-]{1,64}$/.test(givenRunId)))
+      throw new UsageError(`--run-id: "${givenRunId}" needs exactly one plan and a plain id`);
+    const runIds = new Map(planNames.map((n) => [n, givenRunId ?? newRunId()]));
 
     // Plans first, for every named plan: a bad source fails the whole command before
     // anything is created.
@@ -70,10 +75,18 @@ export const backupCommand: Command = {
       engineSets.push(await openEngines(config, p.planName, { resolveSecrets: true }));
 
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
-    const emit = (event: RunEvent): void =>
-      global.json ? io.printJson(event) : reporter.handle(event);
-
     using history = openHistory(config.state_dir);
+    // Runs started here show live in `snapback serve` through the history store.
+    const live = new LiveEvents(history, {
+      redact,
+      onError: (e) => log.warn(`history: live events not recorded: ${String(e)}`),
+    });
+    const emit = (event: RunEvent): void => {
+      live.record(event);
+      if (global.json) io.printJson(event);
+      else reporter.handle(event);
+    };
+
     const { value: codes, interruptedBy } = await withInterrupts(async (signal) => {
       for (const r of await reclaimOrphans(config.state_dir)) {
         const what = describeEntry(r.entry);
