@@ -35,7 +35,7 @@ export const serverSchema = z
     /** Up to this long after the scheduled time, chosen at random (systemd's RandomizedDelaySec). */
     randomized_delay: z
       .string()
-      .regex(/^(\d+(ms|s|m|h|d))+$/, "must look like 30s, 5m, 1h")
+      .regex(/^(\d+(ms|s|m|h))+$/, "must look like 30s, 5m, 1h")
       .optional(),
     tls_cert: absolutePath.optional(),
     tls_key: absolutePath.optional(),

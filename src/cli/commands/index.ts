@@ -8,8 +8,11 @@ import { doctorCommand } from "./doctor.js";
 import { pruneCommand } from "./prune.js";
 import { restoreCommand } from "./restore.js";
 import { scheduleCommand } from "./schedule.js";
+import { serveCommand } from "./serve.js";
 import { snapshotsCommand } from "./snapshots.js";
 import { statusCommand } from "./status.js";
+import { tokenCommand } from "./token.js";
+import { userCommand } from "./user.js";
 
 export const commands: Command[] = [
   backupCommand,
@@ -23,4 +26,7 @@ export const commands: Command[] = [
   configCommand,
   scheduleCommand,
   demoCommand,
+  serveCommand,
+  userCommand,
+  tokenCommand,
 ];
