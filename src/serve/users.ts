@@ -41,12 +41,12 @@ function scryptAsync(secret: string, salt: Buffer, opts: ScryptOptions): Promise
   );
 }
 
-export async function hashSecret(secret: string): Promise<string> {
+export async function hashSecret(secret: string, N = SCRYPT.N ?? 1 << 15): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(secret, salt, SCRYPT);
+  const key = await scryptAsync(secret, salt, { ...SCRYPT, N });
   return [
     "scrypt",
-    SCRYPT.N,
+    N,
     SCRYPT.r,
     SCRYPT.p,
     salt.toString("base64url"),
@@ -79,7 +79,15 @@ export class UsersStore {
   /** sha256(token) → token name, for tokens already verified against the current file. */
   private verifiedTokens = new Map<string, string>();
 
-  constructor(readonly path: string) {}
+  private readonly scryptN: number | undefined;
+
+  /** `scryptN` lowers the hash cost (tests only; the hash records its own cost). */
+  constructor(
+    readonly path: string,
+    options: { scryptN?: number } = {},
+  ) {
+    this.scryptN = options.scryptN;
+  }
 
   static forConfig(stateDir: string, usersFile: string | undefined): UsersStore {
     return new UsersStore(usersFile ?? join(stateDir, "users"));
@@ -120,7 +128,7 @@ export class UsersStore {
     const data = await this.read();
     data.users[name] = {
       role,
-      hash: await hashSecret(password),
+      hash: await hashSecret(password, this.scryptN),
       created: new Date().toISOString(),
     };
     await this.write(data);
@@ -140,7 +148,11 @@ export class UsersStore {
     if (Object.hasOwn(data.tokens, name))
       throw new UsageError(`token create: a token "${name}" exists; revoke it first`);
     const token = `sbt.${name}.${randomBytes(32).toString("base64url")}`;
-    data.tokens[name] = { role, hash: await hashSecret(token), created: new Date().toISOString() };
+    data.tokens[name] = {
+      role,
+      hash: await hashSecret(token, this.scryptN),
+      created: new Date().toISOString(),
+    };
     await this.write(data);
     return token;
   }
@@ -155,7 +167,7 @@ export class UsersStore {
   async checkPassword(name: string, password: string): Promise<Principal | undefined> {
     const data = await this.read();
     const entry = Object.hasOwn(data.users, name) ? data.users[name] : undefined;
-    dummyHash ??= hashSecret(randomBytes(16).toString("hex"));
+    dummyHash ??= hashSecret(randomBytes(16).toString("hex"), this.scryptN);
     const ok = await verifySecret(password, entry?.hash ?? (await dummyHash));
     return ok && entry ? { name, role: entry.role, kind: "user" } : undefined;
   }
