@@ -259,18 +259,45 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/api/events", (c) => {
     const plan = c.req.query("plan");
     const runId = c.req.query("run_id");
+    // Resume: EventSource sends the last id it saw; `since=0` replays what the history keeps.
+    const sinceText = c.req.header("last-event-id") ?? c.req.query("since");
+    const since =
+      sinceText === undefined ? undefined : z.coerce.number().int().min(0).parse(sinceText);
+    const wanted = (m: { plan: string; runId?: string; run_id?: string }): boolean =>
+      (plan === undefined || m.plan === plan) &&
+      (runId === undefined || (m.run_id ?? m.runId) === runId);
     return streamSSE(c, async (stream) => {
       let closed = false;
+      // Live events that arrive while the replay is written wait here, in order.
+      let buffered: string[] | undefined = since === undefined ? undefined : [];
+      const send = (data: string, id?: string): void => {
+        if (closed) return;
+        stream.writeSSE(id === undefined ? { data } : { data, id }).catch(() => (closed = true));
+      };
       const unsubscribe = deps.bus.subscribe((m: RunMessage) => {
-        if (
-          closed ||
-          (plan !== undefined && m.plan !== plan) ||
-          (runId !== undefined && m.run_id !== runId)
-        )
-          return;
-        stream.writeSSE({ data: JSON.stringify(m.event) }).catch(() => (closed = true));
+        if (!wanted(m)) return;
+        const data = JSON.stringify(m.event);
+        if (buffered) buffered.push(data);
+        else send(data);
       });
       await stream.writeSSE({ event: "hello", data: JSON.stringify({ ok: true }) });
+      if (since !== undefined && buffered) {
+        const replayed = new Set<string>();
+        for (let after = since; ;) {
+          const batch = deps.history.eventsAfter(after, 500);
+          for (const e of batch) {
+            after = e.seq;
+            if (!wanted(e)) continue;
+            const data = JSON.stringify({ ...e.event, run_id: e.runId, plan: e.plan });
+            replayed.add(data);
+            send(data, String(e.seq));
+          }
+          if (batch.length < 500) break;
+        }
+        const live = buffered;
+        buffered = undefined;
+        for (const data of live) if (!replayed.has(data)) send(data);
+      }
       await new Promise<void>((resolve) => {
         const done = (): void => resolve();
         stream.onAbort(done);

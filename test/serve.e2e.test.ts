@@ -1,0 +1,98 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { run } from "../src/exec/index.js";
+import { SqliteHistoryStore, HISTORY_FILE } from "../src/history/index.js";
+import { createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { TEST_PASSWORD } from "./fixtures/restic.js";
+import { startDaemon, type Daemon } from "./fixtures/serve.js";
+
+/** Enough incompressible data that restic is still reading when the signal lands. */
+async function fillData(w: World, files: number): Promise<void> {
+  const dir = join(w.data, "bulk");
+  await mkdir(dir);
+  await run("sh", [
+    "-c",
+    `for i in $(seq ${files}); do head -c 1048576 /dev/urandom > "${dir}/f$i"; done`,
+  ]);
+}
+
+async function resticLocks(w: World): Promise<string[]> {
+  return (await w.repo.restic(["list", "locks"])).split("\n").filter(Boolean);
+}
+
+/** No response body or event the test saw carries the repository password or the token. */
+function expectNoSecrets(d: Daemon): void {
+  for (const text of d.seen) {
+    expect(text).not.toContain(TEST_PASSWORD);
+    expect(text).not.toContain(d.token);
+  }
+}
+
+async function json<T>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+interface RunRow {
+  run_id: string;
+  plan: string;
+  status: string;
+  summaries: Record<string, { files_new: number }>;
+}
+
+describe("snapback serve", () => {
+  test("a backup started over HTTP is followed on /api/events to its result and listed in /api/runs", async () => {
+    await using w = await createWorld();
+    await writeFile(join(w.data, "hello.txt"), "hello");
+    await w.writeConfig(w.basicConfig([w.data]));
+    await using d = await startDaemon(w);
+    expect(await json(await fetch(new URL("healthz", d.url)))).toEqual({ ok: true });
+    expect((await fetch(new URL("api/plans", d.url))).status).toBe(401);
+
+    const events = await d.events();
+    const res = await d.api("api/plans/p/backup", { method: "POST", body: "{}" });
+    expect(res.status).toBe(202);
+    const { run_id } = await json<{ run_id: string }>(res);
+    const result = await events.waitFor((e) => e.type === "result" && e.run_id === run_id);
+    expect(result.status).toBe("success");
+    const types = events
+      .all()
+      .filter((e) => e.run_id === run_id)
+      .map((e) => e.type);
+    expect(types[0]).toBe("start");
+    expect(types).toContain("summary");
+
+    const runs = await json<RunRow[]>(await d.api("api/runs?limit=10"));
+    expect(runs[0]).toMatchObject({ run_id, plan: "p", status: "success" });
+    expect(runs[0]?.summaries["r"]?.files_new).toBe(1);
+    const detail = await json<{ events: { type: string }[] }>(await d.api(`api/runs/${run_id}`));
+    expect(detail.events.map((e) => e.type)).toContain("result");
+    const plans = await json<{ name: string; last_run: { run_id: string } }[]>(
+      await d.api("api/plans"),
+    );
+    expect(plans[0]?.last_run.run_id).toBe(run_id);
+    for (const path of ["api/status", "api/config", "api/openapi.json", "metrics"])
+      expect((await d.api(path)).status, path).toBe(200);
+    expect(await leftovers(w)).toEqual([]);
+    expectNoSecrets(d);
+  });
+
+  test("cancel of a running backup: interrupted, no snapshot, mount or restic lock left", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w, 120);
+    await w.writeConfig(w.basicConfig([w.data]));
+    await using d = await startDaemon(w);
+    const events = await d.events();
+    const { run_id } = await json<{ run_id: string }>(
+      await d.api("api/plans/p/backup", { method: "POST" }),
+    );
+    await events.waitFor((e) => e.type === "progress" && e.run_id === run_id);
+    expect((await d.api(`api/runs/${run_id}/cancel`, { method: "POST" })).status).toBe(202);
+    const result = await events.waitFor((e) => e.type === "result" && e.run_id === run_id);
+    expect(result.status).toBe("interrupted");
+    // The run unwinds (snapshots, mounts, journal, temp dir) before it reports its result.
+    expect(await leftovers(w)).toEqual([]);
+    expect(await resticLocks(w)).toEqual([]);
+    expectNoSecrets(d);
+  });
+});
