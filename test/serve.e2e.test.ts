@@ -95,4 +95,93 @@ describe("snapback serve", () => {
     expect(await resticLocks(w)).toEqual([]);
     expectNoSecrets(d);
   });
+
+  test("a CLI backup started beside the daemon shows live in /api/events and /api/runs", async () => {
+    await using w = await createWorld();
+    await writeFile(join(w.data, "f"), "x");
+    // The run holds in a `before` hook until the test opens the gate: it is surely still running.
+    const ready = join(w.dir, "ready.fifo");
+    const gate = join(w.dir, "gate.fifo");
+    await run("mkfifo", [ready, gate]);
+    const hook = `[[plans.p.hooks]]\nwhen = "before"\nshell = 'echo ready > ${ready}; cat ${gate} > /dev/null'`;
+    await w.writeConfig(`${w.basicConfig([w.data])}\n${hook}\n`);
+    await using d = await startDaemon(w);
+    const events = await d.events();
+    const cli = w.cli(["backup", "p"]);
+    await readFile(ready, "utf8");
+    const start = await events.waitFor((e) => e.type === "start" && e.plan === "p");
+    const runs = await json<RunRow[]>(await d.api("api/runs"));
+    expect(runs[0]).toMatchObject({ run_id: start.run_id, status: "running" });
+    // Not ours: the daemon cannot cancel a run of another process.
+    expect((await d.api(`api/runs/${start.run_id}/cancel`, { method: "POST" })).status).toBe(409);
+    await writeFile(gate, "go\n");
+    const result = await events.waitFor((e) => e.type === "result" && e.run_id === start.run_id);
+    expect(result.status).toBe("success");
+    expect((await cli).exitCode).toBe(0);
+    expectNoSecrets(d);
+  });
+
+  test("SIGTERM to the daemon mid-run: the run is interrupted, cleanup done, exit 0", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w, 120);
+    await w.writeConfig(w.basicConfig([w.data]));
+    const d = await startDaemon(w);
+    try {
+      const events = await d.events();
+      const { run_id } = await json<{ run_id: string }>(
+        await d.api("api/plans/p/backup", { method: "POST" }),
+      );
+      await events.waitFor((e) => e.type === "progress" && e.run_id === run_id);
+      process.kill(d.pid, "SIGTERM");
+      const result = await events.waitFor((e) => e.type === "result" && e.run_id === run_id);
+      expect(result.status).toBe("interrupted");
+      expect(await d.exited).toBe(0);
+      expect(d.stderr()).toMatch(/stopped \(SIGTERM\)/);
+      expect(await leftovers(w)).toEqual([]);
+      expect(await resticLocks(w)).toEqual([]);
+      const store = new SqliteHistoryStore(join(w.stateDir, HISTORY_FILE));
+      try {
+        expect(store.get(run_id)?.status).toBe("interrupted");
+        expect(store.get(run_id)?.endedAt).not.toBeNull();
+      } finally {
+        store.close();
+      }
+    } finally {
+      await d[Symbol.asyncDispose]();
+    }
+  });
+
+  test("SIGKILL of the daemon and its run: the next start reclaims what the run left", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w, 120);
+    await w.writeConfig(w.basicConfig([w.data]));
+    const d = await startDaemon(w);
+    let runId: string;
+    try {
+      const events = await d.events();
+      runId = (
+        await json<{ run_id: string }>(await d.api("api/plans/p/backup", { method: "POST" }))
+      ).run_id;
+      await events.waitFor((e) => e.type === "progress" && e.run_id === runId);
+      // Power loss, as far as snapback can tell: the daemon, its child and restic die at once.
+      const child = Number(
+        (await run("pgrep", ["-P", String(d.pid)])).stdout.trim().split("\n")[0],
+      );
+      process.kill(d.pid, "SIGKILL");
+      process.kill(-child, "SIGKILL");
+      expect(await d.exited).toBe(null);
+      // Until the kernel has reaped them, the run's processes still count as alive.
+      await run("pidwait", ["-g", String(child)], { reject: false });
+    } finally {
+      await d[Symbol.asyncDispose]();
+    }
+    const left = await leftovers(w);
+    expect(left.some((l) => l.includes("snapback@p@"))).toBe(true);
+
+    await using again = await startDaemon(w, { token: d.token });
+    expect(again.stderr()).toMatch(/removed leftover btrfs subvolume .*snapback@p@/);
+    expect(await leftovers(w)).toEqual([]);
+    const runs = await json<RunRow[]>(await again.api("api/runs"));
+    expect(runs[0]).toMatchObject({ run_id: runId, status: "interrupted" });
+  });
 });
