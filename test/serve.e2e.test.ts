@@ -184,4 +184,64 @@ describe("snapback serve", () => {
     const runs = await json<RunRow[]>(await again.api("api/runs"));
     expect(runs[0]).toMatchObject({ run_id: runId, status: "interrupted" });
   });
+
+  test("the scheduler runs a plan at its OnCalendar time, started by the daemon", async () => {
+    await using w = await createWorld();
+    await writeFile(join(w.data, "f"), "x");
+    // Every 5 seconds: the first elapse is at most a few seconds ahead, however slow the start.
+    await w.writeConfig(
+      `${w.basicConfig([w.data], 'schedule = "*:*:0/5"')}\n[server]\nscheduler = true\n`,
+    );
+    await using d = await startDaemon(w);
+    const plans = await json<{ name: string; next_run: string | null }[]>(await d.api("api/plans"));
+    expect(plans[0]?.next_run).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d[05]\.000Z$/);
+    const events = await d.events();
+    const result = await events.waitFor((e) => e.type === "result" && e.plan === "p");
+    expect(result.status).toBe("success");
+    const runs = await json<(RunRow & { started_by: string })[]>(await d.api("api/runs"));
+    expect(runs.find((r) => r.run_id === result.run_id)?.started_by).toBe("scheduler");
+    expect(d.stderr()).toMatch(/scheduler: started plan "p"/);
+  });
+
+  test("a run missed while the daemon was down runs once at start (Persistent=true)", async () => {
+    await using w = await createWorld();
+    await writeFile(join(w.data, "f"), "x");
+    await w.writeConfig(
+      `${w.basicConfig([w.data], 'schedule = "2021-01-01 00:00:00 UTC"')}\n[server]\nscheduler = true\n`,
+    );
+    // The last run was in 2020: the 2021 elapse was missed.
+    const store = new SqliteHistoryStore(join(w.stateDir, HISTORY_FILE));
+    try {
+      store.startRun({
+        runId: "old",
+        plan: "p",
+        repositories: ["r"],
+        startedAt: new Date("2020-06-01T00:00:00Z"),
+        pid: process.pid,
+      });
+      store.finishRun("old", {
+        status: "success",
+        endedAt: new Date("2020-06-01T00:01:00Z"),
+        snapshotIds: {},
+        summaries: {},
+        warnings: [],
+        logTail: [],
+      });
+    } finally {
+      store.close();
+    }
+    await using d = await startDaemon(w);
+    expect(d.stderr()).toMatch(
+      /plan "p" missed its run at 2021-01-01T00:00:00.000Z: running it now/,
+    );
+    // The run may be over before the stream opens: since=0 replays what the history holds.
+    const events = await d.events({ since: 0 });
+    const result = await events.waitFor((e) => e.type === "result" && e.plan === "p");
+    expect(result.status).toBe("success");
+    const runs = await json<RunRow[]>(await d.api("api/runs"));
+    expect(runs.map((r) => r.run_id)).toEqual([result.run_id, "old"]);
+    // A one-shot expression in the past: nothing more is scheduled.
+    const plans = await json<{ next_run: string | null }[]>(await d.api("api/plans"));
+    expect(plans[0]?.next_run).toBeNull();
+  });
 });
