@@ -244,4 +244,96 @@ describe("snapback serve", () => {
     const plans = await json<{ next_run: string | null }[]>(await d.api("api/plans"));
     expect(plans[0]?.next_run).toBeNull();
   });
+
+  test("snapshots, tree, restore of two files, download of a directory as tar, diff, check, prune", async () => {
+    await using w = await createWorld();
+    await mkdir(join(w.data, "docs"));
+    await writeFile(join(w.data, "docs", "a.txt"), "alpha");
+    await writeFile(join(w.data, "docs", "b.txt"), "bravo");
+    await writeFile(join(w.data, "c.txt"), "charlie");
+    await w.writeConfig(w.basicConfig([w.data], "[plans.p.retention]\nkeep_last = 5"));
+    expect((await w.cli(["backup", "p"])).exitCode).toBe(0);
+    await writeFile(join(w.data, "c.txt"), "charlie 2");
+    expect((await w.cli(["backup", "p"])).exitCode).toBe(0);
+    await using d = await startDaemon(w);
+
+    const snaps = await json<{ id: string; kind: string; repository: string }[]>(
+      await d.api("api/plans/p/snapshots"),
+    );
+    expect(snaps.map((s) => [s.kind, s.repository])).toEqual([
+      ["backup", "r"],
+      ["backup", "r"],
+    ]);
+    const [newest, oldest] = snaps.map((s) => s.id);
+
+    const tree = await json<{ name: string; type: string }[]>(
+      await d.api(`api/snapshots/r/${newest}/tree?path=${encodeURIComponent(w.data)}`),
+    );
+    expect(tree.map((n) => [n.name, n.type]).sort()).toEqual([
+      ["c.txt", "file"],
+      ["docs", "dir"],
+    ]);
+    // Nothing outside what the plans back up can be read.
+    expect((await d.api(`api/snapshots/r/${newest}/tree?path=/etc`)).status).toBe(403);
+    expect((await d.api(`api/snapshots/r/${newest}/download?path=/etc/shadow`)).status).toBe(403);
+    expect((await d.api(`api/snapshots/r/${newest}/tree?path=${w.data}/../x`)).status).toBe(400);
+
+    const target = join(w.dir, "restored");
+    const restore = await d.api("api/plans/p/restore", {
+      method: "POST",
+      body: JSON.stringify({
+        snapshot: newest,
+        paths: [join(w.data, "docs", "a.txt"), join(w.data, "c.txt")],
+        target,
+      }),
+    });
+    expect(restore.status).toBe(200);
+    expect(await readFile(join(target, w.data, "docs", "a.txt"), "utf8")).toBe("alpha");
+    expect(await readFile(join(target, w.data, "c.txt"), "utf8")).toBe("charlie 2");
+    const outside = await d.api("api/plans/p/restore", {
+      method: "POST",
+      body: JSON.stringify({ paths: ["/etc/passwd"], target }),
+    });
+    expect(outside.status).toBe(403);
+
+    const dl = await fetch(
+      new URL(
+        `api/snapshots/r/${newest}/download?path=${encodeURIComponent(join(w.data, "docs"))}`,
+        d.url,
+      ),
+      { headers: { authorization: `Bearer ${d.token}` } },
+    );
+    expect(dl.status).toBe(200);
+    expect(dl.headers.get("content-type")).toBe("application/x-tar");
+    const tarFile = join(w.dir, "docs.tar");
+    await writeFile(tarFile, Buffer.from(await dl.arrayBuffer()));
+    const listing = (await run("tar", ["-tf", tarFile])).stdout.split("\n").filter(Boolean);
+    expect(
+      listing
+        .filter((l) => !l.endsWith("/"))
+        .map((l) => l.replace(/^.*\//, ""))
+        .sort(),
+    ).toEqual(["a.txt", "b.txt"]);
+    const unpacked = join(w.dir, "unpacked");
+    await mkdir(unpacked);
+    await run("tar", ["-xf", tarFile, "-C", unpacked]);
+    const b = (await run("find", [unpacked, "-name", "b.txt"])).stdout.trim();
+    expect(await readFile(b, "utf8")).toBe("bravo");
+
+    const diff = await json<{ changes: { path: string; modifier: string }[] }>(
+      await d.api(`api/snapshots/r/diff?from=${oldest}&to=${newest}`),
+    );
+    expect(diff.changes).toContainEqual({ path: join(w.data, "c.txt"), modifier: "M" });
+
+    const check = await json<{ ok: boolean }>(await d.api("api/plans/p/check", { method: "POST" }));
+    expect(check.ok).toBe(true);
+    const prune = await d.api("api/plans/p/prune", { method: "POST", body: '{"dry_run":true}' });
+    expect(prune.status).toBe(200);
+    expect((await json<{ ok: boolean }>(prune)).ok).toBe(true);
+    const audit = await json<{ action: string }[]>(await d.api("api/audit"));
+    expect(audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining(["restore", "download", "check", "prune"]),
+    );
+    expectNoSecrets(d);
+  });
 });

@@ -19,6 +19,7 @@ import {
 import { sameOrigin, type LoginLimiter, type Sessions } from "./auth.js";
 import type { RunEventBus, RunMessage } from "./bus.js";
 import { openApiDocument } from "./openapi.js";
+import { mountRepoRoutes, type CliRunner } from "./repo-routes.js";
 import { PlanBusyError, type DaemonRun } from "./runner.js";
 import type { Principal, UsersStore } from "./users.js";
 
@@ -31,6 +32,7 @@ export interface Runs {
   cancel(runId: string): boolean;
   get(runId: string): DaemonRun | undefined;
   current(): DaemonRun[];
+  cli: CliRunner["cli"];
 }
 
 export interface AppDeps {
@@ -351,6 +353,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.text(text, 200, { "content-type": "text/plain; version=0.0.4" });
   });
 
+  mountRepoRoutes(app, deps, deps.runs);
   deps.mountWeb?.(app);
   return root;
 }

@@ -12,6 +12,7 @@ import {
   startedResponse,
   statusResponse,
 } from "./api.js";
+import { checkRequest, pruneRequest, restoreRequest } from "./repo-routes.js";
 
 type Schema = z.ZodType;
 
@@ -32,6 +33,8 @@ const CHANGING = {
 };
 
 const planParam = { name: "plan", in: "path", required: true, schema: { type: "string" } };
+const repoParam = { name: "repo", in: "path", required: true, schema: { type: "string" } };
+const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
 const runParam = { name: "run_id", in: "path", required: true, schema: { type: "string" } };
 
 /** The OpenAPI 3.1 document of the API, generated from the zod schemas the routes validate with. */
@@ -100,6 +103,68 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           description:
             "Server-Sent Events: every event of every run (the --json events of backup, with run_id)",
           responses: { "200": { description: "text/event-stream" } },
+        },
+      },
+      "/api/plans/{plan}/snapshots": {
+        get: {
+          parameters: [planParam],
+          description:
+            "One timeline: restic/kopia backups (kind backup), replication-target snapshots (replica) and local restore points (restore_point), newest first",
+          responses: { "200": { description: "snapshots" } },
+        },
+      },
+      "/api/snapshots/{repo}/{id}/tree": {
+        get: {
+          parameters: [
+            repoParam,
+            idParam,
+            { name: "path", in: "query", schema: { type: "string" } },
+          ],
+          responses: {
+            "200": { description: "one directory level" },
+            "403": { description: "outside what the plans back up" },
+          },
+        },
+      },
+      "/api/snapshots/{repo}/{id}/download": {
+        get: {
+          parameters: [
+            repoParam,
+            idParam,
+            { name: "path", in: "query", required: true, schema: { type: "string" } },
+          ],
+          responses: { "200": { description: "the file, or a directory as a tar stream" } },
+        },
+      },
+      "/api/snapshots/{repo}/diff": {
+        get: {
+          parameters: [
+            repoParam,
+            { name: "from", in: "query", required: true, schema: { type: "string" } },
+            { name: "to", in: "query", required: true, schema: { type: "string" } },
+          ],
+          responses: { "200": { description: "restic diff: changes and statistics" } },
+        },
+      },
+      "/api/plans/{plan}/restore": {
+        post: {
+          parameters: [planParam],
+          requestBody: { content: json(restoreRequest, "input") },
+          responses: { "200": { description: "restored" }, ...CHANGING },
+        },
+      },
+      "/api/plans/{plan}/check": {
+        post: {
+          parameters: [planParam],
+          requestBody: { content: json(checkRequest, "input") },
+          responses: { "200": { description: "the check report" }, ...CHANGING },
+        },
+      },
+      "/api/plans/{plan}/prune": {
+        post: {
+          parameters: [planParam],
+          requestBody: { content: json(pruneRequest, "input") },
+          responses: { "200": { description: "the prune report" }, ...CHANGING },
         },
       },
       "/api/status": {

@@ -98,6 +98,43 @@ export class RunManager {
     return r;
   }
 
+  /**
+   * Runs another `snapback --json COMMAND` (snapshots, check, prune, restore) as a child and
+   * returns its JSON document: the same code path, isolation and secret handling as the CLI.
+   */
+  async cli(
+    args: string[],
+    signal?: AbortSignal,
+  ): Promise<{ exitCode: number | null; doc: unknown; error: string | undefined }> {
+    const { file, args: pre } = this.options.child;
+    const r = await run(file, [...pre, "--json", ...args], {
+      reject: false,
+      killSignal: "SIGINT",
+      killGraceMs: CANCEL_GRACE_MS,
+      ...(signal ? { signal } : {}),
+    });
+    let doc: unknown;
+    try {
+      doc = JSON.parse(r.stdout) as unknown;
+    } catch {
+      try {
+        doc = r.stdout
+          .trim()
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as unknown);
+      } catch {
+        doc = null;
+      }
+    }
+    const error = r.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("error: "))
+      .at(-1)
+      ?.slice("error: ".length);
+    return { exitCode: r.exitCode, doc, error };
+  }
+
   /** Stops a run like SIGTERM stops the CLI. False when it is not ours or already done. */
   cancel(runId: string): boolean {
     const r = this.runs.get(runId);

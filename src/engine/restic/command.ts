@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { Repository, ResticRepository } from "../../config/schema.js";
 import type { RepositorySecrets } from "../../config/secrets.js";
 import { UsageError } from "../../errors.js";
@@ -39,6 +39,8 @@ export interface ResticRunOptions extends ResticOptions {
   onStdoutLine?: (line: string) => void;
   onStderrLine?: (line: string) => void;
   stdin?: Readable;
+  /** Stream stdout here instead of capturing it (`restic dump` of large files). */
+  stdoutTo?: Writable;
 }
 
 /** restic needs time after SIGINT to remove its lock from a remote repository. */
@@ -95,6 +97,7 @@ export async function runRestic(
       ...(options.onStdoutLine ? { onStdoutLine: options.onStdoutLine } : {}),
       ...(options.onStderrLine ? { onStderrLine: options.onStderrLine } : {}),
       ...(options.stdin ? { stdin: options.stdin } : {}),
+      ...(options.stdoutTo ? { stdoutTo: options.stdoutTo } : {}),
     });
   } catch (e) {
     if (e instanceof ProcessError && e.spawnCode !== undefined) {
