@@ -16,6 +16,7 @@ import { DeferStack } from "../src/run/defer.js";
 import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
 import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
+import { benchServe } from "../src/serve/bench.js";
 
 const SEED = 20240611;
 const GiB = 1024 ** 3;
@@ -839,6 +840,7 @@ function report(w: World, r: Results, machine: [string, string][]): string {
 async function main(signal: AbortSignal): Promise<string> {
   const scale = parseScale(process.argv);
   const cli = join(import.meta.dirname, "snapback.js");
+  if (process.argv.includes("--serve-only")) return serveReport(cli);
   await preflight(scale, cli);
   const machine = await describeMachine(tmpdir());
   await using stack = new DeferStack((what, e) =>
@@ -848,7 +850,25 @@ async function main(signal: AbortSignal): Promise<string> {
   const results = await measure(world, stack);
   const restic = report(world, results, machine);
   await stack[Symbol.asyncDispose]();
-  return `${restic}\n${await replicationReport(process.argv.includes("--quick"))}`;
+  return `${restic}\n${await replicationReport(process.argv.includes("--quick"))}\n${await serveReport(cli)}`;
+}
+
+/** Issue 12: the daemon over a long history (src/serve/bench.ts). */
+async function serveReport(cli: string): Promise<string> {
+  say("serve: a daemon over 2,000 runs");
+  const r = await benchServe({ cli });
+  return [
+    `### snapback serve (${r.runs} runs, ${r.snapshots} snapshots in the history)`,
+    "",
+    "| measure | value | target | met? |",
+    "|---|---|---|---|",
+    `| GET /api/runs?limit=50, p95 of ${r.requests} (p50) | ${r.runsP95Ms.toFixed(1)} ms (${r.runsP50Ms.toFixed(1)} ms) | ≤ 50 ms | ${met(r.runsP95Ms <= 50)} |`,
+    `| GET /api/plans, p95 of ${r.requests} (p50) | ${r.plansP95Ms.toFixed(1)} ms (${r.plansP50Ms.toFixed(1)} ms) | ≤ 50 ms | ${met(r.plansP95Ms <= 50)} |`,
+    `| idle RSS | ${r.idleRssMiB.toFixed(0)} MiB | ≤ 120 MiB | ${met(r.idleRssMiB <= 120)} |`,
+    `| idle CPU over ${r.idleSeconds} s | ${r.idleCpuPercent.toFixed(2)} % | ~0 | ${met(r.idleCpuPercent < 0.5)} |`,
+    `| history write by another process → SSE client, p95 of ${r.eventSamples} (p50) | ${r.eventP95Ms.toFixed(0)} ms (${r.eventP50Ms.toFixed(0)} ms) | ≤ 1 s with the ≤ 1/s progress throttle | ${met(r.eventP95Ms < 1000)} |`,
+    "",
+  ].join("\n");
 }
 
 /**
