@@ -1,9 +1,10 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
 import { SqliteHistoryStore, HISTORY_FILE } from "../src/history/index.js";
-import { createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { TEST_PASSWORD } from "./fixtures/restic.js";
 import { startDaemon, type Daemon } from "./fixtures/serve.js";
 
@@ -335,5 +336,31 @@ describe("snapback serve", () => {
       expect.arrayContaining(["restore", "download", "check", "prune"]),
     );
     expectNoSecrets(d);
+  });
+  test("snapback serve exits 2 naming the key, with no stack trace", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "snapback-serve-cli-"));
+    try {
+      const config = join(dir, "snapback.toml");
+      await writeFile(config, `state_dir = "${dir}/state"\n[server]\nlisten = "0.0.0.0:8470"\n`, {
+        mode: 0o600,
+      });
+      const cli = CLI;
+      const r = await run(process.execPath, [cli, "--config", config, "serve"], { reject: false });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(
+        /^error: server\.listen: "0\.0\.0\.0:8470" is not a loopback address/,
+      );
+      expect(r.stderr).toMatch(/hint: set server\.tls_cert and server\.tls_key/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      const flag = await run(
+        process.execPath,
+        [cli, "--config", config, "serve", "--listen", "10.1.2.3:1"],
+        { reject: false },
+      );
+      expect(flag.exitCode).toBe(2);
+      expect(flag.stderr).toMatch(/^error: --listen: "10\.1\.2\.3:1" is not a loopback address/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -527,4 +527,78 @@ describe("serve routes", () => {
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get("content-type")).toMatch(/^text\/plain/);
   });
+
+  it("guards the repository routes: auth, roles, CSRF and paths, before anything runs", async () => {
+    const v = bearer(viewerToken);
+    const a = bearer(adminToken);
+    for (const path of [
+      "/api/plans/quick/snapshots",
+      "/api/snapshots/r/latest/tree?path=/src",
+      "/api/snapshots/r/latest/download?path=/src/f",
+      "/api/snapshots/r/diff?from=abcdef&to=fedcba",
+    ])
+      expect((await w.req(path)).status, path).toBe(401);
+    for (const path of [
+      "/api/plans/quick/restore",
+      "/api/plans/quick/check",
+      "/api/plans/quick/prune",
+    ]) {
+      expect((await w.req(path, { method: "POST", headers: v, body: "{}" })).status, path).toBe(
+        403,
+      );
+      const cookie = cookieOf(await w.login("alice", PASSWORD));
+      expect(
+        (
+          await w.req(path, {
+            method: "POST",
+            headers: { cookie, host: "localhost", origin: "https://evil.example" },
+            body: "{}",
+          })
+        ).status,
+        path,
+      ).toBe(403);
+    }
+    // Paths outside what the plans back up, or not clean, never reach restic.
+    const tree = (q: string): Promise<Response> =>
+      w.req(`/api/snapshots/r/latest/tree?path=${encodeURIComponent(q)}`, { headers: v });
+    expect((await tree("/etc")).status).toBe(403);
+    expect((await tree("/src/../etc")).status).toBe(400);
+    expect((await tree("/src/")).status).toBe(400);
+    expect((await tree("relative")).status).toBe(400);
+    expect(
+      (await w.req("/api/snapshots/r/latest/download?path=/etc/shadow", { headers: v })).status,
+    ).toBe(403);
+    // The root is a parent of a source: browsable, not downloadable whole.
+    expect((await w.req("/api/snapshots/r/latest/download?path=/", { headers: v })).status).toBe(
+      403,
+    );
+    expect((await w.req("/api/snapshots/r/not-an-id/tree?path=/src", { headers: v })).status).toBe(
+      400,
+    );
+    expect((await w.req("/api/snapshots/nope/latest/tree?path=/src", { headers: v })).status).toBe(
+      403,
+    );
+    const restore = (body: unknown): Promise<Response> =>
+      w.req("/api/plans/quick/restore", { method: "POST", headers: a, body: JSON.stringify(body) });
+    const outside = await restore({ paths: ["/src/a", "/etc/passwd"], target: "/tmp/x" });
+    expect(outside.status).toBe(403);
+    expect(await outside.json()).toEqual({
+      error: 'paths.1: "/etc/passwd" is not inside a source of plan quick',
+    });
+    const badTarget = await restore({ paths: ["/src/a"], target: "/tmp/../etc" });
+    expect(badTarget.status).toBe(400);
+    expect(((await badTarget.json()) as { error: string }).error).toMatch(/^target: /);
+    expect((await restore({ paths: [], target: "/tmp/x" })).status).toBe(400);
+    expect(
+      (await restore({ paths: ["/src/a"], target: "/tmp/x", overwrite: "sometimes" })).status,
+    ).toBe(400);
+    expect(
+      (await w.req("/api/plans/nope/restore", { method: "POST", headers: a, body: "{}" })).status,
+    ).toBe(404);
+    expect(w.history.audit()).toEqual([
+      expect.objectContaining({ action: "login" }),
+      expect.objectContaining({ action: "login" }),
+      expect.objectContaining({ action: "login" }),
+    ]);
+  });
 });
