@@ -601,4 +601,32 @@ describe("serve routes", () => {
       expect.objectContaining({ action: "login" }),
     ]);
   });
+
+  it("queues runs beyond max_parallel and starts them as others end; a queued run can be cancelled", async () => {
+    const runs = new RunManager({
+      child: { file: process.execPath, args: ["-e", FAKE_CHILD, "--"] },
+      maxParallel: 1,
+      bus: w.bus,
+      history: w.history,
+      onError: () => undefined,
+    });
+    try {
+      const started = w.next((m) => m.kind === "started" && m.plan === "slow");
+      const first = runs.start("slow", { by: "t" });
+      await started;
+      const second = runs.start("quick", { by: "t" });
+      const third = runs.start("quick", { by: "t", dryRun: true });
+      expect([first.state, second.state, third.state]).toEqual(["running", "queued", "queued"]);
+      expect(runs.cancel(third.runId)).toBe(true);
+      await third.finished;
+      const secondDone = w.next((m) => m.kind === "finished" && m.run_id === second.runId);
+      expect(runs.cancel(first.runId)).toBe(true);
+      await first.finished;
+      expect((await secondDone).status).toBe("success");
+      await second.finished;
+      expect([first.exitCode, second.exitCode, third.exitCode]).toEqual([130, 0, undefined]);
+    } finally {
+      await runs.stopAll();
+    }
+  });
 });

@@ -41,6 +41,8 @@ const CANCEL_GRACE_MS = 120_000;
 export class RunManager {
   private readonly runs = new Map<string, DaemonRun>();
   private readonly queue: DaemonRun[] = [];
+  /** Resolves each run's `finished`. */
+  private readonly settle = new Map<string, () => void>();
   private active = 0;
 
   constructor(
@@ -93,7 +95,7 @@ export class RunManager {
     this.runs.set(r.runId, r);
     void r.finished.then(() => this.forgetLater(r.runId));
     this.queue.push(r);
-    (r as DaemonRun & { done: () => void }).done = done;
+    this.settle.set(r.runId, done);
     this.pump();
     return r;
   }
@@ -141,13 +143,12 @@ export class RunManager {
     if (!r || r.state === "done") return false;
     if (r.state === "queued") {
       this.queue.splice(this.queue.indexOf(r), 1);
-      r.state = "done";
       this.publish(r, {
         type: "result",
         status: "interrupted",
         error: "cancelled before it started",
       });
-      (r as DaemonRun & { done: () => void }).done();
+      this.markDone(r);
       return true;
     }
     r.abort.abort();
@@ -159,6 +160,12 @@ export class RunManager {
     const all = this.current();
     for (const r of all) this.cancel(r.runId);
     await Promise.all(all.map((r) => r.finished));
+  }
+
+  private markDone(r: DaemonRun): void {
+    r.state = "done";
+    this.settle.get(r.runId)?.();
+    this.settle.delete(r.runId);
   }
 
   private pump(): void {
@@ -215,9 +222,8 @@ export class RunManager {
       this.options.onError(`run ${r.runId} of plan "${r.plan}": ${errorMessage(e)}`);
       if (!sawResult) this.synthesizeResult(r, sawStart, null, r.abort.signal.aborted);
     } finally {
-      r.state = "done";
       this.active--;
-      (r as DaemonRun & { done: () => void }).done();
+      this.markDone(r);
       this.pump();
     }
   }
