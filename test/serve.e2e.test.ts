@@ -252,7 +252,9 @@ describe("snapback serve", () => {
     await writeFile(join(w.data, "docs", "a.txt"), "alpha");
     await writeFile(join(w.data, "docs", "b.txt"), "bravo");
     await writeFile(join(w.data, "c.txt"), "charlie");
-    await w.writeConfig(w.basicConfig([w.data], "[plans.p.retention]\nkeep_last = 5"));
+    await w.writeConfig(
+      w.basicConfig([w.data], "[plans.p.retention]\nkeep_last = 5\nlocal_snapshots = 1"),
+    );
     expect((await w.cli(["backup", "p"])).exitCode).toBe(0);
     await writeFile(join(w.data, "c.txt"), "charlie 2");
     expect((await w.cli(["backup", "p"])).exitCode).toBe(0);
@@ -261,11 +263,26 @@ describe("snapback serve", () => {
     const snaps = await json<{ id: string; kind: string; repository: string }[]>(
       await d.api("api/plans/p/snapshots"),
     );
-    expect(snaps.map((s) => [s.kind, s.repository])).toEqual([
-      ["backup", "r"],
-      ["backup", "r"],
+    const backups = snaps.filter((s) => s.kind === "backup");
+    expect(backups.map((s) => s.repository)).toEqual(["r", "r"]);
+    const [newest, oldest] = backups.map((s) => s.id);
+    // The newest run's filesystem snapshot is kept as a restore point, browsed from the disk.
+    const points = snaps.filter((s) => s.kind === "restore_point") as unknown as {
+      run_id: string;
+    }[];
+    expect(points).toHaveLength(1);
+    const local = await json<{ name: string; type: string }[]>(
+      await d.api(
+        `api/snapshots/local/${points[0]?.run_id}/tree?path=${encodeURIComponent(w.data)}`,
+      ),
+    );
+    expect(local.map((n) => [n.name, n.type])).toEqual([
+      ["c.txt", "file"],
+      ["docs", "dir"],
     ]);
-    const [newest, oldest] = snaps.map((s) => s.id);
+    expect((await d.api(`api/snapshots/local/${points[0]?.run_id}/tree?path=/etc`)).status).toBe(
+      403,
+    );
 
     const tree = await json<{ name: string; type: string }[]>(
       await d.api(`api/snapshots/r/${newest}/tree?path=${encodeURIComponent(w.data)}`),

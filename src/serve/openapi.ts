@@ -126,6 +126,14 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           },
         },
       },
+      "/api/snapshots/local/{id}/tree": {
+        get: {
+          parameters: [idParam, { name: "path", in: "query", schema: { type: "string" } }],
+          description:
+            "One directory level of a local restore point (id: its run_id), read from the filesystem",
+          responses: { "200": { description: "one directory level" } },
+        },
+      },
       "/api/snapshots/{repo}/{id}/download": {
         get: {
           parameters: [

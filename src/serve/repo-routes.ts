@@ -1,3 +1,4 @@
+import { lstat, readdir, realpath } from "node:fs/promises";
 import { posix } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import type { Hono } from "hono";
@@ -7,6 +8,7 @@ import { resolveSecrets } from "../config/secrets.js";
 import { runRestic, type ResticTarget } from "../engine/restic/command.js";
 import { errorMessage } from "../errors.js";
 import { registerSecret } from "../log.js";
+import { SNAPSHOT_DIR_NAME } from "../snapshot/btrfs/index.js";
 import type { AppDeps, Env } from "./app.js";
 import { HttpError } from "./app.js";
 
@@ -107,6 +109,54 @@ async function lsLevel(
   return nodes;
 }
 
+interface LocalRow {
+  run_id: string;
+  source: string | null;
+  /** Where the source's files are inside the snapshot. */
+  path: string;
+}
+
+/**
+ * One directory level of a local restore point, read straight from the snapshot (instant).
+ * The snapshot is read-only, but symlinks in it may point anywhere: the real path must stay
+ * inside the snapshot.
+ */
+async function readLocalLevel(row: LocalRow, path: string): Promise<Record<string, unknown>[]> {
+  const rel = path === row.source ? "" : path.slice((row.source ?? "").length + 1);
+  const dir = posix.join(row.path, rel);
+  let real: string;
+  try {
+    real = await realpath(dir);
+  } catch {
+    throw new HttpError(404, `"${path}" is not in the restore point`);
+  }
+  const root = await realpath(row.path);
+  if (!within(real, root)) throw new HttpError(403, `path: "${path}" leaves the restore point`);
+  const entries = await readdir(real, { withFileTypes: true }).catch(() => {
+    throw new HttpError(400, `"${path}" is not a directory`);
+  });
+  const out: Record<string, unknown>[] = [];
+  for (const e of entries) {
+    // snapback's own snapshot directory is excluded from every backup: not shown here either.
+    if (e.name === SNAPSHOT_DIR_NAME) continue;
+    const st = await lstat(posix.join(real, e.name)).catch(() => undefined);
+    out.push({
+      name: e.name,
+      path: posix.join(path, e.name),
+      type: e.isDirectory()
+        ? "dir"
+        : e.isSymbolicLink()
+          ? "symlink"
+          : e.isFile()
+            ? "file"
+            : "other",
+      size: st?.isFile() ? st.size : null,
+      mtime: st ? st.mtime.toISOString() : null,
+    });
+  }
+  return out.sort((a, b) => String(a["name"]).localeCompare(String(b["name"])));
+}
+
 /**
  * Snapshots, browsing, download, diff, restore, check and prune. Listing, check, prune and
  * restore run the CLI as a child (same code, same secret handling); browsing, download and
@@ -152,6 +202,40 @@ export function mountRepoRoutes(app: Hono<Env>, deps: AppDeps, cli: CliRunner): 
         rows.push({ ...s, repository: null, kind: "restore_point" });
     rows.sort((a, b) => String(b["time"]).localeCompare(String(a["time"])));
     return c.json(rows.slice(0, limit));
+  });
+
+  app.get("/api/snapshots/local/:id/tree", async (c) => {
+    const id = z
+      .string()
+      .regex(/^[\w.-]{1,64}$/, "must be the run id of a restore point")
+      .parse(c.req.param("id"));
+    const path = cleanPath.parse(c.req.query("path") ?? "/");
+    const listing = await cli.cli(["snapshots", "--local"], c.req.raw.signal);
+    if (listing.exitCode !== 0) throw childFailure("snapshots --local", listing);
+    const rows = ((listing.doc as LocalRow[] | null) ?? []).filter(
+      (r) => r.run_id === id && r.source !== null,
+    );
+    if (rows.length === 0) throw new HttpError(404, `no local restore point "${id}"`);
+    const row = rows.find((r) => within(path, r.source ?? ""));
+    if (!row) {
+      // A parent of the sources: its children on the way to them.
+      const below = rows
+        .map((r) => r.source ?? "")
+        .filter((src) => within(src, path) && src !== path)
+        .map((src) => src.slice(path === "/" ? 1 : path.length + 1).split("/")[0] ?? "");
+      if (below.length === 0)
+        throw new HttpError(403, `path: "${path}" is not part of restore point ${id}`);
+      return c.json(
+        [...new Set(below)].map((name) => ({
+          name,
+          path: posix.join(path, name),
+          type: "dir",
+          size: null,
+          mtime: null,
+        })),
+      );
+    }
+    return c.json(await readLocalLevel(row, path));
   });
 
   app.get("/api/snapshots/:repo/:id/tree", async (c) => {
