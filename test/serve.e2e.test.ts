@@ -297,6 +297,23 @@ describe("snapback serve", () => {
     expect((await d.api(`api/snapshots/r/${newest}/tree?path=${w.data}/../x`)).status).toBe(400);
 
     const target = join(w.dir, "restored");
+    const plan = await json<{ files: { path: string; to: string; action: string }[] }>(
+      await d.api("api/plans/p/restore", {
+        method: "POST",
+        body: JSON.stringify({ paths: [join(w.data, "docs")], target, dry_run: true }),
+      }),
+    );
+    expect(plan.files.map((f) => [f.to, f.action]).sort()).toEqual([
+      [join(target, w.data, "docs", "a.txt"), "write"],
+      [join(target, w.data, "docs", "b.txt"), "write"],
+    ]);
+    const inPlace = await json<{ files: { action: string }[] }>(
+      await d.api("api/plans/p/restore", {
+        method: "POST",
+        body: JSON.stringify({ paths: [join(w.data, "c.txt")], target: "/", dry_run: true }),
+      }),
+    );
+    expect(inPlace.files.map((f) => f.action)).toEqual(["refuse"]);
     const restore = await d.api("api/plans/p/restore", {
       method: "POST",
       body: JSON.stringify({

@@ -39,6 +39,8 @@ export const restoreRequest = z.strictObject({
   /** A new directory (files land at TARGET/<original path>), or "/" for the original location. */
   target: cleanPath,
   overwrite: z.enum(["never", "always"]).default("never"),
+  /** List what would be written (and what exists already) instead of restoring. */
+  dry_run: z.boolean().default(false),
 });
 
 export const pruneRequest = z.strictObject({ dry_run: z.boolean().default(false) });
@@ -92,9 +94,10 @@ async function lsLevel(
   id: string,
   path: string,
   cacheDir: string,
+  filter: string[] = [],
 ): Promise<LsNode[]> {
   const nodes: LsNode[] = [];
-  await runRestic(target, ["ls", "--json", id, path], {
+  await runRestic(target, ["ls", "--json", ...filter, id, path], {
     action: "ls",
     cacheDir,
     onStdoutLine: (line) => {
@@ -329,6 +332,36 @@ export function mountRepoRoutes(app: Hono<Env>, deps: AppDeps, cli: CliRunner): 
       if (!sources.some((s) => within(p, s)))
         throw new HttpError(403, `paths.${i}: "${p}" is not inside a source of plan ${name}`);
     });
+    if (body.dry_run) {
+      const repo =
+        body.repository ??
+        deps.config.plans[name]?.repositories.find(
+          (r) => deps.config.repositories[r]?.engine === "restic",
+        );
+      if (repo === undefined) throw new HttpError(400, `plan ${name} has no restic repository`);
+      const target = await resticTarget(deps.config, repo);
+      const files: { path: string; to: string; exists: boolean; action: string }[] = [];
+      for (const p of body.paths) {
+        const latest = body.snapshot === "latest" ? ["--tag", `plan:${name}`] : [];
+        const nodes = await lsLevel(target, body.snapshot, p, cacheDir, latest);
+        for (const n of nodes) {
+          if (n.type !== "file" || n.path === undefined || !within(n.path, p)) continue;
+          const to = body.target === "/" ? n.path : posix.join(body.target, n.path);
+          const exists = await lstat(to).then(
+            () => true,
+            () => false,
+          );
+          files.push({
+            path: n.path,
+            to,
+            exists,
+            action: !exists ? "write" : body.overwrite === "always" ? "overwrite" : "refuse",
+          });
+          if (files.length >= 10_000) break;
+        }
+      }
+      return c.json({ dry_run: true, files, truncated: files.length >= 10_000 });
+    }
     const args = ["restore", name, "--target", body.target, "--snapshot", body.snapshot];
     for (const p of body.paths) args.push("--path", p);
     if (body.overwrite === "always") args.push("--overwrite");
