@@ -28,6 +28,16 @@ export interface DaemonOptions {
   child: ChildCommand;
   /** Told the address once the daemon accepts connections (the "ready" line). */
   onReady?: (url: string) => void;
+  /**
+   * Services that live as long as the daemon and follow its runs (issue 14: the D-Bus service
+   * subscribes to `bus` and starts/cancels runs through `runs`). Disposed at shutdown, after
+   * the runs have stopped.
+   */
+  attach?: (daemon: {
+    config: Config;
+    bus: RunEventBus;
+    runs: RunManager;
+  }) => Promise<AsyncDisposable | undefined>;
 }
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
@@ -98,6 +108,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     (e) => log.warn(`history watch: ${String(e)}`),
   );
   watcher.start();
+  await using attached = opts.attach ? await opts.attach({ config, bus, runs }) : undefined;
+  void attached;
   const scheduler = server.scheduler
     ? await Scheduler.create({ config, server, history, runs, log })
     : undefined;
