@@ -397,4 +397,53 @@ describe("snapback serve", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test("systemd Type=notify: READY=1 once it listens, STOPPING=1 on SIGTERM", async () => {
+    await using w = await createWorld();
+    await w.writeConfig(w.basicConfig([w.data]));
+    const socket = join(w.dir, "notify.sock");
+    // A stand-in for systemd's notify socket: prints every datagram it receives as one line.
+    const listener = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    print(s.recv(4096).decode().replace("\\n", " "), flush=True)
+`;
+    const stop = new AbortController();
+    const messages: string[] = [];
+    let listening!: () => void;
+    const bound = new Promise<void>((r) => (listening = r));
+    const waiters: { needle: string; resolve: () => void }[] = [];
+    const done = run("python3", ["-c", listener, socket], {
+      signal: stop.signal,
+      reject: false,
+      onStdoutLine: (line) => {
+        if (line === "listening") listening();
+        messages.push(line);
+        for (const x of waiters.filter((x) => line.includes(x.needle))) x.resolve();
+      },
+    });
+    const seen = (needle: string): Promise<void> =>
+      messages.some((m) => m.includes(needle))
+        ? Promise.resolve()
+        : new Promise((resolve) => waiters.push({ needle, resolve }));
+    try {
+      await bound;
+      const d = await startDaemon(w, { env: { NOTIFY_SOCKET: socket } });
+      try {
+        await seen("READY=1");
+        expect(messages.find((m) => m.includes("READY=1"))).toBe(`MAINPID=${d.pid} READY=1`);
+        process.kill(d.pid, "SIGTERM");
+        await seen("STOPPING=1");
+        expect(await d.exited).toBe(0);
+      } finally {
+        await d[Symbol.asyncDispose]();
+      }
+    } finally {
+      stop.abort();
+      await done;
+    }
+  });
 });
