@@ -77,6 +77,8 @@ export const statusResponse = z.object({
   running: z.array(runResponse),
   plans: z.array(planResponse),
   scheduler: z.boolean(),
+  /** Config problems found at start (e.g. a plan also scheduled by a systemd timer). */
+  problems: z.array(z.string()),
 });
 
 export const auditResponse = z.object({

@@ -329,6 +329,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       ],
       plans: plansOf(deps),
       scheduler: deps.scheduler,
+      problems: deps.problems ?? [],
     }),
   );
 

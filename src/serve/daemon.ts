@@ -124,6 +124,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     bus,
     ...(scheduler ? { nextRun: (p: string) => scheduler.nextRun(p) } : {}),
     scheduler: scheduler !== undefined,
+    problems: (scheduler?.conflicts ?? []).map(
+      (c) =>
+        `plans.${c.plan}.schedule: also scheduled by the systemd timer ${c.timer}; the daemon leaves the plan to it`,
+    ),
     tls: tls !== undefined,
     basePath: server.base_path,
     shutdown: shutdown.signal,
