@@ -446,4 +446,29 @@ while True:
       await done;
     }
   });
+
+  test("SIGKILL of the daemon alone: its run finishes on its own and the next daemon shows it", async () => {
+    await using w = await createWorld(1024);
+    await fillData(w, 60);
+    await w.writeConfig(w.basicConfig([w.data]));
+    const d = await startDaemon(w);
+    let runId: string;
+    try {
+      const events = await d.events();
+      runId = (
+        await json<{ run_id: string }>(await d.api("api/plans/p/backup", { method: "POST" }))
+      ).run_id;
+      await events.waitFor((e) => e.type === "progress" && e.run_id === runId);
+      process.kill(d.pid, "SIGKILL");
+      expect(await d.exited).toBe(null);
+    } finally {
+      await d[Symbol.asyncDispose]();
+    }
+    await using again = await startDaemon(w, { token: d.token });
+    const events = await again.events({ since: 0 });
+    const result = await events.waitFor((e) => e.type === "result" && e.run_id === runId);
+    expect(result.status).toBe("success");
+    expect(result.run_id).toBe(runId);
+    expect(await leftovers(w)).toEqual([]);
+  });
 });

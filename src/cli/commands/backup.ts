@@ -38,6 +38,9 @@ export const backupCommand: Command = {
     if (givenRunId !== undefined && (planNames.length !== 1 || !/^[\w.-]{1,64}$/.test(givenRunId)))
       throw new UsageError(`--run-id: "${givenRunId}" needs exactly one plan and a plain id`);
     const runIds = new Map(planNames.map((n) => [n, givenRunId ?? newRunId()]));
+    // Started by `snapback serve`: if the daemon dies, its end of our stdout goes with it. The
+    // run finishes anyway (its events still reach the history) instead of dying of EPIPE.
+    if (givenRunId !== undefined) process.stdout.on("error", () => undefined);
 
     // Plans first, for every named plan: a bad source fails the whole command before
     // anything is created.
