@@ -8,6 +8,8 @@ APT_PACKAGES := $(DEMO_PACKAGES) systemd zfs-fuse openssh-server openssh-client 
 # Test-only: the man page is rendered with groff/man, the completions run in bash, zsh and fish,
 # the web UI in Debian's Chromium (never a downloaded browser); btrbk is the bench's peer.
 APT_PACKAGES += groff-base man-db zsh fish chromium fonts-dejavu-core btrbk
+# python3: the serve test listens on a datagram socket like systemd (Type=notify).
+APT_PACKAGES += python3
 NODE_STAMP := node_modules/.package-lock.json
 
 PREFIX ?= /usr/local

@@ -8,6 +8,7 @@ import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
 import { globalNotifySchema, planNotifySchema } from "../notify/schema.js";
+import { serverSchema } from "../serve/schema.js";
 
 /**
  * The configuration schema. It is the single source of the config types: everything else
@@ -263,6 +264,8 @@ export const configSchema = z
     metrics: metricsSchema.optional(),
     /** Progress and control on the system bus (src/dbus). */
     dbus: dbusSchema.optional(),
+    /** `snapback serve` (src/serve/schema.ts). */
+    server: serverSchema.optional(),
   })
   .superRefine((config, ctx) => {
     // --- NUL (issue 9): a string with a NUL cannot reach any argv or environment (spawn

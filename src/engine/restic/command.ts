@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { Repository, ResticRepository } from "../../config/schema.js";
 import type { RepositorySecrets } from "../../config/secrets.js";
 import { UsageError } from "../../errors.js";
@@ -42,6 +42,8 @@ export interface ResticRunOptions extends ResticOptions {
   stdin?: Readable;
   /** A plan's extra_args for this command: after snapback's flags, before the repository's. */
   extraArgs?: readonly string[];
+  /** Stream stdout here instead of capturing it (`restic dump` of large files). */
+  stdoutTo?: Writable;
 }
 
 /** restic needs time after SIGINT to remove its lock from a remote repository. */
@@ -107,6 +109,7 @@ export async function runRestic(
       ...(options.onStdoutLine ? { onStdoutLine: options.onStdoutLine } : {}),
       ...(options.onStderrLine ? { onStderrLine: options.onStderrLine } : {}),
       ...(options.stdin ? { stdin: options.stdin } : {}),
+      ...(options.stdoutTo ? { stdoutTo: options.stdoutTo } : {}),
     });
   } catch (e) {
     if (e instanceof ProcessError && e.spawnCode !== undefined) {
