@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 # Debian packages the tool and its tests drive for real.
-APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar
+APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar prometheus
 NODE_STAMP := node_modules/.package-lock.json
 
 .PHONY: deps apt-deps build demo test bench lint typecheck clean

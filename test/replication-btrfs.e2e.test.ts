@@ -1,3 +1,4 @@
+import "disposablestack/auto";
 import { randomBytes } from "node:crypto";
 import {
   chmod,
@@ -84,15 +85,20 @@ interface Rig extends AsyncDisposable {
 }
 
 async function createRig(sizeMiB = 512): Promise<Rig> {
-  const src = await createLoopBtrfs(sizeMiB, "snapback-test-src");
-  const dst = await createLoopBtrfs(sizeMiB, "snapback-test-dst");
+  // Each step's resource is on the stack as soon as it exists, so a later step that fails
+  // releases the loop devices and mounts made before it.
+  await using stack = new AsyncDisposableStack();
+  const src = stack.use(await createLoopBtrfs(sizeMiB, "snapback-test-src"));
+  const dst = stack.use(await createLoopBtrfs(sizeMiB, "snapback-test-dst"));
   const dir = await mkdtemp(join(tmpdir(), "snapback-test-repl-"));
+  stack.defer(() => rm(dir, { recursive: true, force: true }));
   const data = await src.subvolume("data");
   const target = join(dst.mountpoint, "backup");
   await mkdir(target);
   const stateDir = join(dir, "state");
   const configPath = join(dir, "snapback.toml");
   const targetDir = join(target, escapeSourceName(data));
+  const owned = stack.move();
   const rig: Rig = {
     src,
     dst,
@@ -134,11 +140,7 @@ async function createRig(sizeMiB = 512): Promise<Rig> {
       return names.filter((n) => n.startsWith("snapback@p@")).sort();
     },
     targetSnaps: () => listSnapbackSubvolumes(localHost, targetDir),
-    async [Symbol.asyncDispose]() {
-      await rm(dir, { recursive: true, force: true });
-      await dst[Symbol.asyncDispose]();
-      await src[Symbol.asyncDispose]();
-    },
+    [Symbol.asyncDispose]: owned.disposeAsync.bind(owned),
   };
   return rig;
 }

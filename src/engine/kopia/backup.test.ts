@@ -1,6 +1,7 @@
+import { existsSync, watch } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { backup } from "./backup.js";
 import { KopiaError } from "./errors.js";
@@ -215,10 +216,8 @@ describe("kopia backup", () => {
         killGraceMs: 10_000,
       },
     ).catch((e: unknown) => e);
-    // Abort once the stand-in is waiting inside snapshot create.
-    for (let i = 0; i < 200 && !(await k.calls()).some((c) => c.command === "policy set"); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 500));
+    // Abort once the stand-in says it is waiting inside snapshot create with its handler set.
+    await fileAppears(join(k.repoDir, "hanging"));
     abort.abort();
     const err = await running;
     expect(err).toMatchObject({ kind: "killed", exitCode: 130 });
@@ -228,6 +227,20 @@ describe("kopia backup", () => {
     expect(await k.manifests()).toEqual([]);
   });
 });
+
+/** Resolves once `path` exists; the watch starts before the first look, so nothing is missed. */
+function fileAppears(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!existsSync(path)) return;
+      watcher.close();
+      resolve();
+    };
+    const watcher = watch(dirname(path), check);
+    watcher.on("error", reject);
+    check();
+  });
+}
 
 describe("kopia repository", () => {
   it("opens a connected repository and reads the cache dir and client identity from its config file", async () => {
