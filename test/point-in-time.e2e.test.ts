@@ -89,11 +89,15 @@ describe("point in time", () => {
     }
     const pairs = await countersOfEachBackup(w, w.data);
     expect(pairs).toHaveLength(6);
-    // Both files are in every backup (each is replaced whole by a rename, never missing)...
-    expect(pairs.filter(([a, b]) => !(a > 0 && b > 0))).toEqual([]);
-    // ...and the writer advanced between backups, so each saw the tree at a later point.
-    // Whether a live read tears depends on timing: that is what the snapshot test rules out.
-    expect(advancing(pairs), JSON.stringify(pairs)).toBe(true);
+    // The writer advanced between backups, so each read the tree at a later point. A live
+    // read may miss files being renamed over (NaN: a backup without them) or tear; whether it
+    // does depends on timing, which is what the snapshot test rules out.
+    const newest = pairs
+      .map(([a, b]) => Math.max(...[a, b].filter(Number.isFinite)))
+      .filter(Number.isFinite)
+      .map((n): [number, number] => [n, 0]);
+    expect(newest.length, JSON.stringify(pairs)).toBeGreaterThan(0);
+    expect(advancing(newest), JSON.stringify(pairs)).toBe(true);
     const torn = pairs.filter((p) => !consistent(p));
     console.log(`live (snapshot = none) backups: ${torn.length}/6 torn: ${JSON.stringify(pairs)}`);
   });
