@@ -1,8 +1,8 @@
-import { existsSync, watch } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { fileAppears } from "../../../test/fixtures/handshake.js";
 import { backup } from "./backup.js";
 import { KopiaError } from "./errors.js";
 import { ensureConnected } from "./repository.js";
@@ -227,20 +227,6 @@ describe("kopia backup", () => {
     expect(await k.manifests()).toEqual([]);
   });
 });
-
-/** Resolves once `path` exists; the watch starts before the first look, so nothing is missed. */
-function fileAppears(path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!existsSync(path)) return;
-      watcher.close();
-      resolve();
-    };
-    const watcher = watch(dirname(path), check);
-    watcher.on("error", reject);
-    check();
-  });
-}
 
 describe("kopia repository", () => {
   it("opens a connected repository and reads the cache dir and client identity from its config file", async () => {
