@@ -1,7 +1,6 @@
 import "disposablestack/auto";
 import { randomBytes } from "node:crypto";
 import {
-  chmod,
   mkdir,
   mkdtemp,
   readFile,
@@ -26,14 +25,15 @@ import { acquireTargetLock } from "../src/engine/replication/target-lock.js";
 import { run, type RunResult } from "../src/exec/index.js";
 import { newRunId } from "../src/run/runid.js";
 import { createLoopBtrfs, type LoopBtrfs } from "./fixtures/btrfs.js";
-import { snapback } from "./fixtures/cli.js";
+import {
+  jsonBackup,
+  oneRepositoryConfig,
+  snapback,
+  writeConfigFile,
+  type JsonEvent,
+} from "./fixtures/cli.js";
 import { nextSecond, receiveGate, type ReceiveGate } from "./fixtures/handshake.js";
 import { startSshd } from "./fixtures/sshd.js";
-
-interface JsonEvent {
-  type: string;
-  [k: string]: unknown;
-}
 
 interface Transfer {
   repo: string;
@@ -109,31 +109,22 @@ async function createRig(sizeMiB = 512): Promise<Rig> {
     configPath,
     targetDir,
     async configure(opts = {}) {
-      const toml = [
-        `state_dir = "${stateDir}"`,
-        "[repositories.usb]",
-        'engine = "btrfs"',
-        `path = "${target}"`,
-        opts.repo ?? "",
-        "[plans.p]",
-        `sources = ${JSON.stringify(opts.sources ?? [data])}`,
-        'repositories = ["usb"]',
-        opts.plan ?? "",
-        "",
-      ].join("\n");
-      await writeFile(configPath, toml);
-      await chmod(configPath, 0o600);
+      await writeConfigFile(
+        configPath,
+        oneRepositoryConfig({
+          stateDir,
+          repo: "usb",
+          repoKeys: ['engine = "btrfs"', `path = "${target}"`],
+          sources: opts.sources ?? [data],
+          extraRepo: opts.repo,
+          extraPlan: opts.plan,
+        }),
+      );
     },
     cli: (args) => snapback(["--config", configPath, ...args]),
     async backup() {
-      const r = await rig.cli(["--json", "--verbose", "backup"]);
-      const events = r.stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as JsonEvent);
-      const warnings = events.filter((e) => e.type === "warning").map((e) => String(e["message"]));
-      const errors = events.filter((e) => e.type === "error").map((e) => String(e["message"]));
-      return { r, events, warnings, errors, transfers: transfersOf(r.stderr) };
+      const b = await jsonBackup(configPath);
+      return { ...b, transfers: transfersOf(b.r.stderr) };
     },
     async sourceSnaps() {
       const names = await readdir(join(data, ".snapback")).catch(() => [] as string[]);
@@ -507,18 +498,7 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     await using sshd = await startSshd();
     await using rig = await createRig();
     await fill(rig.data, "ssh");
-    const options = [
-      "-i",
-      sshd.clientKey,
-      "-p",
-      String(sshd.port),
-      "-o",
-      `UserKnownHostsFile=${sshd.knownHosts}`,
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "IdentitiesOnly=yes",
-    ];
+    const options = sshd.clientOptions;
     await rig.configure({
       repo: `ssh = "root@127.0.0.1"\nssh_options = ${JSON.stringify(options)}`,
     });

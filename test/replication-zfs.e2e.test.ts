@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -7,14 +7,9 @@ import { describe, expect, test } from "vitest";
 import { escapeSourceName } from "../src/engine/replication/naming.js";
 import { run, type RunResult } from "../src/exec/index.js";
 import { nextSecond, receiveGate } from "./fixtures/handshake.js";
-import { snapback } from "./fixtures/cli.js";
+import { jsonBackup, oneRepositoryConfig, snapback, writeConfigFile } from "./fixtures/cli.js";
 import { startSshd } from "./fixtures/sshd.js";
 import { createZfsPool, type ZfsPool } from "./fixtures/zfs.js";
-
-interface JsonEvent {
-  type: string;
-  [k: string]: unknown;
-}
 
 interface Transfer {
   parent: string | undefined;
@@ -106,31 +101,20 @@ async function createRig(sizeMiB = 256): Promise<Rig> {
     dir,
     configPath,
     async configure(opts = {}) {
-      const toml = [
-        `state_dir = "${join(dir, "state")}"`,
-        "[repositories.remote]",
-        'engine = "zfs"',
-        `dataset = "${container}"`,
-        opts.repo ?? "",
-        "[plans.p]",
-        `sources = ["${home.mountpoint}"]`,
-        'repositories = ["remote"]',
-        opts.plan ?? "",
-        "",
-      ].join("\n");
-      await writeFile(configPath, toml);
-      await chmod(configPath, 0o600);
+      const config = oneRepositoryConfig({
+        stateDir: join(dir, "state"),
+        repo: "remote",
+        repoKeys: ['engine = "zfs"', `dataset = "${container}"`],
+        sources: [home.mountpoint],
+        extraRepo: opts.repo,
+        extraPlan: opts.plan,
+      });
+      await writeConfigFile(configPath, config);
     },
     cli: (args) => snapback(["--config", configPath, ...args]),
     async backup() {
-      const r = await rig.cli(["--json", "--verbose", "backup"]);
-      const events = r.stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as JsonEvent);
-      const of = (type: string): string[] =>
-        events.filter((e) => e.type === type).map((e) => String(e["message"]));
-      return { r, warnings: of("warning"), errors: of("error"), transfers: transfersOf(r.stderr) };
+      const b = await jsonBackup(configPath);
+      return { ...b, transfers: transfersOf(b.r.stderr) };
     },
     async sourceSnaps() {
       return (await list(home.name, false))
@@ -407,16 +391,7 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     await using sshd = await startSshd();
     await using rig = await createRig();
     await fill(rig.home.mountpoint, "ssh");
-    const options = [
-      "-i",
-      sshd.clientKey,
-      "-p",
-      String(sshd.port),
-      "-o",
-      `UserKnownHostsFile=${sshd.knownHosts}`,
-      "-o",
-      "IdentitiesOnly=yes",
-    ];
+    const options = sshd.clientOptions;
     await rig.configure({
       repo: `ssh = "root@127.0.0.1"\nssh_options = ${JSON.stringify(options)}`,
     });
