@@ -10,6 +10,8 @@ APT_PACKAGES := $(DEMO_PACKAGES) systemd zfs-fuse openssh-server openssh-client 
 APT_PACKAGES += groff-base man-db zsh fish chromium fonts-dejavu-core btrbk
 # python3: the serve test listens on a datagram socket like systemd (Type=notify).
 APT_PACKAGES += python3
+# prometheus: promtool parses the metrics textfile in the tests.
+APT_PACKAGES += prometheus
 NODE_STAMP := node_modules/.package-lock.json
 
 PREFIX ?= /usr/local

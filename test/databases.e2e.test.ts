@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { watchArgv } from "../src/databases/test-support.js";
 import { run } from "../src/exec/index.js";
-import { createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { createWorld, leftovers, type World, jsonEvents } from "./fixtures/cli.js";
 import { PG_PASSWORD, startPostgres, type TestPostgres } from "./fixtures/postgres.js";
 
 /**
@@ -11,16 +11,7 @@ import { PG_PASSWORD, startPostgres, type TestPostgres } from "./fixtures/postgr
  * own snapshots after the filesystem backup, `restore --database`.
  */
 
-interface JsonEvent {
-  type: string;
-  [k: string]: unknown;
-}
-
-const events = (stdout: string): JsonEvent[] =>
-  stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as JsonEvent);
+const events = jsonEvents;
 
 function postgresEntry(pg: TestPostgres, name: string, database: string): string {
   return [

@@ -15,7 +15,15 @@ import { dumpDatabases } from "./dump.js";
 import { dumpArgs, mysqlDriver, optionFileText } from "./mysql.js";
 import { restoreDatabase } from "./restore.js";
 import { databaseSchema, type MysqlDatabase } from "./schema.js";
-import { dumpRun, engineFor, planWith, recorder, tempDir, watchArgv } from "./test-support.js";
+import {
+  dumpRun,
+  engineFor,
+  planWith,
+  recorder,
+  restoreRequest,
+  tempDir,
+  watchArgv,
+} from "./test-support.js";
 
 const entry = (m: TestMariadb, extra: object = {}) => ({
   type: "mysql",
@@ -94,17 +102,7 @@ describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
     expect(await readdir(dir.path)).toEqual([]);
 
     await m.sql("CREATE DATABASE app_restored");
-    await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: "latest",
-      to: { database: "app_restored" },
-      overwrite: false,
-      stateDir: join(dir.path, "state"),
-      signal: new AbortController().signal,
-    });
+    await restoreDatabase(restoreRequest(plan, engine, dir.path));
     const [count, min, max] = (await ids(m, "app_restored", "a_events")).split("\t").map(Number);
     expect(min).toBe(1);
     expect(count).toBe(max);

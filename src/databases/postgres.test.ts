@@ -7,7 +7,15 @@ import { createTestRepo } from "../../test/fixtures/restic.js";
 import { UsageError } from "../errors.js";
 import { dumpDatabases } from "./dump.js";
 import { restoreDatabase } from "./restore.js";
-import { dumpRun, engineFor, planWith, recorder, tempDir, watchArgv } from "./test-support.js";
+import {
+  dumpRun,
+  engineFor,
+  planWith,
+  recorder,
+  restoreRequest,
+  tempDir,
+  watchArgv,
+} from "./test-support.js";
 
 /**
  * A database whose consistency is checkable: every transaction of the writer inserts the
@@ -109,17 +117,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     expect([...(snaps[0]?.tags ?? [])].sort()).toEqual(["database:app", "nightly", "plan-db:p"]);
 
     await pg.sql("CREATE DATABASE app_restored");
-    const restored = await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: "latest",
-      to: { database: "app_restored" },
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    });
+    const restored = await restoreDatabase(restoreRequest(plan, engine, run.path));
     expect(restored).toMatchObject({ format: "pg_dump", bytes: summary?.bytes });
 
     const a = await idStats(pg, "app_restored", "a_events");
@@ -158,17 +156,11 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     expect(ctx.summaries[0]?.path).toBe("/snapback-databases/p/app.pg_dump.sql");
 
     await pg.sql("CREATE DATABASE app_restored");
-    await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: ctx.summaries[0]?.snapshot_id.slice(0, 10) ?? "",
-      to: { database: "app_restored" },
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    });
+    await restoreDatabase(
+      restoreRequest(plan, engine, run.path, {
+        snapshot: ctx.summaries[0]?.snapshot_id.slice(0, 10) ?? "",
+      }),
+    );
     expect(await idStats(pg, "app_restored", "a_events")).toEqual({ count: 50, min: 1, max: 50 });
     expect(await pg.sql("SELECT count(*) FROM b_bulk", "app_restored")).toBe("1000");
   });
@@ -233,16 +225,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     expect(ctx.failures).toEqual([]);
     expect(ctx.summaries[0]?.path).toBe("/snapback-databases/p/cluster.pg_dumpall.sql");
 
-    const base = {
-      planName: "p",
-      plan,
-      name: "cluster",
-      engine,
-      snapshot: "latest",
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    };
+    const base = restoreRequest(plan, engine, run.path, { name: "cluster" });
     const refused = await restoreDatabase({ ...base, to: { database: "postgres" } }).catch(
       (e: unknown) => e,
     );
@@ -276,17 +259,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     // The target already has c_events: the restore's CREATE TABLE c_events fails.
     await pg.sql("CREATE DATABASE busy");
     await pg.sql("CREATE TABLE c_events (id int); INSERT INTO c_events VALUES (42)", "busy");
-    const err = await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: "latest",
-      to: { database: "busy" },
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    }).catch((e: unknown) => e);
+    const err = await restoreDatabase(
+      restoreRequest(plan, engine, run.path, { to: { database: "busy" } }),
+    ).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
       /^database "app": pg_restore into "busy" failed \(exit code 1\): [\s\S]*relation "c_events" already exists/,
     );
