@@ -6,9 +6,14 @@ SHELL := /bin/bash
 APT_PACKAGES := restic btrfs-progs util-linux mount procps systemd zfs-fuse openssh-server openssh-client rclone postgresql mariadb-server sqlite3 dbus tar
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: deps apt-deps build demo test bench lint typecheck clean
+.PHONY: deps apt-deps restic-trixie build demo test bench lint typecheck clean
 
-deps: apt-deps $(NODE_STAMP)
+deps: apt-deps restic-trixie $(NODE_STAMP)
+
+# restic 0.18 and rest-server 0.13 from Debian 13 for the test matrix, unpacked into a
+# gitignored cache; the system's apt sources and its restic stay as they are.
+restic-trixie: apt-deps
+	@scripts/debian-trixie.sh .cache/debian-trixie
 
 apt-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \

@@ -93,8 +93,20 @@ const repositoryBase = {
   env_file: absolutePath.optional(),
 };
 
+// --- restic_binary (issue 10) ---
+/** A restic executable: an absolute path, or a bare name looked up on PATH. */
+const resticBinary = z
+  .string()
+  .regex(
+    /^(\/.*[^/]|[A-Za-z0-9._+-]+)$/,
+    'must be an absolute path or a program name, e.g. "/usr/local/bin/restic"',
+  );
+// --- end restic_binary ---
+
 const resticRepository = z.strictObject({
   engine: z.literal("restic"),
+  /** The restic binary for this repository; default: the global `restic_binary`, else restic on PATH. */
+  restic_binary: resticBinary.optional(),
   url: resticUrl,
   password_file: absolutePath.optional(),
   password_command: commandArgv.optional(),
@@ -236,6 +248,8 @@ export const planSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     state_dir: absolutePath.default("/var/lib/snapback"),
+    /** The restic binary of every restic repository that names none (issue 10). */
+    restic_binary: resticBinary.optional(),
     repositories: z.record(name, repositorySchema).default({}),
     plans: z.record(name, planSchema).default({}),
     /** Default notification channels for plans that have none of their own. */

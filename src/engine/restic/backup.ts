@@ -92,7 +92,7 @@ export async function backup(req: BackupRequest, options: BackupOptions): Promis
 
   const result = await runRestic(req, backupArgs(req), {
     action: "backup",
-    resticPath: options.resticPath ?? "restic",
+    ...(options.resticPath === undefined ? {} : { resticPath: options.resticPath }),
     cacheDir: options.cacheDir,
     env: req.env,
     signal: req.signal,

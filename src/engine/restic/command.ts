@@ -44,6 +44,14 @@ export interface ResticRunOptions extends ResticOptions {
 /** restic needs time after SIGINT to remove its lock from a remote repository. */
 export const DEFAULT_KILL_GRACE_MS = 120_000;
 
+/** The binary a command runs: the caller's override, else the repository's `restic_binary`. */
+export function resticBinaryOf(
+  repo: ResticRepository,
+  options: Pick<ResticOptions, "resticPath">,
+): string | undefined {
+  return options.resticPath ?? repo.restic_binary;
+}
+
 export function resticRepository(target: ResticTarget): ResticRepository {
   if (target.repo.engine !== "restic") {
     throw new UsageError(
@@ -72,7 +80,7 @@ export async function runRestic(
   options: ResticRunOptions,
 ): Promise<RunResult & { binary: ResticBinary }> {
   const repo = resticRepository(target);
-  const binary = await probeRestic(options.resticPath);
+  const binary = await probeRestic(resticBinaryOf(repo, options));
   const env = resticEnv({
     url: repo.url,
     secrets: target.secrets,

@@ -12,10 +12,11 @@ import type {
   StreamSink,
   StreamSource,
 } from "../types.js";
-import { probeRestic } from "./binary.js";
+import { probeRestic, stdinFilenameFor } from "./binary.js";
 import {
   DEFAULT_KILL_GRACE_MS,
   optionArgs,
+  resticBinaryOf,
   resticRepository,
   runRestic,
   type ResticOptions,
@@ -70,6 +71,8 @@ export async function backupStdin(
     throw new SnapbackError(`stream backup: ${req.filename} is not an absolute path`);
   }
   const started = performance.now();
+  const binary = await probeRestic(resticBinaryOf(resticRepository(target), options));
+  const storedAs = stdinFilenameFor(binary, req.filename);
   let summary: SummaryMessage | undefined;
   const onLine = (line: string): void => {
     const msg = parseBackupLine(line);
@@ -82,7 +85,7 @@ export async function backupStdin(
       producerFor(req.source),
       req.source.label,
       (input, signal) =>
-        runRestic(target, stdinBackupArgs(req), {
+        runRestic(target, stdinBackupArgs({ ...req, filename: storedAs }), {
           ...options,
           action: "backup",
           env: { ...options.env, ...req.env },
@@ -114,6 +117,7 @@ export async function backupStdin(
     bytes,
     dataAdded: summary?.dataAdded ?? 0,
     durationS: (performance.now() - started) / 1000,
+    ...(storedAs === req.filename ? {} : { storedAs }),
   };
 }
 
@@ -341,7 +345,7 @@ async function runResticToStream(
   options: StdinOptions & { signal: AbortSignal },
 ): Promise<void> {
   const repo = resticRepository(target);
-  const binary = await probeRestic(options.resticPath);
+  const binary = await probeRestic(resticBinaryOf(repo, options));
   const env = resticEnv({
     url: repo.url,
     secrets: target.secrets,
