@@ -93,6 +93,13 @@ export async function backupStdin(
           stdin: input,
           killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
           onStdoutLine: onLine,
+          // restic 0.18 handles SIGINT only once its blocked read of stdin returns, and the
+          // stopped dump program writes nothing more: without an end restic waits forever.
+          // The end comes only after restic said it got the signal, when its context is
+          // cancelled, so the truncated input can never be saved as a snapshot.
+          onStderrLine: (line) => {
+            if (signal.aborted && line.includes("signal interrupt received")) input.push(null);
+          },
         }),
     ));
   } catch (e) {
