@@ -7,6 +7,7 @@ import type { CommandWrapper } from "../types.js";
 import { probeRestic, type ResticBinary } from "./binary.js";
 import { displayUrl, resticEnv, secretValues } from "./env.js";
 import { classifyFailure, ResticError } from "./errors.js";
+import { watchRetries } from "./retry-watch.js";
 
 /** One repository as the config names it, with its resolved secrets. */
 export interface ResticTarget {
@@ -92,6 +93,8 @@ export async function runRestic(
   const full = [...optionArgs(repo), ...args];
   const argv = options.wrap ? options.wrap(binary.path, full) : { file: binary.path, args: full };
   options.onCommand?.(argv.file, argv.args);
+  const stop = new AbortController();
+  const retries = watchRetries(target.repoName, () => stop.abort());
   let result: RunResult;
   try {
     result = await run(argv.file, argv.args, {
@@ -99,9 +102,15 @@ export async function runRestic(
       reject: false,
       killSignal: "SIGINT",
       killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onStdoutLine ? { onStdoutLine: options.onStdoutLine } : {}),
-      ...(options.onStderrLine ? { onStderrLine: options.onStderrLine } : {}),
+      signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+      onStdoutLine: (line) => {
+        retries.stdout();
+        options.onStdoutLine?.(line);
+      },
+      onStderrLine: (line) => {
+        retries.stderr(line);
+        options.onStderrLine?.(line);
+      },
       ...(options.stdin ? { stdin: options.stdin } : {}),
     });
   } catch (e) {
@@ -111,6 +120,21 @@ export async function runRestic(
       throw new ResticError(kind, target.repoName, `${argv.file}: ${what}`, { cause: e });
     }
     throw e;
+  } finally {
+    retries.dispose();
+  }
+  if (retries.gaveUp !== undefined && options.signal?.aborted !== true) {
+    // Stopped by snapback, not by the user: an unreachable repository, not an interruption.
+    throw classifyFailure({
+      repoName: target.repoName,
+      url: displayUrl(repo.url),
+      action: options.action,
+      secrets: secretValues(repo.url, target.secrets),
+      exitCode: 1,
+      signal: null,
+      aborted: false,
+      stderr: result.stderr,
+    });
   }
   const ok = result.exitCode !== null && (options.okExitCodes ?? [0]).includes(result.exitCode);
   if (!ok) {
