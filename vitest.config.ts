@@ -31,7 +31,6 @@ const RESTIC_SUITES = [
   "test/retention.e2e.test.ts",
   "test/signals.e2e.test.ts",
   "test/zfs.e2e.test.ts",
-  "test/restic-versions.e2e.test.ts",
 ];
 
 // Tests drive real loop devices, mount namespaces and restic; they run serially in one

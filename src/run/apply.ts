@@ -20,6 +20,7 @@ import { LogTail } from "./log-tail.js";
 import { notifyFinish, notifyStart, type NotifyChannel } from "../notify/index.js";
 import { writeMetrics } from "../metrics/index.js";
 import { dumpDatabases } from "../databases/dump.js";
+import { churnWarning, engineReports } from "./engine-report.js";
 
 export interface ApplyContext {
   engines: RepositoryEngine[];
@@ -244,6 +245,12 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           const event = summaryEvent(p.planName, engine.repoName, summary);
           summaries.push(event);
           ctx.emit(event);
+          const churn = await churnWarning(
+            engine,
+            summary,
+            taken.some((t) => t.plan.kind !== "none"),
+          );
+          if (churn !== undefined) warn(churn, engine.repoName);
         } catch (e) {
           if (ctx.signal.aborted) throw e;
           recordFailure(engine.repoName, e);
@@ -308,6 +315,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     not_point_in_time: p.notPointInTime,
     warnings,
     failed_repositories: failed,
+    engines: await engineReports(ctx.engines),
     ...(fatal === undefined ? {} : { error: fatal }),
     duration_s: round((performance.now() - started) / 1000),
     ...afterBackup,

@@ -1,5 +1,7 @@
 import { access, constants } from "node:fs/promises";
-import { probeRestic } from "../../engine/restic/index.js";
+import type { LoadedConfig } from "../../config/load.js";
+import type { Config } from "../../config/schema.js";
+import { missingFeatureNote, probeRestic, usedFeatures } from "../../engine/restic/index.js";
 import { errorMessage } from "../../errors.js";
 import { run, which } from "../../exec/index.js";
 import { zfsCapabilities } from "../../snapshot/zfs/index.js";
@@ -8,6 +10,10 @@ import type { Command } from "../command.js";
 
 interface Check {
   name: string;
+  /** restic checks of a repository: its binary's version and the features snapback uses. */
+  repository?: string;
+  version?: string;
+  features?: string[];
   ok: boolean;
   /** Required for any backup; optional checks only warn. */
   required: boolean;
@@ -47,7 +53,7 @@ export const doctorCommand: Command = {
   },
 };
 
-async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> {
+async function runChecks(loadConfig?: () => Promise<LoadedConfig>): Promise<Check[]> {
   const checks: Check[] = [];
   const isRoot = process.getuid?.() === 0;
   checks.push({
@@ -128,10 +134,49 @@ async function runChecks(loadConfig?: () => Promise<unknown>): Promise<Check[]> 
 
   if (loadConfig) {
     try {
-      await loadConfig();
+      const { config } = await loadConfig();
       checks.push({ name: "config", ok: true, required: true, detail: "valid" });
+      checks.push(...(await repositoryResticChecks(config)));
     } catch (e) {
       checks.push({ name: "config", ok: false, required: true, detail: errorMessage(e) });
+    }
+  }
+  return checks;
+}
+
+/** Each restic repository's own binary (`restic_binary`, else the global one, else PATH). */
+async function repositoryResticChecks(config: Config): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const [name, repo] of Object.entries(config.repositories)) {
+    if (repo.engine !== "restic") continue;
+    const wanted = repo.restic_binary ?? config.restic_binary ?? "restic";
+    try {
+      const r = await probeRestic(wanted);
+      const note = missingFeatureNote(r);
+      const used = usedFeatures(r);
+      checks.push({
+        name: `restic (repository "${name}")`,
+        repository: name,
+        version: r.version,
+        features: used,
+        ok: true,
+        required: true,
+        detail: `${r.version} at ${r.path}; features used: ${used.join(", ") || "none"}${note ? ` (${note})` : ""}`,
+      });
+    } catch (e) {
+      checks.push({
+        name: `restic (repository "${name}")`,
+        repository: name,
+        ok: false,
+        required: true,
+        detail: errorMessage(e),
+        fix:
+          repo.restic_binary !== undefined
+            ? `repositories.${name}.restic_binary = "${repo.restic_binary}": install restic there or fix the path`
+            : config.restic_binary !== undefined
+              ? `restic_binary = "${config.restic_binary}": install restic there or fix the path`
+              : "apt-get install restic (or put restic on PATH)",
+      });
     }
   }
   return checks;
