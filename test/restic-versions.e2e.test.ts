@@ -2,7 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { createWorld, leftovers } from "./fixtures/cli.js";
-import { createTestRepo } from "./fixtures/restic.js";
+import { run } from "../src/exec/index.js";
+import { createTestRepo, TEST_PASSWORD, type ResticSnapshotJson } from "./fixtures/restic.js";
 
 /** Debian 13's restic 0.18, unpacked by `make deps`; Debian 12's 0.14 is the system's. */
 const RESTIC_018 = resolve(".cache/debian-trixie/root/usr/bin/restic");
@@ -59,7 +60,15 @@ describe("restic_binary and the two restic versions", () => {
       r: { engine: "restic", version: "0.14.0", features: [] },
       r18: { engine: "restic", version: "0.18.0", features: ["device-id-for-hardlinks"] },
     });
-    expect((await r18.snapshots()).map((s) => s.program_version)).toEqual(["restic 0.18.0"]);
+    // Read by 0.18 itself: 0.14 does not know the field 0.18 records.
+    const snaps = JSON.parse(
+      (
+        await run(RESTIC_018, ["-r", r18.url, "--no-cache", "snapshots", "--json"], {
+          env: { RESTIC_PASSWORD: TEST_PASSWORD },
+        })
+      ).stdout,
+    ) as ResticSnapshotJson[];
+    expect(snaps.map((s) => s.program_version)).toEqual(["restic 0.18.0"]);
     expect(await leftovers(w)).toEqual([]);
   });
 
