@@ -107,6 +107,11 @@ const resticRepository = z.strictObject({
   engine: z.literal("restic"),
   /** The restic binary for this repository; default: the global `restic_binary`, else restic on PATH. */
   restic_binary: resticBinary.optional(),
+  /**
+   * The server refuses deletes (rest-server --append-only): backups only; snapback never runs
+   * forget/prune here and says so, since retention must run where deletes are allowed.
+   */
+  append_only: z.boolean().optional(),
   url: resticUrl,
   password_file: absolutePath.optional(),
   password_command: commandArgv.optional(),
