@@ -48,6 +48,8 @@ export default defineConfig({
         test: {
           name: "restic-system",
           include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+          // Different group orders: the projects run one after the other, never together.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -55,6 +57,7 @@ export default defineConfig({
         test: {
           name: "restic-0.18",
           include: RESTIC_SUITES,
+          sequence: { groupOrder: 1 },
           env: {
             SNAPBACK_TEST_RESTIC: resolve(RESTIC_018_DIR, "restic"),
             PATH: `${RESTIC_018_DIR}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,

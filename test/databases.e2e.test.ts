@@ -1,6 +1,7 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { storedDumpPath } from "./fixtures/restic.js";
 import { watchArgv } from "../src/databases/test-support.js";
 import { run } from "../src/exec/index.js";
 import { createWorld, leftovers, type World } from "./fixtures/cli.js";
@@ -76,16 +77,16 @@ describe("database dumps end to end (real PostgreSQL, SQLite, btrfs, restic)", (
     const ev = events(backup.stdout);
     const dumps = ev.filter((e) => e.type === "database_summary");
     expect(dumps.map((e) => [e["database"], e["repository"], e["path"]])).toEqual([
-      ["app", "r", "/snapback-databases/p/app.pg_dump"],
-      ["notes", "r", "/snapback-databases/p/notes.sqlite"],
+      ["app", "r", await storedDumpPath("/snapback-databases/p/app.pg_dump")],
+      ["notes", "r", await storedDumpPath("/snapback-databases/p/notes.sqlite")],
     ]);
     expect(ev.find((e) => e.type === "result")).toMatchObject({ status: "success" });
 
     const snaps = await w.repo.snapshots();
     expect(snaps.map((s) => s.paths)).toEqual([
       [w.data],
-      ["/snapback-databases/p/app.pg_dump"],
-      ["/snapback-databases/p/notes.sqlite"],
+      [await storedDumpPath("/snapback-databases/p/app.pg_dump")],
+      [await storedDumpPath("/snapback-databases/p/notes.sqlite")],
     ]);
     expect(snaps[1]?.tags).toEqual(expect.arrayContaining(["plan-db:p", "database:app"]));
     expect(snaps[1]?.tags).not.toContain("plan:p");
@@ -139,7 +140,7 @@ describe("database dumps end to end (real PostgreSQL, SQLite, btrfs, restic)", (
       "sh",
       [
         "-c",
-        `restic -r "$1" --no-cache dump "$2" /snapback-databases/p/app.pg_dump | sha256sum`,
+        `restic -r "$1" --no-cache dump "$2" ${await storedDumpPath("/snapback-databases/p/app.pg_dump")} | sha256sum`,
         "sh",
         w.repo.url,
         String(dumps[0]?.["snapshot_id"]),
