@@ -40,11 +40,9 @@ describe("restic_binary and the two restic versions", () => {
     const doc = JSON.parse(doctor.stdout) as {
       checks: { name: string; repository?: string; version?: string; features?: string[] }[];
     };
-    const byRepo = Object.fromEntries(
-      doc.checks.filter((c) => c.repository).map((c) => [c.repository, c]),
-    );
-    expect(byRepo["r"]).toMatchObject({ version: "0.14.0", features: [] });
-    expect(byRepo["r18"]).toMatchObject({
+    const byRepo = (name: string) => doc.checks.find((c) => c.repository === name);
+    expect(byRepo("r")).toMatchObject({ version: "0.14.0", features: [] });
+    expect(byRepo("r18")).toMatchObject({
       version: "0.18.0",
       features: ["device-id-for-hardlinks"],
     });
