@@ -52,7 +52,9 @@ export async function checkRepository(
   const base = options.readData === undefined ? {} : { readData: options.readData };
   if (r.exitCode === 0) return { ok: true, ...base, errors: [] };
   const errors = problemLines(
-    json ? jsonMessages(r.stderr, "error").join("\n") : `${r.stdout}\n${r.stderr}`,
+    json
+      ? [...jsonMessages(r.stderr, "error"), ...jsonMessages(r.stderr, "exit_error")].join("\n")
+      : `${r.stdout}\n${r.stderr}`,
     secretValues(repo.url, target.secrets),
   );
   return {
