@@ -253,14 +253,14 @@ export const planSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     state_dir: absolutePath.default("/var/lib/snapback"),
-    /** The restic binary of every restic repository that names none (issue 10). */
-    restic_binary: resticBinary.optional(),
     repositories: z.record(name, repositorySchema).default({}),
     plans: z.record(name, planSchema).default({}),
     /** Default notification channels for plans that have none of their own. */
     notify: globalNotifySchema,
     /** Prometheus node_exporter textfile written after every run. */
     metrics: metricsSchema.optional(),
+    /** The restic binary of every restic repository that names none (issue 10). */
+    restic_binary: resticBinary.optional(),
   })
   .superRefine((config, ctx) => {
     for (const [planName, plan] of Object.entries(config.plans)) {
