@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
-import { createWorld, leftovers } from "./fixtures/cli.js";
+import { createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { createZfsPool, snapbackObjectsIn } from "./fixtures/zfs.js";
 import { run } from "../src/exec/index.js";
 import { createTestRepo, TEST_PASSWORD, type ResticSnapshotJson } from "./fixtures/restic.js";
 
@@ -88,57 +89,72 @@ describe("restic_binary and the two restic versions", () => {
 
   test("zero churn: an unchanged incremental of a btrfs snapshot with a new device id", async () => {
     await using w = await createWorld();
-    await using r18 = await createTestRepo();
-    for (let d = 0; d < 20; d++) {
-      await writeFile(join(w.data, `f${d}`), `file ${d}`);
-    }
-    for (let d = 0; d < 20; d++) {
-      await mkdir(join(w.data, `d${d}`, "sub"), { recursive: true });
-      await writeFile(join(w.data, `d${d}`, "sub", "x"), `x ${d}`);
-    }
     // The previous snapshot stays alive, so the next one gets a new device id.
-    await w.writeConfig(
-      w
-        .basicConfig(
-          [w.data],
-          'repositories = ["r", "r18"]\n[plans.p.retention]\nkeep_last = 10\nlocal_snapshots = 2',
-          `restic_binary = "${RESTIC_014}"\n[repositories.r18]\nengine = "restic"\nurl = "${r18.url}"\npassword_file = "${r18.passwordFile}"\nrestic_binary = "${RESTIC_018}"`,
-        )
-        .replace('repositories = ["r"]\n', ""),
-    );
-    const first = await w.cli(["--json", "backup"]);
-    expect(first.exitCode, first.stderr).toBe(0);
-    const second = await w.cli(["--json", "backup"]);
-    expect(second.exitCode, second.stderr).toBe(0);
-    const events = second.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const summary = (repo: string) =>
-      events.find((e) => e["type"] === "summary" && e["repository"] === repo) as
-        { dirs_changed: number; data_added: number; files_changed: number } | undefined;
-    const result = events.find((e) => e["type"] === "result") as ResultJson | undefined;
+    await zeroChurn(w, w.data, "[plans.p.retention]\nkeep_last = 10\nlocal_snapshots = 2");
+  });
 
-    // restic 0.14 stores every directory below the source again, and the result says so.
-    expect(summary("r")?.files_changed).toBe(0);
-    expect(summary("r")?.dirs_changed).toBeGreaterThan(20);
-    expect(
-      result?.warnings.some((m) =>
-        /^r: no file changed, yet restic stored \d+ changed directories .*upgrade to restic >= 0\.17/.test(
-          m,
-        ),
-      ),
-    ).toBe(true);
-
-    // restic 0.18 with device-id-for-hardlinks: nothing below the source changed.
-    const ids = (await r18.snapshots()).map((s) => s.id);
-    expect(ids).toHaveLength(2);
-    const diff = await r18.restic(["diff", ids[0] ?? "", ids[1] ?? ""]);
-    const changed = diff
-      .split("\n")
-      .filter((l) => /^[M+-U]\s+\//.test(l))
-      .map((l) => l.replace(/^\S+\s+/, ""));
-    expect(changed.filter((p) => p.startsWith(`${w.data}/`))).toEqual([]);
-    expect(result?.warnings.some((m) => m.startsWith("r18:"))).toBe(false);
+  test("zero churn: an unchanged incremental of a ZFS snapshot (a new clone, a new device id)", async () => {
+    await using pool = await createZfsPool(256);
+    await using w = await createWorld();
+    const home = await pool.dataset("home");
+    await zeroChurn(w, home.mountpoint, "");
+    expect(await snapbackObjectsIn(pool.pool)).toEqual([]);
+    expect(await leftovers(w)).toEqual([]);
   });
 });
+
+/**
+ * Two backups of an unchanged `source` into a 0.14 and a 0.18 repository of one plan. 0.14
+ * stores every directory below the source again (the snapshot's device id is new) and the
+ * result says so; 0.18 with device-id-for-hardlinks changes nothing below the source.
+ */
+async function zeroChurn(w: World, source: string, extraPlan: string): Promise<void> {
+  await using r18 = await createTestRepo();
+  for (let d = 0; d < 20; d++) {
+    await writeFile(join(source, `f${d}`), `file ${d}`);
+    await mkdir(join(source, `d${d}`, "sub"), { recursive: true });
+    await writeFile(join(source, `d${d}`, "sub", "x"), `x ${d}`);
+  }
+  await w.writeConfig(
+    w
+      .basicConfig(
+        [source],
+        `repositories = ["r", "r18"]\n${extraPlan}`,
+        `restic_binary = "${RESTIC_014}"\n[repositories.r18]\nengine = "restic"\nurl = "${r18.url}"\npassword_file = "${r18.passwordFile}"\nrestic_binary = "${RESTIC_018}"`,
+      )
+      .replace('repositories = ["r"]\n', ""),
+  );
+  const first = await w.cli(["--json", "backup"]);
+  expect(first.exitCode, first.stderr).toBe(0);
+  const second = await w.cli(["--json", "backup"]);
+  expect(second.exitCode, second.stderr).toBe(0);
+  const events = second.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const summary = (repo: string) =>
+    events.find((e) => e["type"] === "summary" && e["repository"] === repo) as
+      { dirs_changed: number; data_added: number; files_changed: number } | undefined;
+  const result = events.find((e) => e["type"] === "result") as ResultJson | undefined;
+
+  expect(summary("r")?.files_changed).toBe(0);
+  expect(summary("r")?.dirs_changed).toBeGreaterThan(20);
+  expect(
+    result?.warnings.some((m) =>
+      /^r: no file changed, yet restic stored \d+ changed directories .*upgrade to restic >= 0\.17/.test(
+        m,
+      ),
+    ),
+  ).toBe(true);
+
+  const ids = (await r18.snapshots()).map((s) => s.id);
+  expect(ids).toHaveLength(2);
+  const diff = await r18.restic(["diff", ids[0] ?? "", ids[1] ?? ""]);
+  const changed = diff
+    .split("\n")
+    .filter((l) => /^[M+-U]\s+\//.test(l))
+    .map((l) => l.replace(/^\S+\s+/, ""));
+  expect(changed.filter((p) => p.startsWith(`${source}/`))).toEqual([]);
+  expect(summary("r18")?.files_changed).toBe(0);
+  expect(result?.warnings.some((m) => m.startsWith("r18:"))).toBe(false);
+}
