@@ -71,7 +71,11 @@ describe("database dumps end to end (real PostgreSQL, SQLite, btrfs, restic)", (
     const backup = watched.value;
     expect(backup.stderr).not.toMatch(/error/);
     expect(backup.exitCode).toBe(0);
-    expect(watched.programs.has("pg_dump")).toBe(true);
+    // The sampler saw the run at work. Not pg_dump itself: dumping 500 rows takes a few ms,
+    // often less than one sampling sweep of /proc on a busy machine (with restic 0.18 it was
+    // missed every time). pg_dump's argv is checked deterministically in postgres.test.ts;
+    // that it ran shows below, where its dump is restored.
+    expect(watched.programs.has("restic")).toBe(true);
     expect(watched.leaks).toEqual([]);
     expect(backup.stdout + backup.stderr).not.toContain(PG_PASSWORD);
     const ev = events(backup.stdout);
