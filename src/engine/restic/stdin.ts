@@ -1,4 +1,4 @@
-import { Transform, type Readable, type Writable } from "node:stream";
+import { PassThrough, Transform, type Readable, type Writable } from "node:stream";
 import { redactText } from "../../config/secrets.js";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { ProcessError, run, type RunResult } from "../../exec/index.js";
@@ -84,13 +84,17 @@ export async function backupStdin(
       req.signal,
       producerFor(req.source),
       req.source.label,
-      (input, signal) =>
-        runRestic(target, stdinBackupArgs({ ...req, filename: storedAs }), {
+      (input, signal) => {
+        // restic reads from its own feed, so that its input can be ended alone (below) while
+        // the shared pipe keeps draining whatever the stopped dump program still flushes.
+        const feed = new PassThrough();
+        input.pipe(feed);
+        return runRestic(target, stdinBackupArgs({ ...req, filename: storedAs }), {
           ...options,
           action: "backup",
           env: { ...options.env, ...req.env },
           signal,
-          stdin: input,
+          stdin: feed,
           killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
           onStdoutLine: onLine,
           // restic 0.18 handles SIGINT only once its blocked read of stdin returns, and the
@@ -98,9 +102,13 @@ export async function backupStdin(
           // The end comes only after restic said it got the signal, when its context is
           // cancelled, so the truncated input can never be saved as a snapshot.
           onStderrLine: (line) => {
-            if (signal.aborted && line.includes("signal interrupt received")) input.push(null);
+            if (signal.aborted && line.includes("signal interrupt received")) {
+              input.unpipe(feed);
+              feed.end();
+            }
           },
-        }),
+        });
+      },
     ));
   } catch (e) {
     // A dump that fails at once can stop restic while it is still opening the repository,
