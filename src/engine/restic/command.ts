@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Repository, ResticRepository } from "../../config/schema.js";
-import type { RepositorySecrets } from "../../config/secrets.js";
+import { redactText, type RepositorySecrets } from "../../config/secrets.js";
 import { UsageError } from "../../errors.js";
 import { ProcessError, run, type RunResult } from "../../exec/index.js";
 import type { CommandWrapper } from "../types.js";
@@ -125,16 +125,13 @@ export async function runRestic(
   }
   if (retries.gaveUp !== undefined && options.signal?.aborted !== true) {
     // Stopped by snapback, not by the user: an unreachable repository, not an interruption.
-    throw classifyFailure({
-      repoName: target.repoName,
-      url: displayUrl(repo.url),
-      action: options.action,
-      secrets: secretValues(repo.url, target.secrets),
-      exitCode: 1,
-      signal: null,
-      aborted: false,
-      stderr: result.stderr,
-    });
+    const secrets = secretValues(repo.url, target.secrets);
+    throw new ResticError(
+      "unreachable",
+      target.repoName,
+      `repository "${target.repoName}" at ${displayUrl(repo.url)} is unreachable: ${redactText(retries.gaveUp, secrets)}`,
+      { stderrTail: redactText(result.stderr.split("\n").slice(-5).join("\n"), secrets) },
+    );
   }
   const ok = result.exitCode !== null && (options.okExitCodes ?? [0]).includes(result.exitCode);
   if (!ok) {
