@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { createWorld, leftovers, type World } from "./fixtures/cli.js";
@@ -126,6 +127,9 @@ async function zeroChurn(w: World, source: string, extraPlan: string): Promise<v
   );
   const first = await w.cli(["--json", "backup"]);
   expect(first.exitCode, first.stderr).toBe(0);
+  // The first run's snapshot mount is gone, and the kernel hands out the lowest free anonymous
+  // device number: the next mount could get the same one. A tmpfs held meanwhile takes it.
+  await using _held = await heldTmpfs();
   const second = await w.cli(["--json", "backup"]);
   expect(second.exitCode, second.stderr).toBe(0);
   const events = second.stdout
@@ -157,4 +161,21 @@ async function zeroChurn(w: World, source: string, extraPlan: string): Promise<v
   expect(changed.filter((p) => p.startsWith(`${source}/`))).toEqual([]);
   expect(summary("r18")?.files_changed).toBe(0);
   expect(result?.warnings.some((m) => m.startsWith("r18:"))).toBe(false);
+}
+
+/** A tmpfs mounted until disposed: it occupies one anonymous device number. */
+async function heldTmpfs(): Promise<AsyncDisposable> {
+  const dir = await mkdtemp(join(tmpdir(), "snapback-test-devid-"));
+  try {
+    await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    async [Symbol.asyncDispose]() {
+      await run("umount", [dir]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
