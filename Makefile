@@ -17,9 +17,14 @@ NODE_STAMP := node_modules/.package-lock.json
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps apt-deps demo-deps build demo test bench lint typecheck clean install uninstall
+.PHONY: deps apt-deps demo-deps restic-trixie build demo test bench lint typecheck clean install uninstall
 
-deps: apt-deps $(NODE_STAMP)
+deps: apt-deps restic-trixie $(NODE_STAMP)
+
+# restic 0.18 and rest-server 0.13 from Debian 13 for the test matrix, unpacked into a
+# gitignored cache; the system's apt sources and its restic stay as they are.
+restic-trixie: apt-deps
+	@scripts/debian-trixie.sh .cache/debian-trixie
 
 demo-deps: PACKAGES = $(DEMO_PACKAGES)
 demo-deps: install-packages $(NODE_STAMP)

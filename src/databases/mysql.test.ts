@@ -9,7 +9,7 @@ import {
   startMariadb,
   type TestMariadb,
 } from "../../test/fixtures/mariadb.js";
-import { createTestRepo } from "../../test/fixtures/restic.js";
+import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
 import { run } from "../exec/index.js";
 import { dumpDatabases } from "./dump.js";
 import { dumpArgs, mysqlDriver, optionFileText } from "./mysql.js";
@@ -90,7 +90,7 @@ describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
     expect(ctx.summaries[0]).toMatchObject({
       database: "app",
       db_type: "mysql",
-      path: "/snapback-databases/p/app.mysqldump.sql",
+      path: await storedDumpPath("/snapback-databases/p/app.mysqldump.sql"),
     });
     expect(watched.programs.has("mariadb-dump")).toBe(true);
     expect(watched.leaks).toEqual([]);

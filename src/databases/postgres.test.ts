@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { PG_PASSWORD, startPostgres, type TestPostgres } from "../../test/fixtures/postgres.js";
-import { createTestRepo } from "../../test/fixtures/restic.js";
+import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
 import { UsageError } from "../errors.js";
 import { dumpDatabases } from "./dump.js";
 import { restoreDatabase } from "./restore.js";
@@ -109,11 +109,11 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
       repository: "r",
       database: "app",
       db_type: "postgresql",
-      path: "/snapback-databases/p/app.pg_dump",
+      path: await storedDumpPath("/snapback-databases/p/app.pg_dump"),
     });
     const snaps = await t.snapshots();
     expect(snaps.map((s) => s.id)).toEqual([summary?.snapshot_id]);
-    expect(snaps[0]?.paths).toEqual(["/snapback-databases/p/app.pg_dump"]);
+    expect(snaps[0]?.paths).toEqual([await storedDumpPath("/snapback-databases/p/app.pg_dump")]);
     expect([...(snaps[0]?.tags ?? [])].sort()).toEqual(["database:app", "nightly", "plan-db:p"]);
 
     await pg.sql("CREATE DATABASE app_restored");
@@ -153,7 +153,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     const ctx = recorder();
     await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
     expect(ctx.failures).toEqual([]);
-    expect(ctx.summaries[0]?.path).toBe("/snapback-databases/p/app.pg_dump.sql");
+    expect(ctx.summaries[0]?.path).toBe(
+      await storedDumpPath("/snapback-databases/p/app.pg_dump.sql"),
+    );
 
     await pg.sql("CREATE DATABASE app_restored");
     await restoreDatabase(
@@ -183,7 +185,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     expect(ctx.failures[0]?.message).not.toContain(PG_PASSWORD);
     expect(ctx.summaries.map((s) => s.database)).toEqual(["app"]);
     expect((await t.snapshots()).map((s) => s.paths[0])).toEqual([
-      "/snapback-databases/p/app.pg_dump",
+      await storedDumpPath("/snapback-databases/p/app.pg_dump"),
     ]);
   });
 
@@ -223,7 +225,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     const ctx = recorder();
     await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
     expect(ctx.failures).toEqual([]);
-    expect(ctx.summaries[0]?.path).toBe("/snapback-databases/p/cluster.pg_dumpall.sql");
+    expect(ctx.summaries[0]?.path).toBe(
+      await storedDumpPath("/snapback-databases/p/cluster.pg_dumpall.sql"),
+    );
 
     const base = restoreRequest(plan, engine, run.path, { name: "cluster" });
     const refused = await restoreDatabase({ ...base, to: { database: "postgres" } }).catch(

@@ -3,7 +3,7 @@ import { chmod, readdir, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createTestRepo } from "../../test/fixtures/restic.js";
+import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
 import { UsageError } from "../errors.js";
 import { run, type RunResult } from "../exec/index.js";
 import { dumpDatabases } from "./dump.js";
@@ -85,7 +85,7 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
       expect(ctx.summaries[0]).toMatchObject({
         database: "app",
         db_type: "sqlite",
-        path: "/snapback-databases/p/app.sqlite",
+        path: await storedDumpPath("/snapback-databases/p/app.sqlite"),
       });
       // The copy was made in the run's temp dir and is gone.
       expect(await readdir(runDir)).toEqual([]);
