@@ -22,6 +22,7 @@ import { openApiDocument } from "./openapi.js";
 import { mountRepoRoutes, type CliRunner } from "./repo-routes.js";
 import { PlanBusyError, type DaemonRun } from "./runner.js";
 import type { Principal, UsersStore } from "./users.js";
+import { cancelExternalRun } from "./cancel.js";
 
 export const SESSION_COOKIE = "snapback_session";
 export const VERSION = "0.1.0";
@@ -249,11 +250,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.post("/api/runs/:id/cancel", (c) => {
     const id = c.req.param("id");
     if (!deps.runs.get(id) && !deps.history.get(id)) throw new HttpError(404, `no run "${id}"`);
-    if (!deps.runs.cancel(id))
-      throw new HttpError(
-        409,
-        `run "${id}" is not running here (runs started elsewhere are stopped where they run)`,
-      );
+    // A run started elsewhere (CLI, timer) is stopped the way a user stops it: SIGTERM.
+    if (!deps.runs.cancel(id) && !cancelExternalRun(deps.history, id))
+      throw new HttpError(409, `run "${id}" is not running`);
     audit(c, "cancel", id);
     return c.json({ ok: true }, 202);
   });

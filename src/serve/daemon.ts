@@ -6,6 +6,7 @@ import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { run } from "../exec/index.js";
 import { HISTORY_FILE, openHistory } from "../history/index.js";
+import type { HistoryStore } from "../history/store.js";
 import { log } from "../log.js";
 import { describeEntry, reclaimOrphans } from "../run/reclaim.js";
 import { withInterrupts } from "../run/signals.js";
@@ -37,6 +38,7 @@ export interface DaemonOptions {
     config: Config;
     bus: RunEventBus;
     runs: RunManager;
+    history: HistoryStore;
   }) => Promise<AsyncDisposable | undefined>;
 }
 
@@ -108,7 +110,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     (e) => log.warn(`history watch: ${String(e)}`),
   );
   watcher.start();
-  await using attached = opts.attach ? await opts.attach({ config, bus, runs }) : undefined;
+  await using attached = opts.attach
+    ? await opts.attach({ config, bus, runs, history })
+    : undefined;
   void attached;
   const scheduler = server.scheduler
     ? await Scheduler.create({ config, server, history, runs, log })

@@ -1,4 +1,5 @@
 import { runDaemon } from "../../serve/daemon.js";
+import { attachDbus } from "../../serve/dbus.js";
 import { defineCommand } from "../command.js";
 
 export const serveCommand = defineCommand({
@@ -26,6 +27,7 @@ export const serveCommand = defineCommand({
       ...(values.listen === undefined ? {} : { listen: values.listen }),
       // Backups run as `snapback --json backup PLAN` children of this very program.
       child: { file: process.execPath, args: [script, "--config", path] },
+      attach: attachDbus,
     });
   },
 });
