@@ -8,14 +8,23 @@ APT_PACKAGES := $(DEMO_PACKAGES) systemd zfs-fuse openssh-server openssh-client 
 # Test-only: the man page is rendered with groff/man, the completions run in bash, zsh and fish,
 # the web UI in Debian's Chromium (never a downloaded browser); btrbk is the bench's peer.
 APT_PACKAGES += groff-base man-db zsh fish chromium fonts-dejavu-core btrbk
+# python3: the serve test listens on a datagram socket like systemd (Type=notify).
+APT_PACKAGES += python3
+# prometheus: promtool parses the metrics textfile in the tests.
+APT_PACKAGES += prometheus
 NODE_STAMP := node_modules/.package-lock.json
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps apt-deps demo-deps build demo test bench lint typecheck clean install uninstall
+.PHONY: deps apt-deps demo-deps restic-trixie build demo test bench lint typecheck clean install uninstall
 
-deps: apt-deps $(NODE_STAMP)
+deps: apt-deps restic-trixie $(NODE_STAMP)
+
+# restic 0.18 and rest-server 0.13 from Debian 13 for the test matrix, unpacked into a
+# gitignored cache; the system's apt sources and its restic stay as they are.
+restic-trixie: apt-deps
+	@scripts/debian-trixie.sh .cache/debian-trixie
 
 demo-deps: PACKAGES = $(DEMO_PACKAGES)
 demo-deps: install-packages $(NODE_STAMP)

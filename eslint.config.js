@@ -2,7 +2,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "scripts/*.mjs", "eslint.config.js"] },
+  {
+    ignores: [
+      ".cache/",
+      "dist/",
+      "node_modules/",
+      "coverage/",
+      "scripts/*.mjs",
+      "eslint.config.js",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

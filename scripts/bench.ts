@@ -16,6 +16,7 @@ import { DeferStack } from "../src/run/defer.js";
 import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
 import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
+import { benchServe } from "../src/serve/bench.js";
 import { benchBtrbk } from "./bench-btrbk.js";
 import { benchIgnoreFiles } from "./bench-ignore.js";
 
@@ -838,7 +839,7 @@ function report(w: World, r: Results, machine: [string, string][]): string {
 
 // ---------------------------------------------------------------- main
 
-const SECTIONS = ["restic", "ignore", "replication", "btrbk"] as const;
+const SECTIONS = ["restic", "ignore", "replication", "btrbk", "serve"] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--sections=restic,btrbk` runs only those parts (default: all). */
@@ -892,6 +893,7 @@ async function main(signal: AbortSignal): Promise<string> {
   const scale = parseScale(process.argv);
   const sections = parseSections(process.argv);
   const cli = join(import.meta.dirname, "snapback.js");
+  if (process.argv.includes("--serve-only")) return serveReport(cli);
   await preflight(scale, cli);
   const out: string[] = [];
   if (sections.has("restic")) {
@@ -941,7 +943,26 @@ async function main(signal: AbortSignal): Promise<string> {
       await rm(dir, { recursive: true, force: true });
     }
   }
+  if (sections.has("serve")) out.push(await serveReport(cli));
   return out.join("\n");
+}
+
+/** Issue 12: the daemon over a long history (src/serve/bench.ts). */
+async function serveReport(cli: string): Promise<string> {
+  say("serve: a daemon over 2,000 runs");
+  const r = await benchServe({ cli });
+  return [
+    `### snapback serve (${r.runs} runs, ${r.snapshots} snapshots in the history)`,
+    "",
+    "| measure | value | target | met? |",
+    "|---|---|---|---|",
+    `| GET /api/runs?limit=50, p95 of ${r.requests} (p50) | ${r.runsP95Ms.toFixed(1)} ms (${r.runsP50Ms.toFixed(1)} ms) | ≤ 50 ms | ${met(r.runsP95Ms <= 50)} |`,
+    `| GET /api/plans, p95 of ${r.requests} (p50) | ${r.plansP95Ms.toFixed(1)} ms (${r.plansP50Ms.toFixed(1)} ms) | ≤ 50 ms | ${met(r.plansP95Ms <= 50)} |`,
+    `| idle RSS | ${r.idleRssMiB.toFixed(0)} MiB | ≤ 120 MiB | ${met(r.idleRssMiB <= 120)} |`,
+    `| idle CPU over ${r.idleSeconds} s | ${r.idleCpuPercent.toFixed(2)} % | ~0 | ${met(r.idleCpuPercent < 0.5)} |`,
+    `| history write by another process → SSE client, p95 of ${r.eventSamples} (p50) | ${r.eventP95Ms.toFixed(0)} ms (${r.eventP50Ms.toFixed(0)} ms) | ≤ 1 s with the ≤ 1/s progress throttle | ${met(r.eventP95Ms < 1000)} |`,
+    "",
+  ].join("\n");
 }
 
 /**

@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import { openBusService } from "../src/dbus/index.js";
 import { run, type RunResult } from "../src/exec/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { startDaemon } from "./fixtures/serve.js";
 import {
   asUser,
   startBusctlMonitor,
@@ -306,5 +307,68 @@ describe("D-Bus", () => {
     const down = await doctor({ DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${bus.dir}/nothing` });
     expect(down("system bus")?.ok).toBe(false);
     expect(down("system bus")?.required).toBe(false);
+  });
+});
+
+describe("D-Bus through snapback serve", () => {
+  test("the daemon owns the name: StartBackup runs through it, a CLI run beside it is published, a late client reads it, Cancel stops it", async () => {
+    await using bus = await startSystemBus();
+    await using w = await createWorld();
+    const gate = await gatedWorld(w);
+    await using d = await startDaemon(w, { env: { DBUS_SYSTEM_BUS_ADDRESS: bus.address } });
+    await using mon = await startBusctlMonitor(bus);
+    const owner = await run("busctl", [`--address=${bus.address}`, "status", NAME]);
+    expect(owner.stdout).toMatch(new RegExp(`^PID=${d.pid}$`, "m"));
+
+    // A CLI run: the daemon owns the name, so the daemon shows it (from the history store).
+    await using cli = startCli(w, bus);
+    const started = await mon.waitFor((m) => m.member === "RunStarted");
+    const path = runPathOf(started);
+    // The after_snapshot hook holds the run until it can read the gate.
+    const writer = await open(gate, "w");
+    // A client that connects only now reads the run's current state.
+    expect(await property(bus, path, "State")).toBe("running");
+    expect(await property(bus, path, "Plan")).toBe("p");
+    // Cancel as root through the daemon stops the CLI run like SIGTERM.
+    await run("busctl", [
+      `--address=${bus.address}`,
+      "call",
+      NAME,
+      path,
+      "org.snapback.Snapback1.Run",
+      "Cancel",
+    ]);
+    // An after_snapshot hook restarts what before_snapshot stopped: it runs to its end.
+    await writer.close();
+    const r = await cli.done;
+    expect(r.exitCode).toBe(130);
+    const finished = await mon.waitFor((m) => m.member === "RunFinished");
+    expect(finished.payload?.data).toEqual([path, "p", "interrupted"]);
+    expect(await leftovers(w)).toEqual([]);
+
+    // StartBackup: a run of the daemon, returned as its object path.
+    const call = await run("busctl", [
+      `--address=${bus.address}`,
+      "--json=short",
+      "call",
+      NAME,
+      MANAGER,
+      "org.snapback.Snapback1.Manager",
+      "StartBackup",
+      "sa{sv}",
+      "p",
+      "0",
+    ]);
+    const runPath = (JSON.parse(call.stdout) as { data: string[] }).data[0] ?? "";
+    expect(runPath).toMatch(/^\/org\/snapback\/Snapback1\/runs\//);
+    const second = await mon.waitFor((m) => m.member === "RunStarted" && runPathOf(m) === runPath);
+    expect(second.payload?.data[1]).toBe("p");
+    (await open(gate, "w")).close().catch(() => undefined);
+    const done = await mon.waitFor(
+      (m) => m.member === "RunFinished" && m.payload?.data[0] === runPath,
+    );
+    expect(done.payload?.data).toEqual([runPath, "p", "success"]);
+    expect(await property(bus, runPath, "State")).toBe("success");
+    expect((await w.repo.snapshots()).length).toBe(1);
   });
 });

@@ -216,3 +216,72 @@ describe("remote repositories", () => {
     expect(await leftovers(w)).toEqual([]);
   });
 });
+
+describe("the standard REST server (rest-server 0.13)", () => {
+  test("--private-repos with htpasswd: a user reaches only /<user>/", async () => {
+    await using w = await createWorld();
+    await using rest = await startRestServer({
+      user: "alice",
+      pass: "alice-Pa55-e0c1",
+      privateRepos: true,
+    });
+    await writeSources(w);
+    await roundTrip(w, configWith(w, [`url = "${rest.url("alice/r/")}"`]));
+    expect(await readdir(join(rest.dir, "alice", "r"))).toContain("config");
+
+    // Another user's path is refused by the server: named as such, nothing created there.
+    await w.writeConfig(configWith(w, [`url = "${rest.url("bob/r/")}"`]));
+    const refused = await w.cli(["backup"]);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toMatch(/repository "r" at rest:http:\/\/127\.0\.0\.1:\d+\/bob\/r\//);
+    expect(refused.stderr).not.toContain("alice-Pa55-e0c1");
+    expect(await readdir(rest.dir)).toEqual(["alice"]);
+    expect(await leftovers(w)).toEqual([]);
+  });
+
+  test("--append-only: backups work, retention is refused and said, prune exits 1, nothing removed", async () => {
+    await using w = await createWorld();
+    await using rest = await startRestServer({ appendOnly: true });
+    await writeSources(w);
+    const retention = "[plans.p.retention]\nkeep_last = 1";
+    // Not declared: snapback learns it from the server's refusal and stops restic there.
+    await w.writeConfig(`${configWith(w, [`url = "${rest.url("r/")}"`])}${retention}\n`);
+    for (let i = 0; i < 2; i++) {
+      const b = await w.cli(["--json", "backup"]);
+      expect(b.exitCode, b.stderr).toBe(0);
+      const result = events(b.stdout).find((e) => e.type === "result");
+      expect(result?.["status"]).toBe("success");
+      if (i === 1) {
+        expect(JSON.stringify(result?.["warnings"])).toMatch(
+          /refused to delete a snapshot .*retention must run where the server allows deletes/,
+        );
+      }
+    }
+    const prune = await w.cli(["prune"]);
+    expect(prune.exitCode).toBe(1);
+    expect(prune.stderr + prune.stdout).toMatch(
+      /retention must run where the server allows deletes/,
+    );
+    const snapshotsOnServer = async (): Promise<number> =>
+      (await readdir(join(rest.dir, "r", "snapshots"))).length;
+    expect(await snapshotsOnServer()).toBe(2);
+
+    // Declared: never asked at all, and the same words.
+    await w.writeConfig(
+      `${configWith(w, [`url = "${rest.url("r/")}"`, "append_only = true"])}${retention}\n`,
+    );
+    const b = await w.cli(["--json", "backup"]);
+    expect(b.exitCode, b.stderr).toBe(0);
+    const result = events(b.stdout).find((e) => e.type === "result");
+    expect(JSON.stringify(result?.["warnings"])).toMatch(
+      /is append-only .*nothing was removed; retention must run where the server allows deletes/,
+    );
+    const declared = await w.cli(["prune"]);
+    expect(declared.exitCode).toBe(1);
+    expect(declared.stderr + declared.stdout).toMatch(/append-only/);
+    expect(await snapshotsOnServer()).toBe(3);
+    const locks = await readdir(join(rest.dir, "r", "locks")).catch(() => []);
+    expect(locks).toEqual([]);
+    expect(await leftovers(w)).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
+import "disposablestack/auto";
 import { randomBytes } from "node:crypto";
 import {
-  chmod,
   mkdir,
   mkdtemp,
   readFile,
@@ -13,7 +13,6 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
 import { BtrfsTargetEngine } from "../src/engine/replication/btrfs-target.js";
 import {
@@ -26,13 +25,15 @@ import { acquireTargetLock } from "../src/engine/replication/target-lock.js";
 import { run, type RunResult } from "../src/exec/index.js";
 import { newRunId } from "../src/run/runid.js";
 import { createLoopBtrfs, type LoopBtrfs } from "./fixtures/btrfs.js";
-import { snapback } from "./fixtures/cli.js";
+import {
+  jsonBackup,
+  oneRepositoryConfig,
+  snapback,
+  writeConfigFile,
+  type JsonEvent,
+} from "./fixtures/cli.js";
+import { nextSecond, receiveGate, type ReceiveGate } from "./fixtures/handshake.js";
 import { startSshd } from "./fixtures/sshd.js";
-
-interface JsonEvent {
-  type: string;
-  [k: string]: unknown;
-}
 
 interface Transfer {
   repo: string;
@@ -84,15 +85,20 @@ interface Rig extends AsyncDisposable {
 }
 
 async function createRig(sizeMiB = 512): Promise<Rig> {
-  const src = await createLoopBtrfs(sizeMiB, "snapback-test-src");
-  const dst = await createLoopBtrfs(sizeMiB, "snapback-test-dst");
+  // Each step's resource is on the stack as soon as it exists, so a later step that fails
+  // releases the loop devices and mounts made before it.
+  await using stack = new AsyncDisposableStack();
+  const src = stack.use(await createLoopBtrfs(sizeMiB, "snapback-test-src"));
+  const dst = stack.use(await createLoopBtrfs(sizeMiB, "snapback-test-dst"));
   const dir = await mkdtemp(join(tmpdir(), "snapback-test-repl-"));
+  stack.defer(() => rm(dir, { recursive: true, force: true }));
   const data = await src.subvolume("data");
   const target = join(dst.mountpoint, "backup");
   await mkdir(target);
   const stateDir = join(dir, "state");
   const configPath = join(dir, "snapback.toml");
   const targetDir = join(target, escapeSourceName(data));
+  const owned = stack.move();
   const rig: Rig = {
     src,
     dst,
@@ -103,42 +109,29 @@ async function createRig(sizeMiB = 512): Promise<Rig> {
     configPath,
     targetDir,
     async configure(opts = {}) {
-      const toml = [
-        `state_dir = "${stateDir}"`,
-        "[repositories.usb]",
-        'engine = "btrfs"',
-        `path = "${target}"`,
-        opts.repo ?? "",
-        "[plans.p]",
-        `sources = ${JSON.stringify(opts.sources ?? [data])}`,
-        'repositories = ["usb"]',
-        opts.plan ?? "",
-        "",
-      ].join("\n");
-      await writeFile(configPath, toml);
-      await chmod(configPath, 0o600);
+      await writeConfigFile(
+        configPath,
+        oneRepositoryConfig({
+          stateDir,
+          repo: "usb",
+          repoKeys: ['engine = "btrfs"', `path = "${target}"`],
+          sources: opts.sources ?? [data],
+          extraRepo: opts.repo,
+          extraPlan: opts.plan,
+        }),
+      );
     },
     cli: (args) => snapback(["--config", configPath, ...args]),
     async backup() {
-      const r = await rig.cli(["--json", "--verbose", "backup"]);
-      const events = r.stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as JsonEvent);
-      const warnings = events.filter((e) => e.type === "warning").map((e) => String(e["message"]));
-      const errors = events.filter((e) => e.type === "error").map((e) => String(e["message"]));
-      return { r, events, warnings, errors, transfers: transfersOf(r.stderr) };
+      const b = await jsonBackup(configPath);
+      return { ...b, transfers: transfersOf(b.r.stderr) };
     },
     async sourceSnaps() {
       const names = await readdir(join(data, ".snapback")).catch(() => [] as string[]);
       return names.filter((n) => n.startsWith("snapback@p@")).sort();
     },
     targetSnaps: () => listSnapbackSubvolumes(localHost, targetDir),
-    async [Symbol.asyncDispose]() {
-      await rm(dir, { recursive: true, force: true });
-      await dst[Symbol.asyncDispose]();
-      await src[Symbol.asyncDispose]();
-    },
+    [Symbol.asyncDispose]: owned.disposeAsync.bind(owned),
   };
   return rig;
 }
@@ -354,34 +347,33 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
   });
 
   test("interrupted receives: SIGTERM cleans up at once; after SIGKILL the next run removes the partial and completes", async () => {
-    await using rig = await createRig(2048);
+    await using rig = await createRig();
     await mkdir(join(rig.data, "big"));
-    // Enough data that the receive is still running when it is killed.
-    await run("sh", [
-      "-c",
-      `for i in 1 2 3 4 5 6; do head -c 128M /dev/urandom > "$1/big/f$i"; done`,
-      "sh",
-      rig.data,
-    ]);
+    // More than the MiB a gated receive gets: the rest of the stream waits behind the gate.
+    await writeFile(join(rig.data, "big", "f"), randomBytes(8 * 1024 * 1024));
     await rig.configure();
-    const receiving = async (): Promise<SubvolumeInfo | undefined> => {
-      for (let i = 0; i < 2000; i++) {
-        const partial = (await rig.targetSnaps()).find((s) => !s.readonly);
-        if (partial) return partial;
-        await sleep(10);
+    /** The partial subvolume a held receive made (it stays while the gate is shut). */
+    const partial = async (gate: ReceiveGate): Promise<SubvolumeInfo | undefined> => {
+      await gate.held();
+      for (;;) {
+        const found = (await rig.targetSnaps()).find((s) => !s.readonly);
+        if (found) return found;
       }
-      return undefined;
     };
 
     // SIGTERM: snapback stops send and receive, removes the partial and its snapshot, exits 130.
-    let termPid = 0;
-    const termed = snapback(["--config", rig.configPath, "backup"], {
-      onSpawn: (c) => (termPid = c.pid ?? 0),
-    });
-    expect(await receiving(), "the receive never started").toBeDefined();
-    process.kill(termPid, "SIGTERM");
-    const t = await termed;
-    expect(t.exitCode, t.stderr).toBe(130);
+    {
+      await using gate = await receiveGate("btrfs");
+      let termPid = 0;
+      const termed = snapback(["--config", rig.configPath, "backup"], {
+        env: { PATH: gate.path },
+        onSpawn: (c) => (termPid = c.pid ?? 0),
+      });
+      expect(await partial(gate), "the receive never started").toBeDefined();
+      process.kill(termPid, "SIGTERM");
+      const t = await termed;
+      expect(t.exitCode, t.stderr).toBe(130);
+    }
     expect(await rig.targetSnaps()).toEqual([]);
     expect(await rig.sourceSnaps()).toEqual([]);
     const leftover = await run("pgrep", ["-f", `btrfs (send|receive) .*${rig.data}`], {
@@ -389,18 +381,38 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     });
     expect(leftover.stdout).toBe("");
 
-    let pid = 0;
-    const killed = snapback(["--config", rig.configPath, "backup"], {
-      onSpawn: (c) => (pid = c.pid ?? 0),
-    });
-    expect(await receiving(), "the receive never started").toBeDefined();
-    // The run, and the send and receive it started (each in its own process group).
-    process.kill(-pid, "SIGKILL");
-    await run("pkill", ["-KILL", "-f", `btrfs receive ${rig.targetDir}`], { reject: false });
-    await run("pkill", ["-KILL", "-f", `btrfs send ${rig.data}/.snapback/`], { reject: false });
-    const k = await killed;
-    expect(k.signal).toBe("SIGKILL");
-    await sleep(200);
+    {
+      await using gate = await receiveGate("btrfs");
+      let pid = 0;
+      const killed = snapback(["--config", rig.configPath, "backup"], {
+        env: { PATH: gate.path },
+        onSpawn: (c) => (pid = c.pid ?? 0),
+      });
+      expect(await partial(gate), "the receive never started").toBeDefined();
+      // The run, and the send and receive it started (each in its own process group).
+      const stages = (
+        await run("pgrep", ["-f", `btrfs (receive ${rig.targetDir}|send ${rig.data}/.snapback/)`], {
+          reject: false,
+        })
+      ).stdout
+        .split("\n")
+        .filter(Boolean);
+      expect(stages.length).toBeGreaterThanOrEqual(2);
+      const groups = (await run("ps", ["-o", "pgid=", "-p", stages.join(",")])).stdout
+        .split("\n")
+        .map((g) => g.trim())
+        .filter(Boolean);
+      process.kill(-pid, "SIGKILL");
+      expect((await killed).signal).toBe("SIGKILL");
+      // Each stage's whole group killed and gone (not just signalled): the partial on the
+      // target is then as the kill left it.
+      await run("sh", [
+        "-c",
+        'for g; do pkill -KILL -g "$g"; done; for g; do while pgrep -g "$g" >/dev/null; do sleep 0.01; done; done',
+        "sh",
+        ...new Set(groups),
+      ]);
+    }
     const left = await rig.targetSnaps();
     expect(left).toHaveLength(1);
     expect(left[0]?.readonly === false || left[0]?.receivedUuid === undefined).toBe(true);
@@ -427,7 +439,7 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     const taken: string[] = [];
     for (let i = 0; i < 4; i++) {
       // Local retention orders runs by their ids, which have one-second precision.
-      await sleep(1100);
+      await nextSecond();
       await writeFile(join(rig.data, `n${i}`), `${i}\n`);
       const b = await rig.backup();
       expect(b.r.exitCode).toBe(0);
@@ -453,7 +465,7 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     // A newer snapshot on the target that the source lost (a run killed after its receive):
     // keep_last = 1 would keep only that one, but the last common one (t5) stays too.
     // Run ids have second precision: the stray one must sort after t5 and before the next run.
-    await sleep(1100);
+    await nextSecond();
     const stray = `snapback@p@${newRunId()}@1`;
     await run("btrfs", [
       "subvolume",
@@ -474,7 +486,7 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     expect(pruned.exitCode, pruned.stderr).toBe(0);
     expect(names(await rig.targetSnaps())).toEqual([t5, stray].sort());
 
-    await sleep(1100);
+    await nextSecond();
     const b6 = await rig.backup();
     const t6 = b6.transfers[0]?.snapshot ?? "";
     expect(b6.transfers[0]?.parent).toBe(t5);
@@ -486,18 +498,7 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     await using sshd = await startSshd();
     await using rig = await createRig();
     await fill(rig.data, "ssh");
-    const options = [
-      "-i",
-      sshd.clientKey,
-      "-p",
-      String(sshd.port),
-      "-o",
-      `UserKnownHostsFile=${sshd.knownHosts}`,
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "IdentitiesOnly=yes",
-    ];
+    const options = sshd.clientOptions;
     await rig.configure({
       repo: `ssh = "root@127.0.0.1"\nssh_options = ${JSON.stringify(options)}`,
     });

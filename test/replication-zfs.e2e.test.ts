@@ -1,18 +1,15 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
 import { escapeSourceName } from "../src/engine/replication/naming.js";
 import { run, type RunResult } from "../src/exec/index.js";
-import { snapback } from "./fixtures/cli.js";
+import { nextSecond, receiveGate } from "./fixtures/handshake.js";
+import { jsonBackup, oneRepositoryConfig, snapback, writeConfigFile } from "./fixtures/cli.js";
 import { startSshd } from "./fixtures/sshd.js";
 import { createZfsPool, type ZfsPool } from "./fixtures/zfs.js";
-
-interface JsonEvent {
-  type: string;
-  [k: string]: unknown;
-}
 
 interface Transfer {
   parent: string | undefined;
@@ -104,31 +101,20 @@ async function createRig(sizeMiB = 256): Promise<Rig> {
     dir,
     configPath,
     async configure(opts = {}) {
-      const toml = [
-        `state_dir = "${join(dir, "state")}"`,
-        "[repositories.remote]",
-        'engine = "zfs"',
-        `dataset = "${container}"`,
-        opts.repo ?? "",
-        "[plans.p]",
-        `sources = ["${home.mountpoint}"]`,
-        'repositories = ["remote"]',
-        opts.plan ?? "",
-        "",
-      ].join("\n");
-      await writeFile(configPath, toml);
-      await chmod(configPath, 0o600);
+      const config = oneRepositoryConfig({
+        stateDir: join(dir, "state"),
+        repo: "remote",
+        repoKeys: ['engine = "zfs"', `dataset = "${container}"`],
+        sources: [home.mountpoint],
+        extraRepo: opts.repo,
+        extraPlan: opts.plan,
+      });
+      await writeConfigFile(configPath, config);
     },
     cli: (args) => snapback(["--config", configPath, ...args]),
     async backup() {
-      const r = await rig.cli(["--json", "--verbose", "backup"]);
-      const events = r.stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as JsonEvent);
-      const of = (type: string): string[] =>
-        events.filter((e) => e.type === type).map((e) => String(e["message"]));
-      return { r, warnings: of("warning"), errors: of("error"), transfers: transfersOf(r.stderr) };
+      const b = await jsonBackup(configPath);
+      return { ...b, transfers: transfersOf(b.r.stderr) };
     },
     async sourceSnaps() {
       return (await list(home.name, false))
@@ -302,30 +288,25 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
   });
 
   test("interrupted transfers: a SIGKILLed run, and a dataset a first transfer left without a snapshot", async () => {
-    await using rig = await createRig(768);
-    await run("sh", [
-      "-c",
-      `for i in 1 2 3; do head -c 96M /dev/urandom > "$1/f$i"; done`,
-      "sh",
-      rig.home.mountpoint,
-    ]);
+    await using rig = await createRig();
+    // More than the MiB a gated receive gets: the rest of the stream waits behind the gate.
+    await writeFile(join(rig.home.mountpoint, "f"), randomBytes(8 * 1024 * 1024));
     await rig.configure();
 
-    let pid = 0;
-    const killed = snapback(["--config", rig.configPath, "backup"], {
-      onSpawn: (c) => (pid = c.pid ?? 0),
-    });
-    let receiving = false;
-    for (let i = 0; i < 3000 && !receiving; i++) {
-      receiving =
-        (await run("pgrep", ["-f", `zfs receive ${rig.target}`], { reject: false })).exitCode === 0;
-      if (!receiving) await sleep(10);
+    {
+      await using gate = await receiveGate("zfs");
+      let pid = 0;
+      const killed = snapback(["--config", rig.configPath, "backup"], {
+        env: { PATH: gate.path },
+        onSpawn: (c) => (pid = c.pid ?? 0),
+      });
+      // The receive has its first MiB and is held: certainly under way when it is killed.
+      await gate.held();
+      process.kill(-pid, "SIGKILL");
+      await run("pkill", ["-KILL", "-f", `zfs receive .*${rig.target}`], { reject: false });
+      await run("pkill", ["-KILL", "-f", `zfs send .*${rig.home.name}@`], { reject: false });
+      expect((await killed).signal).toBe("SIGKILL");
     }
-    expect(receiving, "the receive never started").toBe(true);
-    process.kill(-pid, "SIGKILL");
-    await run("pkill", ["-KILL", "-f", `zfs receive ${rig.target}`], { reject: false });
-    await run("pkill", ["-KILL", "-f", `zfs send ${rig.home.name}@`], { reject: false });
-    expect((await killed).signal).toBe("SIGKILL");
 
     // zfs-fuse finishes or discards a transfer whose client died; either way the next run completes.
     await sleep(500);
@@ -363,7 +344,7 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     await rig.configure({ plan: "[plans.p.retention]\nkeep_last = 2\nlocal_snapshots = 2" });
     const taken: string[] = [];
     for (let i = 0; i < 4; i++) {
-      await sleep(1100);
+      await nextSecond();
       await writeFile(join(rig.home.mountpoint, `n${i}`), `${i}\n`);
       const b = await rig.backup();
       expect(b.r.exitCode, b.errors.join("\n")).toBe(0);
@@ -376,7 +357,7 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     });
 
     // A newer snapshot on the target that the source lost (a run killed after its receive).
-    await sleep(1100);
+    await nextSecond();
     const stray = `snapback-p-${new Date()
       .toISOString()
       .replace(/[-:]/g, "")
@@ -397,7 +378,7 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     // keep_last = 1 alone would keep only the stray one: the last common one (t4) stays.
     expect(await rig.targetSnaps()).toEqual([t4, stray].map((s) => `${rig.target}@${s}`));
 
-    await sleep(1100);
+    await nextSecond();
     const b6 = await rig.backup();
     expect(b6.r.exitCode, b6.errors.join("\n")).toBe(0);
     const t6 = b6.transfers[0]?.snapshot;
@@ -410,16 +391,7 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     await using sshd = await startSshd();
     await using rig = await createRig();
     await fill(rig.home.mountpoint, "ssh");
-    const options = [
-      "-i",
-      sshd.clientKey,
-      "-p",
-      String(sshd.port),
-      "-o",
-      `UserKnownHostsFile=${sshd.knownHosts}`,
-      "-o",
-      "IdentitiesOnly=yes",
-    ];
+    const options = sshd.clientOptions;
     await rig.configure({
       repo: `ssh = "root@127.0.0.1"\nssh_options = ${JSON.stringify(options)}`,
     });

@@ -3,18 +3,10 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
 import { spawn } from "node:child_process";
-import { CLI, createWorld, leftovers } from "./fixtures/cli.js";
+import { CLI, createWorld, leftovers, jsonEvents } from "./fixtures/cli.js";
 import { createZfsPool, snapbackObjectsIn } from "./fixtures/zfs.js";
 
-interface JsonEvent {
-  type: string;
-  [k: string]: unknown;
-}
-const events = (stdout: string): JsonEvent[] =>
-  stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as JsonEvent);
+const events = jsonEvents;
 
 describe("ZFS sources end to end (real zfs-fuse)", () => {
   test("original paths, children, unchanged incremental, nothing left", async () => {

@@ -14,6 +14,8 @@ export interface ScheduledCheckRequest {
   taken: TakenSnapshot[];
   signal: AbortSignal;
   warn: (message: string, repository?: string) => void;
+  /** Called when the check is due and starts (the run's phase). */
+  onStart?: () => void;
   now?: Date;
 }
 
@@ -30,6 +32,7 @@ export async function runScheduledCheck(
   const now = req.now ?? new Date();
   if (!checkDue(schedule.every, await readCheckState(req.run.stateDir, req.run.planName), now))
     return undefined;
+  req.onStart?.();
 
   const outcome: ScheduledCheckOutcome = {
     ok: true,

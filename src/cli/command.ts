@@ -16,6 +16,8 @@ export interface OptionDef {
   value?: string;
   description: string;
   complete?: Completion;
+  /** Parsed but never documented: for snapback's own use (e.g. serve's `backup --run-id`). */
+  hidden?: boolean;
 }
 
 export interface PositionalDef {
@@ -73,13 +75,14 @@ export function defineCommand<const O extends Record<string, OptionDef>>(
   spec: CommandSpec<O>,
 ): Command {
   const positionals = spec.positionals ?? [];
+  const documented = Object.fromEntries(Object.entries(spec.options).filter(([, o]) => !o.hidden));
   return {
     name: spec.name,
     summary: spec.summary,
     description: spec.description ?? [],
-    synopsis: spec.synopsis ?? [defaultSynopsis(spec.name, positionals, spec.options)],
+    synopsis: spec.synopsis ?? [defaultSynopsis(spec.name, positionals, documented)],
     positionals,
-    options: spec.options,
+    options: documented,
     examples: spec.examples,
     hidden: spec.hidden === true,
     passThrough: spec.passThrough === true,

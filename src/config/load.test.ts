@@ -60,7 +60,7 @@ const bad: BadCase[] = [
     name: "unknown top-level key without a close match lists the allowed keys",
     toml: `${REPO}${PLAN}[schedules]\nbefore = "x"\n`,
     expect:
-      "schedules: unknown key (allowed: state_dir, repositories, plans, notify, metrics, dbus)",
+      "schedules: unknown key (allowed: state_dir, repositories, plans, notify, metrics, dbus, server, restic_binary)",
     at: "[schedules]",
   },
   {
@@ -239,6 +239,19 @@ const bad: BadCase[] = [
     toml: `[repositories.offsite]\nengine = "restic"\nurl = "backups/restic"\npassword_file = "/p"\n`,
     expect: "repositories.offsite.url: must be an absolute path or a restic repository string",
     at: "url =",
+  },
+  {
+    name: "relative restic_binary",
+    toml: `${REPO}restic_binary = "bin/restic"\n`,
+    expect:
+      'repositories.offsite.restic_binary: must be an absolute path or a program name, e.g. "/usr/local/bin/restic"',
+    at: "restic_binary",
+  },
+  {
+    name: "append_only that is not a boolean",
+    toml: `${REPO}append_only = "yes"\n`,
+    expect: "repositories.offsite.append_only:",
+    at: "append_only",
   },
   {
     name: "plan name with bad characters",
@@ -450,6 +463,18 @@ sources = ["/"]
 repositories = ["r", "k", "b", "z"]
 `);
     expect(Object.keys(config.repositories)).toEqual(["r", "k", "b", "z"]);
+  });
+
+  it("takes restic_binary globally and per repository, and append_only", () => {
+    const config = parseConfigText(
+      `restic_binary = "/usr/local/bin/restic"\n${REPO}restic_binary = "restic-0.18"\nappend_only = true\n${PLAN}`,
+      "/etc/snapback/snapback.toml",
+    );
+    expect(config.restic_binary).toBe("/usr/local/bin/restic");
+    expect(config.repositories["offsite"]).toMatchObject({
+      restic_binary: "restic-0.18",
+      append_only: true,
+    });
   });
 
   it("an empty file is a valid config with no plans", () => {

@@ -8,6 +8,7 @@ import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
 import { globalNotifySchema, planNotifySchema } from "../notify/schema.js";
+import { serverSchema } from "../serve/schema.js";
 
 /**
  * The configuration schema. It is the single source of the config types: everything else
@@ -106,8 +107,25 @@ const repositoryBase = {
   env_file: absolutePath.optional(),
 };
 
+// --- restic_binary (issue 10) ---
+/** A restic executable: an absolute path, or a bare name looked up on PATH. */
+const resticBinary = z
+  .string()
+  .regex(
+    /^(\/.*[^/]|[A-Za-z0-9._+-]+)$/,
+    'must be an absolute path or a program name, e.g. "/usr/local/bin/restic"',
+  );
+// --- end restic_binary ---
+
 const resticRepository = z.strictObject({
   engine: z.literal("restic"),
+  /** The restic binary for this repository; default: the global `restic_binary`, else restic on PATH. */
+  restic_binary: resticBinary.optional(),
+  /**
+   * The server refuses deletes (rest-server --append-only): backups only; snapback never runs
+   * forget/prune here and says so, since retention must run where deletes are allowed.
+   */
+  append_only: z.boolean().optional(),
   url: resticUrl,
   password_file: absolutePath.optional(),
   password_command: commandArgv.optional(),
@@ -263,6 +281,10 @@ export const configSchema = z
     metrics: metricsSchema.optional(),
     /** Progress and control on the system bus (src/dbus). */
     dbus: dbusSchema.optional(),
+    /** `snapback serve` (src/serve/schema.ts). */
+    server: serverSchema.optional(),
+    /** The restic binary of every restic repository that names none (issue 10). */
+    restic_binary: resticBinary.optional(),
   })
   .superRefine((config, ctx) => {
     // --- NUL (issue 9): a string with a NUL cannot reach any argv or environment (spawn

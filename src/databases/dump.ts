@@ -72,7 +72,7 @@ export async function dumpDatabase(
     env: { TMPDIR: run.tmpDir },
     signal,
   });
-  return { ...summary, path };
+  return { ...summary, path: summary.storedAs ?? path };
 }
 
 /** The dumps a run would make, for --dry-run. */

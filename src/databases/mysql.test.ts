@@ -9,13 +9,21 @@ import {
   startMariadb,
   type TestMariadb,
 } from "../../test/fixtures/mariadb.js";
-import { createTestRepo } from "../../test/fixtures/restic.js";
+import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
 import { run } from "../exec/index.js";
 import { dumpDatabases } from "./dump.js";
 import { dumpArgs, mysqlDriver, optionFileText } from "./mysql.js";
 import { restoreDatabase } from "./restore.js";
 import { databaseSchema, type MysqlDatabase } from "./schema.js";
-import { dumpRun, engineFor, planWith, recorder, tempDir, watchArgv } from "./test-support.js";
+import {
+  dumpRun,
+  engineFor,
+  planWith,
+  recorder,
+  restoreRequest,
+  tempDir,
+  watchArgv,
+} from "./test-support.js";
 
 const entry = (m: TestMariadb, extra: object = {}) => ({
   type: "mysql",
@@ -82,7 +90,7 @@ describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
     expect(ctx.summaries[0]).toMatchObject({
       database: "app",
       db_type: "mysql",
-      path: "/snapback-databases/p/app.mysqldump.sql",
+      path: await storedDumpPath("/snapback-databases/p/app.mysqldump.sql"),
     });
     expect(watched.programs.has("mariadb-dump")).toBe(true);
     expect(watched.leaks).toEqual([]);
@@ -94,17 +102,7 @@ describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
     expect(await readdir(dir.path)).toEqual([]);
 
     await m.sql("CREATE DATABASE app_restored");
-    await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: "latest",
-      to: { database: "app_restored" },
-      overwrite: false,
-      stateDir: join(dir.path, "state"),
-      signal: new AbortController().signal,
-    });
+    await restoreDatabase(restoreRequest(plan, engine, dir.path));
     const [count, min, max] = (await ids(m, "app_restored", "a_events")).split("\t").map(Number);
     expect(min).toBe(1);
     expect(count).toBe(max);

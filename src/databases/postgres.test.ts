@@ -3,11 +3,19 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { PG_PASSWORD, startPostgres, type TestPostgres } from "../../test/fixtures/postgres.js";
-import { createTestRepo } from "../../test/fixtures/restic.js";
+import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
 import { UsageError } from "../errors.js";
 import { dumpDatabases } from "./dump.js";
 import { restoreDatabase } from "./restore.js";
-import { dumpRun, engineFor, planWith, recorder, tempDir, watchArgv } from "./test-support.js";
+import {
+  dumpRun,
+  engineFor,
+  planWith,
+  recorder,
+  restoreRequest,
+  tempDir,
+  watchArgv,
+} from "./test-support.js";
 
 /**
  * A database whose consistency is checkable: every transaction of the writer inserts the
@@ -101,25 +109,15 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
       repository: "r",
       database: "app",
       db_type: "postgresql",
-      path: "/snapback-databases/p/app.pg_dump",
+      path: await storedDumpPath("/snapback-databases/p/app.pg_dump"),
     });
     const snaps = await t.snapshots();
     expect(snaps.map((s) => s.id)).toEqual([summary?.snapshot_id]);
-    expect(snaps[0]?.paths).toEqual(["/snapback-databases/p/app.pg_dump"]);
+    expect(snaps[0]?.paths).toEqual([await storedDumpPath("/snapback-databases/p/app.pg_dump")]);
     expect([...(snaps[0]?.tags ?? [])].sort()).toEqual(["database:app", "nightly", "plan-db:p"]);
 
     await pg.sql("CREATE DATABASE app_restored");
-    const restored = await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: "latest",
-      to: { database: "app_restored" },
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    });
+    const restored = await restoreDatabase(restoreRequest(plan, engine, run.path));
     expect(restored).toMatchObject({ format: "pg_dump", bytes: summary?.bytes });
 
     const a = await idStats(pg, "app_restored", "a_events");
@@ -155,20 +153,16 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     const ctx = recorder();
     await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
     expect(ctx.failures).toEqual([]);
-    expect(ctx.summaries[0]?.path).toBe("/snapback-databases/p/app.pg_dump.sql");
+    expect(ctx.summaries[0]?.path).toBe(
+      await storedDumpPath("/snapback-databases/p/app.pg_dump.sql"),
+    );
 
     await pg.sql("CREATE DATABASE app_restored");
-    await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: ctx.summaries[0]?.snapshot_id.slice(0, 10) ?? "",
-      to: { database: "app_restored" },
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    });
+    await restoreDatabase(
+      restoreRequest(plan, engine, run.path, {
+        snapshot: ctx.summaries[0]?.snapshot_id.slice(0, 10) ?? "",
+      }),
+    );
     expect(await idStats(pg, "app_restored", "a_events")).toEqual({ count: 50, min: 1, max: 50 });
     expect(await pg.sql("SELECT count(*) FROM b_bulk", "app_restored")).toBe("1000");
   });
@@ -191,7 +185,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     expect(ctx.failures[0]?.message).not.toContain(PG_PASSWORD);
     expect(ctx.summaries.map((s) => s.database)).toEqual(["app"]);
     expect((await t.snapshots()).map((s) => s.paths[0])).toEqual([
-      "/snapback-databases/p/app.pg_dump",
+      await storedDumpPath("/snapback-databases/p/app.pg_dump"),
     ]);
   });
 
@@ -231,18 +225,11 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     const ctx = recorder();
     await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
     expect(ctx.failures).toEqual([]);
-    expect(ctx.summaries[0]?.path).toBe("/snapback-databases/p/cluster.pg_dumpall.sql");
+    expect(ctx.summaries[0]?.path).toBe(
+      await storedDumpPath("/snapback-databases/p/cluster.pg_dumpall.sql"),
+    );
 
-    const base = {
-      planName: "p",
-      plan,
-      name: "cluster",
-      engine,
-      snapshot: "latest",
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    };
+    const base = restoreRequest(plan, engine, run.path, { name: "cluster" });
     const refused = await restoreDatabase({ ...base, to: { database: "postgres" } }).catch(
       (e: unknown) => e,
     );
@@ -276,17 +263,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     // The target already has c_events: the restore's CREATE TABLE c_events fails.
     await pg.sql("CREATE DATABASE busy");
     await pg.sql("CREATE TABLE c_events (id int); INSERT INTO c_events VALUES (42)", "busy");
-    const err = await restoreDatabase({
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: "latest",
-      to: { database: "busy" },
-      overwrite: false,
-      stateDir: join(run.path, "state"),
-      signal: new AbortController().signal,
-    }).catch((e: unknown) => e);
+    const err = await restoreDatabase(
+      restoreRequest(plan, engine, run.path, { to: { database: "busy" } }),
+    ).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
       /^database "app": pg_restore into "busy" failed \(exit code 1\): [\s\S]*relation "c_events" already exists/,
     );

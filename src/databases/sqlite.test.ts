@@ -3,13 +3,13 @@ import { chmod, readdir, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createTestRepo } from "../../test/fixtures/restic.js";
+import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
 import { UsageError } from "../errors.js";
 import { run, type RunResult } from "../exec/index.js";
 import { dumpDatabases } from "./dump.js";
 import { restoreDatabase } from "./restore.js";
 import { integrityCheck } from "./sqlite.js";
-import { dumpRun, engineFor, planWith, recorder, tempDir } from "./test-support.js";
+import { dumpRun, engineFor, planWith, recorder, tempDir, restoreRequest } from "./test-support.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -85,23 +85,15 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
       expect(ctx.summaries[0]).toMatchObject({
         database: "app",
         db_type: "sqlite",
-        path: "/snapback-databases/p/app.sqlite",
+        path: await storedDumpPath("/snapback-databases/p/app.sqlite"),
       });
       // The copy was made in the run's temp dir and is gone.
       expect(await readdir(runDir)).toEqual([]);
 
       const restored = join(dir.path, "restored.sqlite");
-      const r = await restoreDatabase({
-        planName: "p",
-        plan,
-        name: "app",
-        engine,
-        snapshot: "latest",
-        to: { file: restored },
-        overwrite: false,
-        stateDir: join(dir.path, "state"),
-        signal: new AbortController().signal,
-      });
+      const r = await restoreDatabase(
+        restoreRequest(plan, engine, dir.path, { to: { file: restored } }),
+      );
       expect(r.format).toBe("sqlite");
       expect(await integrityCheck(restored)).toBe("ok");
       expect((await stat(restored)).mode & 0o777).toBe(0o600);
@@ -150,16 +142,7 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
 
     await sqlite(db, "DELETE FROM a_events");
     await chmod(db, 0o640);
-    const base = {
-      planName: "p",
-      plan,
-      name: "app",
-      engine,
-      snapshot: "latest",
-      to: { file: db },
-      stateDir: join(dir.path, "state"),
-      signal: new AbortController().signal,
-    };
+    const base = restoreRequest(plan, engine, dir.path, { to: { file: db } });
     const refused = await restoreDatabase({ ...base, overwrite: false }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(UsageError);
     expect((refused as Error).message).toBe(`--to-file ${db} exists`);

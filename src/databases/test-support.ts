@@ -8,6 +8,7 @@ import { resolveSecrets } from "../config/secrets.js";
 import { ResticEngine } from "../engine/restic-engine.js";
 import type { RunEvent } from "../run/events.js";
 import type { DumpContext, DumpRun } from "./dump.js";
+import type { RestoreDatabaseRequest } from "./restore.js";
 import type { DatabaseSummaryEvent } from "./events.js";
 import { databasesSchema } from "./schema.js";
 
@@ -37,6 +38,30 @@ export function planWith(
   tags: string[] = [],
 ): { tags: string[]; databases: unknown } {
   return { tags, databases: databasesSchema.parse(databases) };
+}
+
+/**
+ * The restore the tests ask for: database "app" of plan "p" from the newest snapshot into the
+ * database app_restored, nothing overwritten, state under `dir`; `changes` says what differs.
+ */
+export function restoreRequest(
+  plan: object,
+  engine: RestoreDatabaseRequest["engine"],
+  dir: string,
+  changes: Partial<RestoreDatabaseRequest> = {},
+): RestoreDatabaseRequest {
+  return {
+    planName: "p",
+    plan,
+    name: "app",
+    engine,
+    snapshot: "latest",
+    to: { database: "app_restored" },
+    overwrite: false,
+    stateDir: join(dir, "state"),
+    signal: new AbortController().signal,
+    ...changes,
+  };
 }
 
 export function dumpRun(plan: { tags: string[] }, tmpDir: string): DumpRun {

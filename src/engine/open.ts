@@ -55,7 +55,10 @@ export function openEngine(
     case "restic":
       return new ResticEngine(
         repoName,
-        repo,
+        // The global default binary is folded in here, so every restic command sees one key.
+        config.restic_binary !== undefined && repo.restic_binary === undefined
+          ? { ...repo, restic_binary: config.restic_binary }
+          : repo,
         secrets,
         repo.cache_dir ?? join(config.state_dir, "cache", "restic"),
       );

@@ -87,7 +87,10 @@ export class ResticEngine implements RepositoryEngine {
     private readonly secrets: RepositorySecrets,
     private readonly cacheDir: string,
   ) {
-    this.restic = new Restic({ cacheDir });
+    this.restic = new Restic({
+      cacheDir,
+      ...(repo.restic_binary === undefined ? {} : { resticPath: repo.restic_binary }),
+    });
   }
 
   /**

@@ -284,6 +284,8 @@ export interface StreamBackupSummary {
   /** Bytes the repository grew by (after dedup and compression). */
   dataAdded: number;
   durationS: number;
+  /** The path the snapshot records, when the engine had to store it under another name. */
+  storedAs?: string;
 }
 
 export interface StreamRestoreRequest {

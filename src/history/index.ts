@@ -5,7 +5,10 @@ import type { HistoryStore } from "./store.js";
 export { MemoryHistoryStore } from "./memory.js";
 export { HISTORY_FILE, SCHEMA_VERSION, SqliteHistoryStore } from "./sqlite.js";
 export type {
+  AuditEntry,
   HistoryStore,
+  RunPage,
+  StoredEvent,
   RunOutcome,
   RunRecord,
   RunResult,
@@ -18,3 +21,4 @@ export type {
 export function openHistory(stateDir: string): HistoryStore {
   return new SqliteHistoryStore(join(stateDir, HISTORY_FILE));
 }
+export { LiveEvents, type LiveEvent } from "./live.js";

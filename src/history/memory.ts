@@ -5,6 +5,9 @@ import {
   type RunRecord,
   type RunResult,
   type RunStart,
+  type AuditEntry,
+  type RunPage,
+  type StoredEvent,
 } from "./store.js";
 
 /**
@@ -16,6 +19,8 @@ export class MemoryHistoryStore implements HistoryStore {
   /** Insertion order breaks ties between runs started at the same instant. */
   private readonly runs = new Map<string, RunRecord>();
   private closed = false;
+  private events: StoredEvent[] = [];
+  private audits: AuditEntry[] = [];
 
   startRun(run: RunStart): void {
     this.assertOpen();
@@ -57,6 +62,60 @@ export class MemoryHistoryStore implements HistoryStore {
         logTail: result.logTail,
       }),
     );
+    this.events = this.events.filter((e) => e.runId !== runId || e.event.type !== "progress");
+  }
+
+  appendEvent(runId: string, plan: string, event: { type: string }): void {
+    this.assertOpen();
+    const seq = (this.events.at(-1)?.seq ?? 0) + 1;
+    this.events.push(JSON.parse(JSON.stringify({ seq, runId, plan, event })) as StoredEvent);
+  }
+
+  eventsAfter(seq: number, limit = 1000): StoredEvent[] {
+    this.assertOpen();
+    return this.events
+      .filter((e) => e.seq > seq)
+      .slice(0, checkLimit(limit))
+      .map(copyOf);
+  }
+
+  runEvents(runId: string, limit = 1000): StoredEvent[] {
+    this.assertOpen();
+    return this.events
+      .filter((e) => e.runId === runId)
+      .slice(-checkLimit(limit))
+      .map(copyOf);
+  }
+
+  lastEventSeq(): number {
+    this.assertOpen();
+    return this.events.at(-1)?.seq ?? 0;
+  }
+
+  get(runId: string): RunRecord | undefined {
+    this.assertOpen();
+    const r = this.runs.get(runId);
+    return r && copy(reported(r));
+  }
+
+  page(query: RunPage): RunRecord[] {
+    checkLimit(query.limit);
+    let all = this.newestFirst().filter((r) => query.plan === undefined || r.plan === query.plan);
+    if (query.before !== undefined) {
+      const i = all.findIndex((r) => r.runId === query.before);
+      all = i < 0 ? [] : all.slice(i + 1);
+    }
+    return all.slice(0, query.limit).map((r) => copy(reported(r)));
+  }
+
+  addAudit(entry: Omit<AuditEntry, "seq">): void {
+    this.assertOpen();
+    this.audits.push(copyOf({ ...entry, seq: this.audits.length + 1 }));
+  }
+
+  audit(limit = DEFAULT_RECENT_LIMIT): AuditEntry[] {
+    this.assertOpen();
+    return this.audits.slice(-checkLimit(limit)).reverse().map(copyOf);
   }
 
   latestPerPlan(): RunRecord[] {
@@ -104,6 +163,10 @@ export class MemoryHistoryStore implements HistoryStore {
     );
     return all.map(({ r }) => r);
   }
+}
+
+function copyOf<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 function copy(record: RunRecord): RunRecord {

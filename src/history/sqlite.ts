@@ -10,6 +10,9 @@ import {
   type RunResult,
   type RunStart,
   type RunStatus,
+  type AuditEntry,
+  type RunPage,
+  type StoredEvent,
 } from "./store.js";
 
 export const HISTORY_FILE = "history.sqlite";
@@ -37,6 +40,23 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX runs_by_plan ON runs (plan, started_at);
    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';`,
+  // Events of runs (snapback serve shows runs started anywhere live) and the audit trail.
+  `CREATE TABLE run_events (
+     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+     run_id TEXT NOT NULL,
+     plan   TEXT NOT NULL,
+     type   TEXT NOT NULL,
+     event  TEXT NOT NULL
+   );
+   CREATE INDEX run_events_by_run ON run_events (run_id, seq);
+   CREATE TABLE audit (
+     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+     at     TEXT NOT NULL,
+     user   TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT NOT NULL,
+     detail TEXT NOT NULL DEFAULT '{}'
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -128,6 +148,77 @@ export class SqliteHistoryStore implements HistoryStore {
       runId,
     ).changes;
     if (changed === 0) throw new Error(`history: run ${runId} was never started`);
+    // Progress is only interesting while the run lasts; the other events stay as its record.
+    this.db.prepare(`DELETE FROM run_events WHERE run_id = ? AND type = 'progress'`).run(runId);
+  }
+
+  appendEvent(runId: string, plan: string, event: { type: string }): void {
+    this.db
+      .prepare(`INSERT INTO run_events (run_id, plan, type, event) VALUES (?, ?, ?, ?)`)
+      .run(runId, plan, event.type, JSON.stringify(event));
+  }
+
+  eventsAfter(seq: number, limit = 1000): StoredEvent[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM run_events WHERE seq > ? ORDER BY seq LIMIT ?`)
+      .all(seq, checkLimit(limit)) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  runEvents(runId: string, limit = 1000): StoredEvent[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM (SELECT * FROM run_events WHERE run_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+      )
+      .all(runId, checkLimit(limit)) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  lastEventSeq(): number {
+    const row = this.db.prepare(`SELECT max(seq) AS seq FROM run_events`).get() as {
+      seq: number | null;
+    };
+    return row.seq ?? 0;
+  }
+
+  get(runId: string): RunRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM runs WHERE run_id = ?`).get(runId) as
+      Row | undefined;
+    return row && reported(toRecord(row));
+  }
+
+  page(query: RunPage): RunRecord[] {
+    checkLimit(query.limit);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.plan !== undefined) {
+      where.push("plan = ?");
+      params.push(query.plan);
+    }
+    if (query.before !== undefined) {
+      const cursor = this.db
+        .prepare(`SELECT started_at, seq FROM runs WHERE run_id = ?`)
+        .get(query.before) as { started_at: string; seq: number } | undefined;
+      if (cursor === undefined) return [];
+      where.push("(started_at < ? OR (started_at = ? AND seq < ?))");
+      params.push(cursor.started_at, cursor.started_at, cursor.seq);
+    }
+    const sql = `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ${NEWEST_FIRST} LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit) as Row[];
+    return rows.map((r) => reported(toRecord(r)));
+  }
+
+  addAudit(entry: Omit<AuditEntry, "seq">): void {
+    this.db
+      .prepare(`INSERT INTO audit (at, user, action, target, detail) VALUES (?, ?, ?, ?, ?)`)
+      .run(entry.at, entry.user, entry.action, entry.target, JSON.stringify(entry.detail));
+  }
+
+  audit(limit = DEFAULT_RECENT_LIMIT): AuditEntry[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM audit ORDER BY seq DESC LIMIT ?`)
+      .all(checkLimit(limit)) as (Omit<AuditEntry, "detail"> & { detail: string })[];
+    return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 
   latestPerPlan(): RunRecord[] {
@@ -206,6 +297,23 @@ function createPrivate(path: string): void {
     const code = (e as NodeJS.ErrnoException).code ?? errorMessage(e);
     throw new SnapbackError(`cannot create run history ${path}: ${code}`, { cause: e });
   }
+}
+
+interface EventRow {
+  seq: number;
+  run_id: string;
+  plan: string;
+  type: string;
+  event: string;
+}
+
+function toEvent(row: EventRow): StoredEvent {
+  return {
+    seq: row.seq,
+    runId: row.run_id,
+    plan: row.plan,
+    event: JSON.parse(row.event) as StoredEvent["event"],
+  };
 }
 
 function toRecord(row: Row): RunRecord {

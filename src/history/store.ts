@@ -86,7 +86,50 @@ export interface HistoryStore extends Disposable {
   runsInProgress(): RunRecord[];
   /** Runs newest first, of one plan or all; `limit` defaults to 20. */
   recent(plan?: string, limit?: number): RunRecord[];
+  /** One run, or undefined. */
+  get(runId: string): RunRecord | undefined;
+  /** Runs newest first, `limit` of them, of one plan or all, older than run `before`. */
+  page(query: RunPage): RunRecord[];
+  /**
+   * Records an event of a run (the `--json` events of `backup`), so that other processes
+   * (`snapback serve`) see runs live. Callers throttle progress (~1/s). Text must be redacted.
+   */
+  appendEvent(runId: string, plan: string, event: { type: string }): void;
+  /** Events with a sequence number above `seq`, oldest first. */
+  eventsAfter(seq: number, limit?: number): StoredEvent[];
+  /** The newest `limit` events of one run, oldest first. */
+  runEvents(runId: string, limit?: number): StoredEvent[];
+  lastEventSeq(): number;
+  /** Who changed what through the service. */
+  addAudit(entry: Omit<AuditEntry, "seq">): void;
+  audit(limit?: number): AuditEntry[];
   close(): void;
+}
+
+export interface RunPage {
+  plan?: string | undefined;
+  limit: number;
+  /** A run id: only runs older than it (the cursor of the previous page). */
+  before?: string | undefined;
+}
+
+export interface StoredEvent {
+  seq: number;
+  runId: string;
+  plan: string;
+  event: { type: string } & Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  /** ISO 8601. */
+  at: string;
+  user: string;
+  /** "backup", "cancel", "restore", "prune", "check", "login", ... */
+  action: string;
+  /** The plan or run acted on. */
+  target: string;
+  detail: Record<string, unknown>;
 }
 
 export const DEFAULT_RECENT_LIMIT = 20;

@@ -3,19 +3,19 @@ import { FAMILIES } from "./families.js";
 import { parse, render, type Sample } from "./exposition.js";
 import { validateExposition } from "./test-support.js";
 
-const good = `# HELP a_b Help with \\\\ and \\n escapes.
-# TYPE a_b gauge
-a_b{plan="x",repository="q\\"u\\\\o\\nte"} 1.5
-a_b{plan="y"} -Inf
-# HELP c Plain.
-# TYPE c counter
-c 3e+21 1700000000000
+const good = `# HELP alpha_value Help with \\\\ and \\n escapes.
+# TYPE alpha_value gauge
+alpha_value{plan="x",repository="q\\"u\\\\o\\nte"} 1.5
+alpha_value{plan="y"} -Inf
+# HELP c_total Plain.
+# TYPE c_total counter
+c_total 3e+21 1700000000000
 `;
 
 describe("the validator", () => {
-  test("accepts valid exposition text", () => {
-    expect(validateExposition(good)).toEqual([]);
-    expect(validateExposition("")).toEqual([]);
+  test("accepts valid exposition text", async () => {
+    expect(await validateExposition(good)).toEqual([]);
+    expect(await validateExposition("")).toEqual([]);
   });
 
   test.each([
@@ -33,13 +33,13 @@ describe("the validator", () => {
       "interleaved families",
       '# HELP a h\n# TYPE a gauge\n# HELP b h\n# TYPE b gauge\na 1\nb 1\na{x="1"} 1\n',
     ],
-  ])("rejects %s", (_, text) => {
-    expect(validateExposition(text)).not.toEqual([]);
+  ])("rejects %s", async (_, text) => {
+    expect(await validateExposition(text)).not.toEqual([]);
   });
 });
 
 describe("render and parse", () => {
-  test("round trip keeps awkward label values and special numbers", () => {
+  test("round trip keeps awkward label values and special numbers", async () => {
     const samples: Sample[] = [
       {
         name: "snapback_backup_errors",
@@ -51,7 +51,7 @@ describe("render and parse", () => {
       { name: "snapback_last_run_timestamp_seconds", labels: { plan: "p" }, value: 1732243200.123 },
     ];
     const text = render(FAMILIES, samples);
-    expect(validateExposition(text)).toEqual([]);
+    expect(await validateExposition(text)).toEqual([]);
     expect(text).toContain(
       'snapback_backup_errors{plan="p",repository="a \\"b\\" \\\\ c\\nd}, e="} 2\n',
     );

@@ -1,3 +1,4 @@
+import { run as exec } from "../exec/index.js";
 import type { ResultEvent, RunStatus, SummaryEvent } from "../run/events.js";
 import type { MetricsRun } from "./samples.js";
 
@@ -13,12 +14,30 @@ const HELP = new RegExp(String.raw`^# HELP (${NAME}) (?:[^\\\n]|\\[\\n])*$`);
 const TYPE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`);
 
 /**
+ * Checks text with Prometheus's own parser and linter (`promtool check metrics`, the Go
+ * text-format parser node_exporter uses) and then with the stricter rules below, which that
+ * parser leaves to the registry (a repeated series, a family's samples split up, a bad
+ * escape). Returns the problems found (none = valid).
+ */
+export async function validateExposition(text: string): Promise<string[]> {
+  const r = await exec("promtool", ["check", "metrics"], { input: text, reject: false });
+  const parsed =
+    r.exitCode === 0
+      ? []
+      : `${r.stdout}${r.stderr}`
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => `promtool: ${l}`);
+  return [...parsed, ...grammarProblems(text)];
+}
+
+/**
  * Checks text against the Prometheus text exposition format (0.0.4) as node_exporter's
  * textfile collector reads it: every sample line matches the grammar, each metric has one
  * HELP and one TYPE before its samples, a metric's samples are contiguous, no series
  * repeats, the file ends with a newline. Returns the problems found (none = valid).
  */
-export function validateExposition(text: string): string[] {
+function grammarProblems(text: string): string[] {
   const problems: string[] = [];
   if (text !== "" && !text.endsWith("\n")) problems.push("does not end with a newline");
   const help = new Set<string>();

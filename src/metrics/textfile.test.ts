@@ -26,7 +26,7 @@ const T3 = new Date("2026-11-24T02:40:00Z");
 
 async function content(): Promise<string> {
   const text = await readFile(file, "utf8");
-  expect(validateExposition(text)).toEqual([]);
+  expect(await validateExposition(text)).toEqual([]);
   return text;
 }
 
@@ -220,11 +220,17 @@ describe("writeMetrics", () => {
       eval: true,
       workerData: { path: file, stop: stop.buffer },
     });
-    const done = new Promise<ReaderReport>((resolve, reject) => {
-      reader.once("message", resolve);
-      reader.once("error", reject);
-    });
+    const message = (): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        reader.once("message", resolve);
+        reader.once("error", reject);
+      });
+    let done: Promise<unknown> | undefined;
     try {
+      // Handshake: the writes start only once the reader has read the file once. Its report
+      // comes only after `stop`, so listening for it now misses nothing.
+      expect(await message()).toBe("ready");
+      done = message();
       for (let i = 0; i < 40; i++) {
         await writeMetrics(
           file,
@@ -234,12 +240,12 @@ describe("writeMetrics", () => {
     } finally {
       Atomics.store(stop, 0, 1);
     }
-    const seen = await done;
+    const seen = (await done) as ReaderReport;
     await reader.terminate();
     expect(seen.reads).toBeGreaterThan(0);
     expect(seen.missing).toBe(0);
     expect(seen.incomplete).toEqual([]);
-    for (const text of seen.samples) expect(validateExposition(text)).toEqual([]);
+    for (const text of seen.samples) expect(await validateExposition(text)).toEqual([]);
     expect((await readdir(dir)).sort()).toEqual(["snapback.prom"]);
   });
 });
@@ -259,6 +265,8 @@ const fs = require("node:fs");
 const stop = new Int32Array(workerData.stop);
 let reads = 0, missing = 0;
 const incomplete = [], samples = [];
+fs.readFileSync(workerData.path, "utf8");
+parentPort.postMessage("ready");
 while (Atomics.load(stop, 0) === 0) {
   let text;
   try { text = fs.readFileSync(workerData.path, "utf8"); } catch { missing++; continue; }

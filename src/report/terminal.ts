@@ -53,6 +53,11 @@ export class TerminalReporter {
       case "backup_start":
         this.note(`${event.repository}: backing up`);
         break;
+      case "phase":
+        this.note(
+          event.phase === "retention" ? "applying retention" : "running the scheduled check",
+        );
+        break;
       case "progress":
         this.progress(event);
         break;

@@ -21,6 +21,7 @@ import { progressEvent } from "./progress.js";
 import { notifyStart, type NotifyChannel } from "../notify/index.js";
 import { firstCause, reportResult } from "./finish.js";
 import { dumpDatabases } from "../databases/dump.js";
+import { churnWarning, engineReports } from "./engine-report.js";
 
 export interface ApplyContext {
   engines: RepositoryEngine[];
@@ -246,6 +247,12 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           const event = summaryEvent(p.planName, engine.repoName, summary);
           summaries.push(event);
           ctx.emit(event);
+          const churn = await churnWarning(
+            engine,
+            summary,
+            taken.some((t) => t.plan.kind !== "none"),
+          );
+          if (churn !== undefined) warn(churn, engine.repoName);
         } catch (e) {
           if (ctx.signal.aborted) throw e;
           recordFailure(engine.repoName, e);
@@ -262,6 +269,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
         taken,
         signal: ctx.signal,
         warn,
+        onPhase: (phase) => ctx.emit({ type: "phase", plan: p.planName, phase }),
       });
     } catch (e) {
       // Repositories that failed to open already reported their own errors and codes.
@@ -311,6 +319,7 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
     not_point_in_time: p.notPointInTime,
     warnings,
     failed_repositories: failed,
+    engines: await engineReports(ctx.engines),
     ...(cause === undefined ? {} : { error: cause }),
     duration_s: round((performance.now() - started) / 1000),
     ...afterBackup,

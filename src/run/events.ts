@@ -41,6 +41,8 @@ export interface ResultEvent {
   not_point_in_time: string[];
   warnings: string[];
   failed_repositories: Record<string, string>;
+  /** Each restic repository's binary: version and the features snapback turned on. */
+  engines?: Record<string, { engine: string; version: string; features: string[] }>;
   error?: string;
   duration_s: number;
   /** Retention applied after the backup (plans with a retention table). Its failure never fails the run. */
@@ -85,6 +87,8 @@ export type RunEvent =
       groups: { kind: string; sources: string[]; atomic: boolean; names: string[] }[];
     }
   | { type: "backup_start"; plan: string; repository: string }
+  /** The steps after the engines (what a progress display shows as the current phase). */
+  | { type: "phase"; plan: string; phase: "retention" | "check" }
   | {
       type: "progress";
       plan: string;

@@ -240,6 +240,8 @@ export interface AfterBackupRequest {
   taken: TakenSnapshot[];
   signal: AbortSignal;
   warn: (message: string, repository?: string) => void;
+  /** Told when retention or the scheduled check starts, for live progress. */
+  onPhase?: (phase: "retention" | "check") => void;
 }
 
 /** What the result event reports of the steps after the backup. */
@@ -257,6 +259,7 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
   const out: AfterBackup = {};
   if (req.engines.length === 0) return out;
   if (req.run.plan.retention) {
+    req.onPhase?.("retention");
     try {
       const r = await applyPlanRetention({
         planName: req.run.planName,
@@ -315,6 +318,7 @@ export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promis
       taken: req.taken,
       signal: req.signal,
       warn: req.warn,
+      onStart: () => req.onPhase?.("check"),
     });
     if (check) out.check = check;
   } catch (e) {

@@ -24,7 +24,19 @@ export function startTimeOf(pid: number): string | undefined {
   }
 }
 
+/**
+ * A zombie (killed, not yet reaped: its parent died too and init has not got to it) holds
+ * nothing any more and counts as gone.
+ */
 export function isAlive(id: ProcessIdentity): boolean {
-  const now = startTimeOf(id.pid);
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${id.pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (rest[0] === "Z" || rest[0] === "X") return false;
+  const now = rest[19];
   return now !== undefined && (id.startTime === "" || now === id.startTime);
 }

@@ -2,9 +2,9 @@ import type { Plan } from "../../config/schema.js";
 import { openRunBus } from "../../dbus/index.js";
 import { openEngines } from "../../engine/open.js";
 import { LockedError, UsageError } from "../../errors.js";
-import { openHistory } from "../../history/index.js";
+import { LiveEvents, openHistory } from "../../history/index.js";
 import { channelsForPlan } from "../../notify/index.js";
-import { log, setProblemSink } from "../../log.js";
+import { log, redact, setProblemSink } from "../../log.js";
 import { applyRun } from "../../run/apply.js";
 import { failUnrunnablePlan } from "../../run/unrunnable.js";
 import type { RunEvent } from "../../run/events.js";
@@ -46,6 +46,8 @@ export const backupCommand = defineCommand({
       description:
         "if the plan is already running, wait up to DURATION (30s, 5m, 1h) for it instead of exiting 4",
     },
+    // `snapback serve` names the run it starts so it can answer 202 {run_id} at once.
+    "run-id": { type: "string", description: "the run's id (snapback serve)", hidden: true },
   },
   examples: [
     { command: "snapback backup", description: "back up every plan" },
@@ -62,7 +64,13 @@ export const backupCommand = defineCommand({
     const lockWaitMs = values.wait === undefined ? undefined : parseDuration(values.wait, "--wait");
     const { config } = await io.load(global);
     const planNames = selectPlans(config, positionals);
-    const runIds = new Map(planNames.map((n) => [n, newRunId()]));
+    const givenRunId = values["run-id"];
+    if (givenRunId !== undefined && (planNames.length !== 1 || !/^[\w.-]{1,64}$/.test(givenRunId)))
+      throw new UsageError(`--run-id: "${givenRunId}" needs exactly one plan and a plain id`);
+    const runIds = new Map(planNames.map((n) => [n, givenRunId ?? newRunId()]));
+    // Started by `snapback serve`: if the daemon dies, its end of our stdout goes with it. The
+    // run finishes anyway (its events still reach the history) instead of dying of EPIPE.
+    if (givenRunId !== undefined) process.stdout.on("error", () => undefined);
 
     if (values["dry-run"]) {
       // A dry run shows a plan or says why it cannot run; it records nothing.
@@ -99,10 +107,17 @@ export const backupCommand = defineCommand({
     }
 
     const reporter = new TerminalReporter(io.print, process.stderr, global.quiet);
+    using history = openHistory(config.state_dir);
+    // Runs started here show live in `snapback serve` through the history store.
+    const live = new LiveEvents(history, {
+      redact,
+      onError: (e) => log.warn(`history: live events not recorded: ${String(e)}`),
+    });
     // D-Bus (issue 14): this run owns org.snapback.Snapback1 unless the daemon does.
     await using bus = await openRunBus(config);
     // --json: stdout carries every event, problems included; their human line goes to stderr.
     const emit = (event: RunEvent): void => {
+      live.record(event);
       bus.publish(event);
       if (!global.json) return reporter.handle(event);
       io.printJson(event);
@@ -112,7 +127,6 @@ export const backupCommand = defineCommand({
     // log.warn/log.error of the run's parts too (the CLI entry unsets it before printing).
     if (global.json) setProblemSink((type, message) => io.printJson({ type, message }));
 
-    using history = openHistory(config.state_dir);
     const { value: codes, interruptedBy } = await withInterrupts(async (signal) => {
       for (const r of await reclaimOrphans(config.state_dir)) {
         const what = describeEntry(r.entry);

@@ -1,5 +1,6 @@
 import { access, constants } from "node:fs/promises";
-import { probeRestic } from "../../engine/restic/index.js";
+import { missingFeatureNote, probeRestic, usedFeatures } from "../../engine/restic/index.js";
+import type { Config } from "../../config/schema.js";
 import { dbusDoctorChecks } from "../../dbus/index.js";
 import { errorMessage } from "../../errors.js";
 import { run, which } from "../../exec/index.js";
@@ -10,8 +11,9 @@ import { checkConfigHere, type Finding } from "../../preflight/index.js";
 import { aptLine, formatFindings } from "./findings.js";
 import { requirePlans } from "./plans.js";
 
-/** Required for any backup when `required`; optional checks only warn. */
-type Check = Finding;
+/** Required for any backup when `required`; optional checks only warn. restic checks of a
+ * repository also carry its binary's version and the features snapback uses. */
+type Check = Finding & { repository?: string; version?: string; features?: string[] };
 
 export const doctorCommand = defineCommand({
   name: "doctor",
@@ -162,6 +164,7 @@ export async function configChecks(
   }
   return [
     { name: "config", ok: true, required: true, detail: `${loaded.path}: valid` },
+    ...(await repositoryResticChecks(loaded.config)),
     ...(await checkConfigHere(loaded.config)),
   ];
 }
@@ -171,6 +174,45 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Each restic repository's own binary (`restic_binary`, else the global one, else PATH). */
+async function repositoryResticChecks(config: Config): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const [name, repo] of Object.entries(config.repositories)) {
+    if (repo.engine !== "restic") continue;
+    const wanted = repo.restic_binary ?? config.restic_binary ?? "restic";
+    try {
+      const r = await probeRestic(wanted);
+      const note = missingFeatureNote(r);
+      const used = usedFeatures(r);
+      checks.push({
+        name: `restic (repository "${name}")`,
+        repository: name,
+        version: r.version,
+        features: used,
+        ok: true,
+        required: true,
+        detail: `${r.version} at ${r.path}; features used: ${used.join(", ") || "none"}${note ? ` (${note})` : ""}`,
+      });
+    } catch (e) {
+      checks.push({
+        name: `restic (repository "${name}")`,
+        repository: name,
+        ok: false,
+        required: true,
+        detail: errorMessage(e),
+        fix:
+          repo.restic_binary !== undefined
+            ? `repositories.${name}.restic_binary = "${repo.restic_binary}": install restic there or fix the path`
+            : config.restic_binary !== undefined
+              ? `restic_binary = "${config.restic_binary}": install restic there or fix the path`
+              : "apt-get install restic (or put restic on PATH)",
+        packages: ["restic"],
+      });
+    }
+  }
+  return checks;
 }
 
 function describeCaps(caps: Awaited<ReturnType<typeof zfsCapabilities>>): string {

@@ -15,10 +15,13 @@ import { pruneCommand } from "./prune.js";
 import { restoreCommand } from "./restore.js";
 import { resticCommand } from "./restic.js";
 import { scheduleCommand } from "./schedule.js";
+import { serveCommand } from "./serve.js";
 import { snapshotsCommand } from "./snapshots.js";
 import { statsCommand } from "./stats.js";
 import { statusCommand } from "./status.js";
 import { unlockCommand } from "./unlock.js";
+import { tokenCommand } from "./token.js";
+import { userCommand } from "./user.js";
 
 /**
  * Every command, in the order help lists them. A new command is one file that exports
@@ -46,4 +49,7 @@ export const commands: Command[] = [
   helpCommand,
   completeCommand,
   generateCommand,
+  serveCommand,
+  userCommand,
+  tokenCommand,
 ];

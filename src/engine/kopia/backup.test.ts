@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { fileAppears } from "../../../test/fixtures/handshake.js";
 import { backup } from "./backup.js";
 import { KopiaError } from "./errors.js";
 import { ensureConnected } from "./repository.js";
@@ -215,10 +216,8 @@ describe("kopia backup", () => {
         killGraceMs: 10_000,
       },
     ).catch((e: unknown) => e);
-    // Abort once the stand-in is waiting inside snapshot create.
-    for (let i = 0; i < 200 && !(await k.calls()).some((c) => c.command === "policy set"); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 500));
+    // Abort once the stand-in says it is waiting inside snapshot create with its handler set.
+    await fileAppears(join(k.repoDir, "hanging"));
     abort.abort();
     const err = await running;
     expect(err).toMatchObject({ kind: "killed", exitCode: 130 });

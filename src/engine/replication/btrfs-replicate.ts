@@ -1,41 +1,26 @@
 import { basename, dirname, join } from "node:path";
 import { errorMessage, SnapbackError } from "../../errors.js";
-import { pipeline, pipelineCommand, type PipelineStage } from "../../exec/index.js";
-import { log } from "../../log.js";
+import type { PipelineStage } from "../../exec/index.js";
 import { deleteSubvolume, parseSnapshotName } from "../../snapshot/btrfs/index.js";
 import { isSnapbackSnapshotPath } from "../../snapshot/btrfs/naming.js";
 import type { KeepRules } from "../types.js";
 import { listSnapbackSubvolumes, showSubvolumes, type SubvolumeInfo } from "./btrfs-show.js";
 import { newestCommon } from "./common-parent.js";
-import type { TransferRecord } from "./engine-base.js";
+import type { Replication, TransferRecord } from "./engine-base.js";
+import { onHost, pruneSourceParents, sendReceive } from "./engine-base.js";
 import { escapeSourceName, runIdTime } from "./naming.js";
-import { pinnedSnapshots, writePin } from "./pins.js";
+import { writePin } from "./pins.js";
 import { selectRetention, type RetentionChoice } from "./retention.js";
 import { localHost, type Host } from "./ssh.js";
 
 /**
- * One btrfs source subvolume's snapshot sent to a target directory: partial receives removed,
- * the parent found by uuid, `btrfs send [-p parent] | btrfs receive` process to process, the
- * result verified, the new parent pinned, retention applied on the target, and the parent this
- * one replaces removed from the source unless something else still needs it.
+ * One btrfs source subvolume's snapshot sent to a target directory (the steps of
+ * `Replication`): partial receives removed, the parent found by uuid, the result verified by
+ * its received_uuid.
  */
-export interface BtrfsReplication {
-  host: Host;
+export interface BtrfsReplication extends Replication {
   /** The repository's `path`. */
   targetRoot: string;
-  planName: string;
-  /** The run whose snapshot is sent (its snapshot never counts against local_snapshots). */
-  runId: string;
-  repoName: string;
-  stateDir: string;
-  /** The plan's other repositories: their pins are respected on the source. */
-  otherRepos: readonly string[];
-  /** Target retention; an empty object keeps everything. */
-  rules: KeepRules;
-  /** The plan's local_snapshots: that many newest runs stay on the source anyway. */
-  localSnapshots: number;
-  signal: AbortSignal;
-  warn: (message: string) => void;
 }
 
 export function isComplete(s: SubvolumeInfo): boolean {
@@ -80,7 +65,7 @@ export async function replicateBtrfsSnapshot(
   snapshot: string,
 ): Promise<TransferRecord> {
   const dir = targetDirFor(r.targetRoot, subvolume);
-  const where = r.host.remote ? `${r.host.label}:${dir}` : dir;
+  const where = onHost(r.host, dir);
   await r.host.run(["mkdir", "-p", dir], { signal: r.signal });
   const onTarget = await removePartials(r.host, dir, r.warn, r.signal);
 
@@ -113,24 +98,18 @@ export async function replicateBtrfsSnapshot(
     { file: "btrfs", args: ["send", ...(common ? ["-p", common.name] : []), snapshot] },
     r.host.command(["btrfs", "receive", dir]),
   ];
-  const command = pipelineCommand(stages);
-  log.verbose(`${r.repoName}: ${command}`);
   const received = join(dir, basename(snapshot));
-  const t0 = performance.now();
-  try {
-    await pipeline(stages, { signal: r.signal, killGraceMs: 5_000 });
-  } catch (e) {
+  const { command, durationMs } = await sendReceive(r, stages, {
+    snapshot,
+    where,
     // Not under the run's signal: an interrupted receive is removed before we give up.
-    await removeIfIncomplete(r.host, received).catch((err: unknown) =>
-      r.warn(
-        `could not remove the incomplete ${received}: ${errorMessage(err)} (the next run removes it)`,
+    cleanup: () =>
+      removeIfIncomplete(r.host, received).catch((err: unknown) =>
+        r.warn(
+          `could not remove the incomplete ${received}: ${errorMessage(err)} (the next run removes it)`,
+        ),
       ),
-    );
-    throw new SnapbackError(`sending ${snapshot} to ${where} failed: ${errorMessage(e)}`, {
-      cause: e,
-    });
-  }
-  const durationMs = performance.now() - t0;
+  });
 
   const [got] = await showSubvolumes(r.host, [received]);
   if (!got || !isComplete(got) || got.receivedUuid !== sendIdOf(snap)) {
@@ -153,7 +132,14 @@ export async function replicateBtrfsSnapshot(
     false,
     r.warn,
   );
-  await pruneSourceParents(r, candidates);
+  // Creation order is the generation, not the birth time (a snapshot's root inode keeps its
+  // source's) and not the run id alone (two runs can share a second).
+  await pruneSourceParents(r, candidates, {
+    name: (c) => c.path,
+    runId: (c) => parseSnapshotName(c.name)?.runId ?? "",
+    order: (c) => c.genAtCreation,
+    remove: (c) => deleteSubvolume(c.path),
+  });
 
   return {
     source: subvolume,
@@ -225,34 +211,4 @@ export async function applyTargetRetention(
     }
   }
   return choice;
-}
-
-/**
- * The plan's older snapshots of this subvolume leave the source once the new one is the
- * parent — except those another repository of the plan still needs (its pin) and the newest
- * `local_snapshots` runs, the same rule local retention applies.
- */
-async function pruneSourceParents(
-  r: BtrfsReplication,
-  older: readonly SubvolumeInfo[],
-): Promise<void> {
-  if (older.length === 0) return;
-  const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
-  // Creation order is the generation, not the birth time (a snapshot's root inode keeps its
-  // source's) and not the run id alone (two runs can share a second).
-  const runOf = (s: SubvolumeInfo): string => parseSnapshotName(s.name)?.runId ?? "";
-  const newestRuns = [
-    ...new Set([...older].sort((a, b) => b.genAtCreation - a.genAtCreation).map(runOf)),
-  ].slice(0, Math.max(0, r.localSnapshots - 1));
-  for (const s of older) {
-    const runId = runOf(s);
-    if (!runId || runId === r.runId || elsewhere.has(s.path) || newestRuns.includes(runId))
-      continue;
-    try {
-      if (await deleteSubvolume(s.path))
-        log.verbose(`${r.repoName}: removed ${s.path}, which the new parent replaces`);
-    } catch (e) {
-      r.warn(`could not remove the old replication parent ${s.path}: ${errorMessage(e)}`);
-    }
-  }
 }

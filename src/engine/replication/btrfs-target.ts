@@ -6,19 +6,15 @@ import { pipeline, run } from "../../exec/index.js";
 import { isBtrfsPlanDetail } from "../../snapshot/btrfs/plan.js";
 import { parseSnapshotName } from "../../snapshot/btrfs/naming.js";
 import { deleteSubvolume, isSubvolume } from "../../snapshot/btrfs/subvolume.js";
+import type { TakenSnapshot } from "../../snapshot/types.js";
 import { isUnder } from "../../util/paths.js";
 import type {
   BackupFile,
-  BackupSummary,
-  EngineSnapshot,
-  ForgetReport,
-  ForgetRequest,
   RepositoryCheckReport,
   RepositoryEngine,
   RestoreFilesRequest,
   RestoreFilesResult,
   RestoreRequest,
-  RetainedSnapshot,
   ViewBackupRequest,
 } from "../types.js";
 import { listSnapbackSubvolumes, type SubvolumeInfo } from "./btrfs-show.js";
@@ -29,32 +25,24 @@ import {
   targetDirFor,
 } from "./btrfs-replicate.js";
 import {
-  effectiveRules,
   mtimeNs,
-  groupRuns,
-  pickRun,
-  type RunGroup,
   ReplicationEngine,
-  replicationSummary,
   sample,
-  snapshotEntry,
-  targetHost,
+  type ReplicationItem,
+  type RetentionPass,
+  type SourceRetention,
+  targetSnapshotOf,
+  type TargetKind,
+  type TargetSnapshotBase,
+  type TransferRecord,
 } from "./engine-base.js";
-import { escapeSourceName, runIdTime, unescapeSourceName } from "./naming.js";
-import { readPins } from "./pins.js";
-import { planRules } from "./retention.js";
-import { acquireTargetLock } from "./target-lock.js";
+import { escapeSourceName, unescapeSourceName } from "./naming.js";
 
 /** A snapshot on the target, with the source subvolume its directory stands for. */
-interface TargetSnapshot {
-  source: string;
-  plan: string;
-  runId: string;
-  time: Date | undefined;
-  info: SubvolumeInfo;
-}
+type TargetSnapshot = TargetSnapshotBase & { info: SubvolumeInfo };
 
 const LOCK_FILE = ".snapback.lock";
+const BTRFS: TargetKind = { tool: "btrfs", parentFlag: "-p", label: "btrfs", units: "subvolumes" };
 
 /**
  * A btrfs replication target (`engine = "btrfs"`): a directory on a btrfs filesystem, here or
@@ -62,19 +50,23 @@ const LOCK_FILE = ".snapback.lock";
  * `btrfs send | btrfs receive`, incrementally from the newest snapshot both sides share.
  * Layout: `<path>/<escaped source subvolume>/snapback@<plan>@<run>@<n>`.
  */
-export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEngine {
+export class BtrfsTargetEngine
+  extends ReplicationEngine<TargetSnapshot>
+  implements RepositoryEngine
+{
   readonly engine = "btrfs" as const;
+  protected readonly kind = BTRFS;
 
   constructor(
     repoName: string,
     private readonly repo: BtrfsRepository,
     stateDir: string,
   ) {
-    super(repoName, stateDir, targetHost(repoName, repo));
+    super(repoName, repo, stateDir, repo.path);
   }
 
-  private get where(): string {
-    return this.host.remote ? `${this.host.label}:${this.repo.path}` : this.repo.path;
+  protected get lockFile(): string {
+    return join(this.repo.path, LOCK_FILE);
   }
 
   async prepare(signal: AbortSignal): Promise<void> {
@@ -101,77 +93,25 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
     }
   }
 
-  describeBackup(req: Parameters<RepositoryEngine["describeBackup"]>[0]): string {
-    const receive = `${this.host.remote ? `ssh ${this.host.label} ` : ""}btrfs receive`;
-    return req.paths
-      .map(
-        (p) =>
-          `btrfs send [-p <newest snapshot on both sides>] <btrfs snapshot of ${p}> | ${receive} ${targetDirFor(this.repo.path, p)}`,
-      )
-      .join("\n");
+  protected receiveInto(path: string): string {
+    return targetDirFor(this.repo.path, path);
   }
 
-  async backup(req: ViewBackupRequest): Promise<BackupSummary> {
-    const started = performance.now();
-    const items: { subvolume: string; snapshot: string }[] = [];
-    for (const t of req.snapshots) {
-      if (t.plan.kind !== "btrfs" || !isBtrfsPlanDetail(t.plan.detail)) {
-        req.onWarning(
-          `${t.plan.sources.join(", ")} ${t.plan.kind === "none" ? "is not on a snapshot-capable filesystem" : `is on ${t.plan.kind}`}: ` +
-            `a btrfs target can only receive btrfs snapshots, so it is not replicated to "${this.repoName}"`,
-        );
-        continue;
-      }
-      for (const s of t.plan.detail.snapshots)
-        items.push({ subvolume: s.subvolume, snapshot: s.snapshot });
-    }
-    if (items.length === 0) {
-      throw new SnapbackError(
-        `nothing to replicate to "${this.repoName}": the plan has no btrfs source`,
-      );
-    }
-    const runId = parseSnapshotName(basename(items[0]?.snapshot ?? ""))?.runId ?? "";
+  protected itemsOf(t: TakenSnapshot): ReplicationItem[] | undefined {
+    if (t.plan.kind !== "btrfs" || !isBtrfsPlanDetail(t.plan.detail)) return undefined;
+    return t.plan.detail.snapshots.map((s) => ({
+      source: s.subvolume,
+      snapshot: s.snapshot,
+      runId: parseSnapshotName(basename(s.snapshot))?.runId ?? "",
+    }));
+  }
 
-    await using _lock = await acquireTargetLock(
-      this.host,
-      join(this.repo.path, LOCK_FILE),
-      `repository "${this.repoName}" (${this.where})`,
-    );
-    const failures: string[] = [];
-    for (const item of items) {
-      if (req.signal.aborted) throw new SnapbackError("interrupted");
-      try {
-        const t = await replicateBtrfsSnapshot(
-          {
-            host: this.host,
-            targetRoot: this.repo.path,
-            planName: req.planName,
-            runId,
-            repoName: this.repoName,
-            stateDir: this.stateDir,
-            otherRepos: req.plan.repositories.filter((r) => r !== this.repoName),
-            rules: effectiveRules(this.repo, planRules(req.plan)),
-            localSnapshots: req.plan.retention?.local_snapshots ?? 0,
-            signal: req.signal,
-            warn: req.onWarning,
-          },
-          item.subvolume,
-          item.snapshot,
-        );
-        this.transfers.push(t);
-      } catch (e) {
-        if (req.signal.aborted) throw e;
-        failures.push(errorMessage(e));
-      }
-    }
-    if (failures.length > 0) {
-      throw new SnapbackError(
-        failures.length === 1
-          ? (failures[0] ?? "")
-          : `${failures.length} subvolumes were not replicated:\n  ${failures.join("\n  ")}`,
-      );
-    }
-    return replicationSummary(runId, items.length, started);
+  protected sender(
+    req: ViewBackupRequest,
+    runId: string,
+  ): Promise<(item: ReplicationItem) => Promise<TransferRecord>> {
+    const r = { ...this.replicationOf(req, runId), targetRoot: this.repo.path };
+    return Promise.resolve((item) => replicateBtrfsSnapshot(r, item.source, item.snapshot));
   }
 
   /** Every snapback snapshot below `path`, complete or not. */
@@ -197,37 +137,16 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
     return out;
   }
 
-  private async targetSnapshots(plan?: string, signal?: AbortSignal): Promise<TargetSnapshot[]> {
+  protected async targetSnapshots(plan?: string, signal?: AbortSignal): Promise<TargetSnapshot[]> {
     const out: TargetSnapshot[] = [];
     for (const d of await this.listAll(signal)) {
       for (const info of d.snaps) {
-        const parsed = parseSnapshotName(info.name);
-        if (!parsed || !isComplete(info) || (plan !== undefined && parsed.plan !== plan)) continue;
-        out.push({
-          source: d.source,
-          plan: parsed.plan,
-          runId: parsed.runId,
-          time: runIdTime(parsed.runId),
-          info,
-        });
+        const parsed = isComplete(info) ? parseSnapshotName(info.name) : undefined;
+        const t = targetSnapshotOf(d.source, parsed, plan, info.genAtCreation, { info });
+        if (t) out.push(t);
       }
     }
     return out;
-  }
-
-  private runsOf(snaps: readonly TargetSnapshot[]): RunGroup<TargetSnapshot>[] {
-    return groupRuns(snaps, (s) => s.info.genAtCreation);
-  }
-
-  async snapshots(plan?: string): Promise<EngineSnapshot[]> {
-    return this.runsOf(await this.targetSnapshots(plan)).map((r) =>
-      snapshotEntry(
-        r.plan,
-        r.runId,
-        r.time,
-        r.snaps.map((s) => s.source),
-      ),
-    );
   }
 
   /**
@@ -236,8 +155,7 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
    * snapshot of each named after its source (`home` for /home).
    */
   async restore(req: RestoreRequest): Promise<void> {
-    const runs = this.runsOf(await this.targetSnapshots(req.plan, req.signal));
-    const chosen = pickRun(runs, req.snapshot, `repository "${this.repoName}"`);
+    const chosen = await this.pickRun(req.snapshot, req.plan, req.signal);
     const snaps = chosen.snaps.filter(
       (s) =>
         req.paths.length === 0 ||
@@ -295,17 +213,8 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
     await deleteSubvolume(path);
   }
 
-  async forget(req: ForgetRequest): Promise<ForgetReport> {
-    const rules = effectiveRules(this.repo, req.rules);
-    await using _lock = req.dryRun
-      ? { [Symbol.asyncDispose]: () => Promise.resolve() }
-      : await acquireTargetLock(
-          this.host,
-          join(this.repo.path, LOCK_FILE),
-          `repository "${this.repoName}" (${this.where})`,
-        );
-    const pins = await readPins(this.stateDir, this.repoName, req.plan);
-    const report: ForgetReport = { keep: [], remove: [] };
+  protected async retainPerSource({ req, rules, pins }: RetentionPass): Promise<SourceRetention[]> {
+    const out: SourceRetention[] = [];
     for (const d of await this.listAll(req.signal)) {
       const complete = d.snaps.filter(isComplete);
       const pinned = pins[d.source];
@@ -328,14 +237,9 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
         () => undefined,
         complete,
       );
-      const entry = (runId: string, time: Date, reasons: string[]): RetainedSnapshot => ({
-        ...snapshotEntry(req.plan, runId, time, [d.source]),
-        reasons,
-      });
-      for (const k of choice.keep) report.keep.push(entry(k.item.runId, k.item.time, k.reasons));
-      for (const r of choice.remove) report.remove.push(entry(r.runId, r.time, []));
+      out.push({ source: d.source, ...choice });
     }
-    return report;
+    return out;
   }
 
   /** Structure only: every snapshot complete, the target reachable. Data is btrfs scrub's job. */
@@ -358,11 +262,7 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
     count: number,
     signal: AbortSignal,
   ): Promise<{ files: BackupFile[]; total: number }> {
-    const chosen = pickRun(
-      this.runsOf(await this.targetSnapshots(undefined, signal)),
-      snapshotId,
-      `repository "${this.repoName}"`,
-    );
+    const chosen = await this.pickRun(snapshotId, undefined, signal);
     const files: BackupFile[] = [];
     for (const s of chosen.snaps) {
       const r = await this.host.run(
@@ -379,11 +279,7 @@ export class BtrfsTargetEngine extends ReplicationEngine implements RepositoryEn
   }
 
   async restoreFiles(req: RestoreFilesRequest): Promise<RestoreFilesResult> {
-    const chosen = pickRun(
-      this.runsOf(await this.targetSnapshots(undefined, req.signal)),
-      req.snapshotId,
-      `repository "${this.repoName}"`,
-    );
+    const chosen = await this.pickRun(req.snapshotId, undefined, req.signal);
     const errors: string[] = [];
     // Most specific source first: a nested subvolume's files are in its own snapshot.
     const bySource = [...chosen.snaps].sort((a, b) => b.source.length - a.source.length);

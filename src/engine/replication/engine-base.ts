@@ -1,17 +1,27 @@
 import { hostname } from "node:os";
-import { SnapbackError } from "../../errors.js";
-import type { KeepRules } from "../types.js";
+import { errorMessage, SnapbackError } from "../../errors.js";
+import { pipeline, pipelineCommand, type PipelineStage } from "../../exec/index.js";
+import { log } from "../../log.js";
+import type { TakenSnapshot } from "../../snapshot/types.js";
 import type {
+  BackupSummary,
   EngineSnapshot,
+  ForgetReport,
+  ForgetRequest,
+  KeepRules,
+  RepositoryEngine,
+  RetainedSnapshot,
   StreamBackupRequest,
   StreamBackupSummary,
   StreamRestoreRequest,
   StreamRestoreResult,
-  BackupSummary,
+  ViewBackupRequest,
 } from "../types.js";
-import { readPins } from "./pins.js";
-import { hasRules, rulesFrom } from "./retention.js";
+import { pinnedSnapshots, readPins, type Pin } from "./pins.js";
+import { runIdTime } from "./naming.js";
+import { hasRules, planRules, rulesFrom, type KeepKeys } from "./retention.js";
 import { localHost, sshHost, type Host } from "./ssh.js";
+import { acquireTargetLock } from "./target-lock.js";
 
 /** One send/receive a backup made: what tests, the bench and --verbose look at. */
 export interface TransferRecord {
@@ -29,16 +39,9 @@ export interface TransferRecord {
 }
 
 /** The keys every replication repository has (config schema). */
-export interface ReplicationRepository {
+export interface ReplicationRepository extends KeepKeys {
   ssh?: string | undefined;
   ssh_options?: string[] | undefined;
-  keep_last?: number | undefined;
-  keep_hourly?: number | undefined;
-  keep_daily?: number | undefined;
-  keep_weekly?: number | undefined;
-  keep_monthly?: number | undefined;
-  keep_yearly?: number | undefined;
-  keep_within?: string | undefined;
 }
 
 export function targetHost(repoName: string, repo: ReplicationRepository): Host {
@@ -53,21 +56,239 @@ export function effectiveRules(repo: ReplicationRepository, planRules: KeepRules
   return hasRules(own) ? own : planRules;
 }
 
+/** One source snapshot of a run that a target is to receive. */
+export interface ReplicationItem {
+  /** The source subvolume (btrfs) or dataset (ZFS). */
+  source: string;
+  /** The snapshot sent: a btrfs path, a ZFS `dataset@snap`. */
+  snapshot: string;
+  runId: string;
+}
+
+/** A snapshot on a target, with the source it stands for. */
+export interface TargetSnapshotBase {
+  source: string;
+  plan: string;
+  runId: string;
+  time: Date | undefined;
+  /** Receive order on the target (generation, createtxg). */
+  order: number;
+}
+
+/**
+ * A target snapshot from its parsed name, with what the kind keeps of it; undefined when the
+ * name is not snapback's (or the snapshot not usable) or, given `plan`, of another plan.
+ */
+export function targetSnapshotOf<X extends object>(
+  source: string,
+  parsed: { plan: string; runId: string } | undefined,
+  plan: string | undefined,
+  order: number,
+  extra: X,
+): (TargetSnapshotBase & X) | undefined {
+  if (!parsed || (plan !== undefined && parsed.plan !== plan)) return undefined;
+  const { runId } = parsed;
+  return { source, plan: parsed.plan, runId, time: runIdTime(runId), order, ...extra };
+}
+
+/** What keep rules chose for one source's snapshots on a target. */
+export interface SourceRetention {
+  source: string;
+  keep: { item: { runId: string; time: Date }; reasons: string[] }[];
+  remove: { runId: string; time: Date }[];
+}
+
+/** What a target's keep rules work from: the request, the rules in force, the parents pinned. */
+export interface RetentionPass {
+  req: ForgetRequest;
+  rules: KeepRules;
+  pins: Record<string, Pin>;
+}
+
+/** `host:path` over ssh, the bare path here: how messages name a place on the target. */
+export function onHost(host: Host, path: string): string {
+  return host.remote ? `${host.label}:${path}` : path;
+}
+
+/** The words that tell the two kinds of target apart in commands and messages. */
+export interface TargetKind {
+  /** The command that sends and receives: `btrfs`, `zfs`. */
+  tool: string;
+  /** Its flag for an incremental send from a parent. */
+  parentFlag: string;
+  /** How messages name its snapshots: `btrfs`, `ZFS`. */
+  label: string;
+  /** What one source is: `subvolumes`, `datasets`. */
+  units: string;
+}
+
 /**
  * What btrfs and ZFS targets share: they hold filesystem snapshots, not restic-style archives,
- * so database dumps cannot go there, and tags are only `plan:<name>`.
+ * so database dumps cannot go there, and tags are only `plan:<name>`. A backup, the listing
+ * and `forget` run the same steps on both; the subclass supplies what differs (which source
+ * snapshots it takes, how one is sent, where the target lock is, how snapshots are listed and
+ * kept).
  */
-export abstract class ReplicationEngine {
+export abstract class ReplicationEngine<S extends TargetSnapshotBase> {
   /** Every transfer of this engine's backups so far, oldest first. */
   readonly transfers: TransferRecord[] = [];
+  protected readonly host: Host;
 
   protected constructor(
     readonly repoName: string,
+    private readonly replicationRepo: ReplicationRepository,
     protected readonly stateDir: string,
-    protected readonly host: Host,
-  ) {}
+    /** The repository's directory (btrfs) or dataset (ZFS) on its host. */
+    private readonly location: string,
+  ) {
+    this.host = targetHost(repoName, replicationRepo);
+  }
 
-  abstract snapshots(plan?: string): Promise<EngineSnapshot[]>;
+  protected abstract readonly kind: TargetKind;
+
+  /** The target as messages name it (`host:location` over ssh). */
+  protected get where(): string {
+    return onHost(this.host, this.location);
+  }
+  /** The file the target lock is taken on, on the target's host. */
+  protected abstract get lockFile(): string;
+  /** Where the snapshots of source `path` are received, as `--dry-run` shows it. */
+  protected abstract receiveInto(path: string): string;
+  /** The source snapshots of one taken group this target can receive; undefined: none. */
+  protected abstract itemsOf(taken: TakenSnapshot): ReplicationItem[] | undefined;
+  /** Sends one item (prepared before the target lock is taken). */
+  protected abstract sender(
+    req: ViewBackupRequest,
+    runId: string,
+  ): Promise<(item: ReplicationItem) => Promise<TransferRecord>>;
+  /** The complete snapshots on the target, of one plan or all. */
+  protected abstract targetSnapshots(plan?: string, signal?: AbortSignal): Promise<S[]>;
+  /** Applies (or with dryRun only computes) keep rules, source by source. */
+  protected abstract retainPerSource(pass: RetentionPass): Promise<SourceRetention[]>;
+
+  describeBackup(req: Parameters<RepositoryEngine["describeBackup"]>[0]): string {
+    const { tool, parentFlag, label } = this.kind;
+    const receive = `${this.host.remote ? `ssh ${this.host.label} ` : ""}${tool} receive`;
+    return req.paths
+      .map(
+        (p) =>
+          `${tool} send [${parentFlag} <newest snapshot on both sides>] <${label} snapshot of ${p}> | ${receive} ${this.receiveInto(p)}`,
+      )
+      .join("\n");
+  }
+
+  protected lock(): Promise<AsyncDisposable> {
+    return acquireTargetLock(
+      this.host,
+      this.lockFile,
+      `repository "${this.repoName}" (${this.where})`,
+    );
+  }
+
+  async backup(req: ViewBackupRequest): Promise<BackupSummary> {
+    const started = performance.now();
+    const { label, units } = this.kind;
+    const items: ReplicationItem[] = [];
+    for (const t of req.snapshots) {
+      const own = this.itemsOf(t);
+      if (!own) {
+        req.onWarning(
+          `${t.plan.sources.join(", ")} ${t.plan.kind === "none" ? "is not on a snapshot-capable filesystem" : `is on ${t.plan.kind}`}: ` +
+            `a ${label} target can only receive ${label} snapshots, so it is not replicated to "${this.repoName}"`,
+        );
+        continue;
+      }
+      items.push(...own);
+    }
+    if (items.length === 0) {
+      throw new SnapbackError(
+        `nothing to replicate to "${this.repoName}": the plan has no ${label} source`,
+      );
+    }
+    const runId = items[0]?.runId ?? "";
+    const send = await this.sender(req, runId);
+    await using _lock = await this.lock();
+    const failures: string[] = [];
+    for (const item of items) {
+      if (req.signal.aborted) throw new SnapbackError("interrupted");
+      try {
+        this.transfers.push(await send(item));
+      } catch (e) {
+        if (req.signal.aborted) throw e;
+        failures.push(errorMessage(e));
+      }
+    }
+    if (failures.length > 0) {
+      throw new SnapbackError(
+        failures.length === 1
+          ? (failures[0] ?? "")
+          : `${failures.length} ${units} were not replicated:\n  ${failures.join("\n  ")}`,
+      );
+    }
+    return replicationSummary(runId, items.length, started);
+  }
+
+  /** What every transfer of a backup shares: the plan, the repositories, the rules. */
+  protected replicationOf(req: ViewBackupRequest, runId: string): Replication {
+    return {
+      host: this.host,
+      planName: req.planName,
+      runId,
+      repoName: this.repoName,
+      stateDir: this.stateDir,
+      otherRepos: req.plan.repositories.filter((r) => r !== this.repoName),
+      rules: effectiveRules(this.replicationRepo, planRules(req.plan)),
+      localSnapshots: req.plan.retention?.local_snapshots ?? 0,
+      signal: req.signal,
+      warn: req.onWarning,
+    };
+  }
+
+  protected runsOf(snaps: readonly S[]): RunGroup<S>[] {
+    return groupRuns(snaps, (s) => s.order);
+  }
+
+  async snapshots(plan?: string): Promise<EngineSnapshot[]> {
+    return this.runsOf(await this.targetSnapshots(plan)).map((r) =>
+      snapshotEntry(
+        r.plan,
+        r.runId,
+        r.time,
+        r.snaps.map((s) => s.source),
+      ),
+    );
+  }
+
+  /** The run `wanted` names among the plan's (or all) runs on the target. */
+  protected async pickRun(
+    wanted: string,
+    plan: string | undefined,
+    signal: AbortSignal,
+  ): Promise<RunGroup<S>> {
+    return pickRun(
+      this.runsOf(await this.targetSnapshots(plan, signal)),
+      wanted,
+      `repository "${this.repoName}"`,
+    );
+  }
+
+  async forget(req: ForgetRequest): Promise<ForgetReport> {
+    const rules = effectiveRules(this.replicationRepo, req.rules);
+    await using _lock = req.dryRun
+      ? { [Symbol.asyncDispose]: () => Promise.resolve() }
+      : await this.lock();
+    const pins = await readPins(this.stateDir, this.repoName, req.plan);
+    const report: ForgetReport = { keep: [], remove: [] };
+    for (const { source, keep, remove } of await this.retainPerSource({ req, rules, pins })) {
+      const entry = (runId: string, time: Date, reasons: string[]): RetainedSnapshot => ({
+        ...snapshotEntry(req.plan, runId, time, [source]),
+        reasons,
+      });
+      for (const k of keep) report.keep.push(entry(k.item.runId, k.item.time, k.reasons));
+      for (const r of remove) report.remove.push(entry(r.runId, r.time, []));
+    }
+    return report;
+  }
 
   writableDirs(): string[] {
     return [];
@@ -105,6 +326,88 @@ export abstract class ReplicationEngine {
     return new SnapbackError(
       `repository "${this.repoName}" is a replication target (filesystem snapshots): database dumps need a restic or kopia repository`,
     );
+  }
+}
+
+/**
+ * One source snapshot sent to a target, as both kinds do it: partial receives cleaned up,
+ * the parent found, send | receive process to process, the result verified, the new parent
+ * pinned, retention applied on the target, the replaced parents removed from the source.
+ */
+export interface Replication {
+  host: Host;
+  planName: string;
+  /** The run whose snapshot is sent (its snapshot never counts against local_snapshots). */
+  runId: string;
+  repoName: string;
+  stateDir: string;
+  /** The plan's other repositories: their pins are respected on the source. */
+  otherRepos: readonly string[];
+  /** Target retention; an empty object keeps everything. */
+  rules: KeepRules;
+  /** The plan's local_snapshots: that many newest runs stay on the source anyway. */
+  localSnapshots: number;
+  signal: AbortSignal;
+  warn: (message: string) => void;
+}
+
+/**
+ * `send | receive`, process to process, logged with --verbose and timed. When it fails,
+ * `cleanup` removes what the receive left before the error is thrown.
+ */
+export async function sendReceive(
+  r: Replication,
+  stages: PipelineStage[],
+  what: { snapshot: string; where: string; cleanup: () => Promise<void> },
+): Promise<{ command: string; durationMs: number }> {
+  const command = pipelineCommand(stages);
+  log.verbose(`${r.repoName}: ${command}`);
+  const t0 = performance.now();
+  try {
+    await pipeline(stages, { signal: r.signal, killGraceMs: 5_000 });
+  } catch (e) {
+    await what.cleanup();
+    throw new SnapbackError(
+      `sending ${what.snapshot} to ${what.where} failed: ${errorMessage(e)}`,
+      { cause: e },
+    );
+  }
+  return { command, durationMs: performance.now() - t0 };
+}
+
+/**
+ * The plan's older snapshots of a source leave it once the new one is the parent — except
+ * those another repository of the plan still needs (its pin) and the newest `local_snapshots`
+ * runs, the same rule local retention applies.
+ */
+export async function pruneSourceParents<T>(
+  r: Replication,
+  older: readonly T[],
+  of: {
+    /** The name pins record: a btrfs path, a ZFS `dataset@snap`. */
+    name: (s: T) => string;
+    runId: (s: T) => string;
+    /** Creation order: the generation or createtxg, not the birth time nor the run id alone. */
+    order: (s: T) => number;
+    /** Removes it if it is snapback's; false when it was not there or not ours. */
+    remove: (s: T) => Promise<boolean>;
+  },
+): Promise<void> {
+  if (older.length === 0) return;
+  const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
+  const newestRuns = [
+    ...new Set([...older].sort((a, b) => of.order(b) - of.order(a)).map(of.runId)),
+  ].slice(0, Math.max(0, r.localSnapshots - 1));
+  for (const s of older) {
+    const runId = of.runId(s);
+    const name = of.name(s);
+    if (!runId || runId === r.runId || elsewhere.has(name) || newestRuns.includes(runId)) continue;
+    try {
+      if (await of.remove(s))
+        log.verbose(`${r.repoName}: removed ${name}, which the new parent replaces`);
+    } catch (e) {
+      r.warn(`could not remove the old replication parent ${name}: ${errorMessage(e)}`);
+    }
   }
 }
 

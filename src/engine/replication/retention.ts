@@ -25,8 +25,8 @@ export function planRules(plan: Pick<Plan, "retention">): KeepRules {
   return rulesFrom(plan.retention ?? {});
 }
 
-/** Rules from `keep_*` keys (a plan's retention table or a replication repository's own keys). */
-export function rulesFrom(r: {
+/** The `keep_*` keys of a plan's retention table or a replication repository. */
+export interface KeepKeys {
   keep_last?: number | undefined;
   keep_hourly?: number | undefined;
   keep_daily?: number | undefined;
@@ -34,7 +34,10 @@ export function rulesFrom(r: {
   keep_monthly?: number | undefined;
   keep_yearly?: number | undefined;
   keep_within?: string | undefined;
-}): KeepRules {
+}
+
+/** Rules from `keep_*` keys (a plan's retention table or a replication repository's own keys). */
+export function rulesFrom(r: KeepKeys): KeepRules {
   return {
     ...(r.keep_last ? { last: r.keep_last } : {}),
     ...(r.keep_hourly ? { hourly: r.keep_hourly } : {}),

@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage, SnapbackError } from "../../errors.js";
-import { pipeline, pipelineCommand, ProcessError, type PipelineStage } from "../../exec/index.js";
+import { pipeline, ProcessError, type PipelineStage } from "../../exec/index.js";
 import { log } from "../../log.js";
 import { destroyIfOurs } from "../../snapshot/zfs/zfs.js";
 import type { KeepRules } from "../types.js";
 import { newestCommon } from "./common-parent.js";
-import type { TransferRecord } from "./engine-base.js";
+import type { Replication, TransferRecord } from "./engine-base.js";
+import { onHost, pruneSourceParents, sendReceive } from "./engine-base.js";
 import { escapeSourceName, parseZfsSnapshotName, runIdTime, unescapeSourceName } from "./naming.js";
-import { pinnedSnapshots, writePin } from "./pins.js";
+import { writePin } from "./pins.js";
 import { selectRetention, type RetentionChoice } from "./retention.js";
 import { localHost, type Host } from "./ssh.js";
 import type { ZfsReplicationCapabilities } from "./zfs-capabilities.js";
@@ -26,21 +27,15 @@ export interface ZfsSnap {
   createtxg: number;
 }
 
-export interface ZfsReplication {
-  host: Host;
+/**
+ * One source dataset's snapshot sent to the target (the steps of `Replication`): an
+ * interrupted receive resumed or cleaned, the parent found by guid, the shared snapshot held.
+ */
+export interface ZfsReplication extends Replication {
   /** The repository's `dataset`: receives one child per source dataset. */
   container: string;
-  planName: string;
-  runId: string;
-  repoName: string;
-  stateDir: string;
-  otherRepos: readonly string[];
-  rules: KeepRules;
-  localSnapshots: number;
   sourceCaps: ZfsReplicationCapabilities;
   targetCaps: ZfsReplicationCapabilities;
-  signal: AbortSignal;
-  warn: (message: string) => void;
 }
 
 export function targetDatasetFor(container: string, source: string): string {
@@ -180,8 +175,8 @@ export async function replicateZfsSnapshot(
   snapshot: string,
 ): Promise<TransferRecord> {
   const td = targetDatasetFor(r.container, dataset);
-  const where = r.host.remote ? `${r.host.label}:${td}` : td;
   await cleanInterrupted(r, td);
+  const where = onHost(r.host, td);
 
   const [source, target] = await Promise.all([
     listZfsSnapshots(localHost, dataset, { signal: r.signal }),
@@ -242,25 +237,20 @@ export async function replicateZfsSnapshot(
     { file: "zfs", args: ["send", ...(full || !common ? [] : ["-i", common.name]), snapshot] },
     r.host.command(["zfs", ...receive]),
   ];
-  const command = pipelineCommand(stages);
-  log.verbose(`${r.repoName}: ${command}`);
-  const t0 = performance.now();
-  try {
-    await pipeline(stages, { signal: r.signal, killGraceMs: 5_000 });
-  } catch (e) {
-    if (!(r.targetCaps.resumable && r.sourceCaps.resumable)) {
+  const { command, durationMs } = await sendReceive(r, stages, {
+    snapshot,
+    where,
+    // A resumable receive keeps its state for the next run to resume.
+    cleanup: async () => {
+      if (r.targetCaps.resumable && r.sourceCaps.resumable) return;
       await cleanInterrupted({ ...r, signal: new AbortController().signal }, td).catch(
         (err: unknown) =>
           r.warn(
             `could not clean up after the failed transfer into ${td}: ${errorMessage(err)} (the next run retries)`,
           ),
       );
-    }
-    throw new SnapbackError(`sending ${snapshot} to ${where} failed: ${errorMessage(e)}`, {
-      cause: e,
-    });
-  }
-  const durationMs = performance.now() - t0;
+    },
+  });
 
   const received = `${td}@${sent.snap}`;
   const after = await listZfsSnapshots(r.host, td);
@@ -289,7 +279,13 @@ export async function replicateZfsSnapshot(
     r.warn,
     r.targetCaps,
   );
-  await pruneSourceParents(r, candidates);
+  await pruneSourceParents(r, candidates, {
+    name: (c) => c.name,
+    runId: (c) => parseZfsSnapshotName(c.snap)?.runId ?? "",
+    order: (c) => c.createtxg,
+    // Only a snapshot carrying snapback's own property is ever destroyed.
+    remove: async (c) => (await destroyIfOurs(c.name)) === "destroyed",
+  });
 
   return {
     source: dataset,
@@ -392,26 +388,4 @@ export async function applyZfsTargetRetention(
       );
   }
   return choice;
-}
-
-/** As for btrfs: the plan's older snapshots go, except other repositories' parents and local_snapshots. */
-async function pruneSourceParents(r: ZfsReplication, older: readonly ZfsSnap[]): Promise<void> {
-  if (older.length === 0) return;
-  const elsewhere = await pinnedSnapshots(r.stateDir, r.planName, r.otherRepos);
-  const runOf = (s: ZfsSnap): string => parseZfsSnapshotName(s.snap)?.runId ?? "";
-  const newestRuns = [
-    ...new Set([...older].sort((a, b) => b.createtxg - a.createtxg).map(runOf)),
-  ].slice(0, Math.max(0, r.localSnapshots - 1));
-  for (const s of older) {
-    const runId = runOf(s);
-    if (!runId || runId === r.runId || elsewhere.has(s.name) || newestRuns.includes(runId))
-      continue;
-    try {
-      // Only a snapshot carrying snapback's own property is ever destroyed.
-      if ((await destroyIfOurs(s.name)) === "destroyed")
-        log.verbose(`${r.repoName}: removed ${s.name}, which the new parent replaces`);
-    } catch (e) {
-      r.warn(`could not remove the old replication parent ${s.name}: ${errorMessage(e)}`);
-    }
-  }
 }

@@ -1,37 +1,13 @@
 import type { ZfsRepository } from "../../config/schema.js";
-import { errorMessage, SnapbackError, UsageError } from "../../errors.js";
+import { SnapbackError, UsageError } from "../../errors.js";
 import { pipeline, run } from "../../exec/index.js";
 import type { ZfsGroupDetail } from "../../snapshot/zfs/index.js";
 import type { TakenSnapshot } from "../../snapshot/types.js";
-import type {
-  BackupFile,
-  BackupSummary,
-  EngineSnapshot,
-  ForgetReport,
-  ForgetRequest,
-  RepositoryCheckReport,
-  RepositoryEngine,
-  RestoreFilesRequest,
-  RestoreFilesResult,
-  RestoreRequest,
-  RetainedSnapshot,
-  ViewBackupRequest,
-} from "../types.js";
-import {
-  effectiveRules,
-  groupRuns,
-  pickRun,
-  type RunGroup,
-  ReplicationEngine,
-  replicationSummary,
-  snapshotEntry,
-  targetHost,
-} from "./engine-base.js";
-import { escapeSourceName, parseZfsSnapshotName, runIdTime } from "./naming.js";
-import { readPins } from "./pins.js";
-import { planRules } from "./retention.js";
+import type * as E from "../types.js";
+import type * as Base from "./engine-base.js";
+import { ReplicationEngine, targetSnapshotOf } from "./engine-base.js";
+import { escapeSourceName, parseZfsSnapshotName } from "./naming.js";
 import { localHost } from "./ssh.js";
-import { acquireTargetLock } from "./target-lock.js";
 import { replicationCapabilities, type ZfsReplicationCapabilities } from "./zfs-capabilities.js";
 import {
   applyZfsTargetRetention,
@@ -42,13 +18,9 @@ import {
   type ZfsSnap,
 } from "./zfs-replicate.js";
 
-interface TargetSnapshot {
-  source: string;
-  plan: string;
-  runId: string;
-  time: Date | undefined;
-  snap: ZfsSnap;
-}
+type TargetSnapshot = Base.TargetSnapshotBase & { snap: ZfsSnap };
+
+const ZFS: Base.TargetKind = { tool: "zfs", parentFlag: "-i", label: "ZFS", units: "datasets" };
 
 function zfsDetail(t: TakenSnapshot): ZfsGroupDetail | undefined {
   const d = t.plan.detail as Partial<ZfsGroupDetail> | null;
@@ -63,23 +35,22 @@ function zfsDetail(t: TakenSnapshot): ZfsGroupDetail | undefined {
  * receive`, incrementally (`-i`) from the newest snapshot both sides share (by guid). The shared
  * snapshot is held on the target where ZFS has holds, and always kept.
  */
-export class ZfsTargetEngine extends ReplicationEngine implements RepositoryEngine {
+export class ZfsTargetEngine
+  extends ReplicationEngine<TargetSnapshot>
+  implements E.RepositoryEngine
+{
   readonly engine = "zfs" as const;
+  protected readonly kind = ZFS;
   private caps: Promise<[ZfsReplicationCapabilities, ZfsReplicationCapabilities]> | undefined;
 
-  constructor(
-    repoName: string,
-    private readonly repo: ZfsRepository,
-    stateDir: string,
-  ) {
-    super(repoName, stateDir, targetHost(repoName, repo));
+  private readonly repo: ZfsRepository;
+
+  constructor(repoName: string, repo: ZfsRepository, stateDir: string) {
+    super(repoName, repo, stateDir, repo.dataset);
+    this.repo = repo;
   }
 
-  private get where(): string {
-    return this.host.remote ? `${this.host.label}:${this.repo.dataset}` : this.repo.dataset;
-  }
-
-  private get lockFile(): string {
+  protected get lockFile(): string {
     return `/var/lock/snapback-zfs-${escapeSourceName(this.repo.dataset)}.lock`;
   }
 
@@ -120,82 +91,33 @@ export class ZfsTargetEngine extends ReplicationEngine implements RepositoryEngi
     await this.host.run(["zfs", "create", "-p", this.repo.dataset], { signal });
   }
 
-  describeBackup(req: Parameters<RepositoryEngine["describeBackup"]>[0]): string {
-    const receive = `${this.host.remote ? `ssh ${this.host.label} ` : ""}zfs receive`;
-    return req.paths
-      .map(
-        (p) =>
-          `zfs send [-i <newest snapshot on both sides>] <ZFS snapshot of ${p}> | ${receive} ${this.repo.dataset}/<source dataset>`,
-      )
-      .join("\n");
+  protected receiveInto(): string {
+    return `${this.repo.dataset}/<source dataset>`;
   }
 
-  async backup(req: ViewBackupRequest): Promise<BackupSummary> {
-    const started = performance.now();
-    const items: { dataset: string; snapshot: string; runId: string }[] = [];
-    for (const t of req.snapshots) {
-      const d = zfsDetail(t);
-      if (!d) {
-        req.onWarning(
-          `${t.plan.sources.join(", ")} ${t.plan.kind === "none" ? "is not on a snapshot-capable filesystem" : `is on ${t.plan.kind}`}: ` +
-            `a ZFS target can only receive ZFS snapshots, so it is not replicated to "${this.repoName}"`,
-        );
-        continue;
-      }
-      for (const ds of d.datasets)
-        items.push({ dataset: ds, snapshot: `${ds}@${d.snapName}`, runId: d.runId });
-    }
-    if (items.length === 0)
-      throw new SnapbackError(
-        `nothing to replicate to "${this.repoName}": the plan has no ZFS source`,
-      );
+  protected itemsOf(t: TakenSnapshot): Base.ReplicationItem[] | undefined {
+    const d = zfsDetail(t);
+    return d?.datasets.map((ds) => ({
+      source: ds,
+      snapshot: `${ds}@${d.snapName}`,
+      runId: d.runId,
+    }));
+  }
+
+  protected async sender(
+    req: E.ViewBackupRequest,
+  ): Promise<(item: Base.ReplicationItem) => Promise<Base.TransferRecord>> {
     const [sourceCaps, targetCaps] = await this.capabilities();
-    await using _lock = await acquireTargetLock(
-      this.host,
-      this.lockFile,
-      `repository "${this.repoName}" (${this.where})`,
-    );
-    const failures: string[] = [];
-    for (const item of items) {
-      if (req.signal.aborted) throw new SnapbackError("interrupted");
-      try {
-        this.transfers.push(
-          await replicateZfsSnapshot(
-            {
-              host: this.host,
-              container: this.repo.dataset,
-              planName: req.planName,
-              runId: item.runId,
-              repoName: this.repoName,
-              stateDir: this.stateDir,
-              otherRepos: req.plan.repositories.filter((r) => r !== this.repoName),
-              rules: effectiveRules(this.repo, planRules(req.plan)),
-              localSnapshots: req.plan.retention?.local_snapshots ?? 0,
-              sourceCaps,
-              targetCaps,
-              signal: req.signal,
-              warn: req.onWarning,
-            },
-            item.dataset,
-            item.snapshot,
-          ),
-        );
-      } catch (e) {
-        if (req.signal.aborted) throw e;
-        failures.push(errorMessage(e));
-      }
-    }
-    if (failures.length > 0) {
-      throw new SnapbackError(
-        failures.length === 1
-          ? (failures[0] ?? "")
-          : `${failures.length} datasets were not replicated:\n  ${failures.join("\n  ")}`,
+    const r = { container: this.repo.dataset, sourceCaps, targetCaps };
+    return (item) =>
+      replicateZfsSnapshot(
+        { ...this.replicationOf(req, item.runId), ...r },
+        item.source,
+        item.snapshot,
       );
-    }
-    return replicationSummary(items[0]?.runId ?? "", items.length, started);
   }
 
-  private async targetSnapshots(plan?: string, signal?: AbortSignal): Promise<TargetSnapshot[]> {
+  protected async targetSnapshots(plan?: string, signal?: AbortSignal): Promise<TargetSnapshot[]> {
     const all = await listZfsSnapshots(this.host, this.repo.dataset, {
       recursive: true,
       ...(signal ? { signal } : {}),
@@ -203,49 +125,25 @@ export class ZfsTargetEngine extends ReplicationEngine implements RepositoryEngi
     const out: TargetSnapshot[] = [];
     for (const snap of all.snaps) {
       const source = sourceOfTargetDataset(this.repo.dataset, snap.dataset);
+      if (source === undefined) continue;
       const parsed = parseZfsSnapshotName(snap.snap);
-      if (source === undefined || !parsed || (plan !== undefined && parsed.plan !== plan)) continue;
-      out.push({
-        source,
-        plan: parsed.plan,
-        runId: parsed.runId,
-        time: runIdTime(parsed.runId),
-        snap,
-      });
+      const t = targetSnapshotOf(source, parsed, plan, snap.createtxg, { snap });
+      if (t) out.push(t);
     }
     return out;
-  }
-
-  private runsOf(snaps: readonly TargetSnapshot[]): RunGroup<TargetSnapshot>[] {
-    return groupRuns(snaps, (s) => s.snap.createtxg);
-  }
-
-  async snapshots(plan?: string): Promise<EngineSnapshot[]> {
-    return this.runsOf(await this.targetSnapshots(plan)).map((r) =>
-      snapshotEntry(
-        r.plan,
-        r.runId,
-        r.time,
-        r.snaps.map((s) => s.source),
-      ),
-    );
   }
 
   /**
    * Receives a run's snapshots into the dataset `target` on this machine (one source), or into
    * `target/<escaped source>` (several): `zfs send <target snapshot> | zfs receive`.
    */
-  async restore(req: RestoreRequest): Promise<void> {
+  async restore(req: E.RestoreRequest): Promise<void> {
     if (req.target.startsWith("/") || !/^[A-Za-z0-9][\w.:-]*(\/[\w.:-]+)*$/.test(req.target)) {
       throw new UsageError(
         `restore: for a zfs repository, --target names the dataset to receive into (like pool/restore), not "${req.target}"`,
       );
     }
-    const chosen = pickRun(
-      this.runsOf(await this.targetSnapshots(req.plan, req.signal)),
-      req.snapshot,
-      `repository "${this.repoName}"`,
-    );
+    const chosen = await this.pickRun(req.snapshot, req.plan, req.signal);
     const snaps = chosen.snaps.filter(
       (s) => req.paths.length === 0 || req.paths.includes(s.source),
     );
@@ -282,19 +180,14 @@ export class ZfsTargetEngine extends ReplicationEngine implements RepositoryEngi
     }
   }
 
-  async forget(req: ForgetRequest): Promise<ForgetReport> {
-    const rules = effectiveRules(this.repo, req.rules);
+  protected async retainPerSource({
+    req,
+    rules,
+    pins,
+  }: Base.RetentionPass): Promise<Base.SourceRetention[]> {
     const [, targetCaps] = await this.capabilities();
-    await using _lock = req.dryRun
-      ? { [Symbol.asyncDispose]: () => Promise.resolve() }
-      : await acquireTargetLock(
-          this.host,
-          this.lockFile,
-          `repository "${this.repoName}" (${this.where})`,
-        );
-    const pins = await readPins(this.stateDir, this.repoName, req.plan);
     const snaps = await this.targetSnapshots(req.plan, req.signal);
-    const report: ForgetReport = { keep: [], remove: [] };
+    const out: Base.SourceRetention[] = [];
     for (const source of new Set(snaps.map((s) => s.source))) {
       const own = snaps.filter((s) => s.source === source);
       const main = targetDatasetFor(this.repo.dataset, source);
@@ -319,18 +212,13 @@ export class ZfsTargetEngine extends ReplicationEngine implements RepositoryEngi
         () => undefined,
         targetCaps,
       );
-      const entry = (runId: string, time: Date, reasons: string[]): RetainedSnapshot => ({
-        ...snapshotEntry(req.plan, runId, time, [source]),
-        reasons,
-      });
-      for (const k of choice.keep) report.keep.push(entry(k.item.runId, k.item.time, k.reasons));
-      for (const r of choice.remove) report.remove.push(entry(r.runId, r.time, []));
+      out.push({ source, ...choice });
     }
-    return report;
+    return out;
   }
 
   /** Structure only: reachable, and no dataset left without a snapshot by an interrupted transfer. */
-  async check(req: { readData?: string; signal: AbortSignal }): Promise<RepositoryCheckReport> {
+  async check(req: { readData?: string; signal: AbortSignal }): Promise<E.RepositoryCheckReport> {
     await this.prepare(req.signal);
     const all = await listZfsSnapshots(this.host, this.repo.dataset, {
       recursive: true,
@@ -348,11 +236,11 @@ export class ZfsTargetEngine extends ReplicationEngine implements RepositoryEngi
     return { ok: errors.length === 0, errors };
   }
 
-  sampleFiles(): Promise<{ files: BackupFile[]; total: number }> {
+  sampleFiles(): Promise<{ files: E.BackupFile[]; total: number }> {
     return Promise.reject(this.noFiles());
   }
 
-  restoreFiles(_req: RestoreFilesRequest): Promise<RestoreFilesResult> {
+  restoreFiles(_req: E.RestoreFilesRequest): Promise<E.RestoreFilesResult> {
     return Promise.reject(this.noFiles());
   }
 

@@ -1,7 +1,12 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createTestRepo, TEST_PASSWORD, type TestRepo } from "../../../test/fixtures/restic.js";
+import {
+  createTestRepo,
+  TEST_PASSWORD,
+  testRestic,
+  type TestRepo,
+} from "../../../test/fixtures/restic.js";
 import type { BackupProgress } from "../types.js";
 import { backup, backupArgs } from "./backup.js";
 import { ResticError } from "./errors.js";
@@ -87,7 +92,7 @@ describe("backup", () => {
     // The argv went through the wrapper, and nothing secret is in it.
     expect(calls).toHaveLength(1);
     const argv = [calls[0]?.file ?? "", ...(calls[0]?.args ?? [])].join(" ");
-    expect(calls[0]?.file).toBe("/usr/bin/restic");
+    expect(calls[0]?.file).toBe((await testRestic()).path);
     expect(argv).not.toContain(TEST_PASSWORD);
     expect(argv).not.toContain(t.url);
     expect(calls[0]?.args.at(-1)).toBe(src.path);

@@ -101,7 +101,7 @@ export async function backup(req: BackupRequest, options: BackupOptions): Promis
   planBackupTuningArgs(req.planName, req.plan, await probeRestic(options.resticPath));
   const result = await runRestic(req, backupArgs(req), {
     action: "backup",
-    resticPath: options.resticPath ?? "restic",
+    ...(options.resticPath === undefined ? {} : { resticPath: options.resticPath }),
     cacheDir: options.cacheDir,
     env: req.env,
     signal: req.signal,

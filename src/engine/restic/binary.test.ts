@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { parseFeatures, parseResticVersion, probeRestic, versionAtLeast } from "./binary.js";
+import { resolve } from "node:path";
+import {
+  parseFeatures,
+  parseResticVersion,
+  probeRestic,
+  stdinFilenameFor,
+  versionAtLeast,
+} from "./binary.js";
 import { ResticError } from "./errors.js";
+
+/** Unpacked by `make deps` from Debian 13 (scripts/debian-trixie.sh). */
+const RESTIC_018 = resolve(".cache/debian-trixie/root/usr/bin/restic");
 
 describe("parseResticVersion", () => {
   it("reads release and development builds", () => {
@@ -51,14 +61,31 @@ describe("parseFeatures", () => {
   });
 });
 
-describe("probeRestic (Debian's restic 0.14)", () => {
-  it("finds the absolute path, the version and no features", async () => {
-    const r = await probeRestic();
+describe("probeRestic", () => {
+  it("finds Debian 12's restic 0.14 on PATH: the absolute path, the version and no features", async () => {
+    const r = await probeRestic("/usr/bin/restic");
     expect(r.path).toBe("/usr/bin/restic");
     expect(r.version).toBe("0.14.0");
     expect(r.semver.text).toMatch(/^restic 0\.14\.0/);
     // 0.14 has no `features` command: nothing is guessed.
     expect(r.features.size).toBe(0);
+  });
+
+  it("finds Debian 13's restic 0.18 and the features it lists", async () => {
+    const r = await probeRestic(RESTIC_018);
+    expect(r.version).toBe("0.18.0");
+    expect(r.features.has("device-id-for-hardlinks")).toBe(true);
+    expect(r.features.has("backend-error-redesign")).toBe(true);
+  });
+
+  it("stores a stream under a flat name only on restic 0.18.0 (restic#5324)", async () => {
+    const file = "/snapback-databases/p/app.pg_dump";
+    expect(stdinFilenameFor(await probeRestic("/usr/bin/restic"), file)).toBe(file);
+    expect(stdinFilenameFor(await probeRestic(RESTIC_018), file)).toBe(
+      "/snapback-databases__p__app.pg_dump",
+    );
+    const v = (patch: number) => ({ semver: { major: 0, minor: 18, patch, text: "" } });
+    expect(stdinFilenameFor(v(1), file)).toBe(file);
   });
 
   it("probes once per process", async () => {

@@ -128,3 +128,16 @@ export function versionAtLeast(v: ResticVersion, major: number, minor: number, p
   if (v.minor !== minor) return v.minor > minor;
   return v.patch >= patch;
 }
+
+/**
+ * The name a stream is stored under. restic 0.18.0 refuses any `--stdin-filename` with a
+ * directory in it ("open /snapback-databases: no such file or directory", restic#5324,
+ * fixed in 0.18.1), so on that release the path is flattened into one top-level name that
+ * keeps the suffix ("/snapback-databases/p/app.pg_dump" → "/snapback-databases__p__app.pg_dump").
+ * Restores read the path the snapshot records, so both layouts restore alike.
+ */
+export function stdinFilenameFor(binary: Pick<ResticBinary, "semver">, filename: string): string {
+  const v = binary.semver;
+  if (!(v.major === 0 && v.minor === 18 && v.patch === 0)) return filename;
+  return `/${filename.replace(/^\/+/, "").split("/").join("__")}`;
+}

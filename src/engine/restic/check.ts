@@ -3,7 +3,14 @@ import { readDataSubsetProblem } from "../../check/subset.js";
 import { redactText } from "../../config/secrets.js";
 import { UsageError } from "../../errors.js";
 import type { BackupFile, RepositoryCheckReport, RestoreFilesResult } from "../types.js";
-import { runRestic, resticRepository, type ResticOptions, type ResticTarget } from "./command.js";
+import { probeRestic, versionAtLeast } from "./binary.js";
+import {
+  resticBinaryOf,
+  runRestic,
+  resticRepository,
+  type ResticOptions,
+  type ResticTarget,
+} from "./command.js";
 import { displayUrl, secretValues } from "./env.js";
 import { classifyFailure } from "./errors.js";
 import { stripEscapes } from "./messages.js";
@@ -31,12 +38,24 @@ export async function checkRepository(
   target: ResticTarget,
   options: CheckOptions = {},
 ): Promise<RepositoryCheckReport> {
-  const r = await runAccepting(target, checkArgs(options.readData), "check", options);
+  const repo = resticRepository(target);
+  const binary = await probeRestic(resticBinaryOf(repo, options));
+  // 0.18's `check --json`: findings as {"message_type":"error"} lines instead of free text.
+  const json = versionAtLeast(binary.semver, 0, 18);
+  const [cmd = "check", ...rest] = checkArgs(options.readData);
+  const r = await runAccepting(
+    target,
+    json ? [cmd, "--json", ...rest] : [cmd, ...rest],
+    "check",
+    options,
+  );
   const base = options.readData === undefined ? {} : { readData: options.readData };
   if (r.exitCode === 0) return { ok: true, ...base, errors: [] };
   const errors = problemLines(
-    `${r.stdout}\n${r.stderr}`,
-    secretValues(resticRepository(target).url, target.secrets),
+    json
+      ? [...jsonMessages(r.stderr, "error"), ...jsonMessages(r.stderr, "exit_error")].join("\n")
+      : `${r.stdout}\n${r.stderr}`,
+    secretValues(repo.url, target.secrets),
   );
   return {
     ok: false,
@@ -144,7 +163,10 @@ async function runAccepting(
 ) {
   const r = await runRestic(target, args, { ...options, action, okExitCodes: [0, 1] });
   if (r.exitCode === 1) {
-    const fatal = [...stripEscapes(r.stderr).matchAll(/^Fatal: (.*)$/gm)].map((m) => m[1] ?? "");
+    const fatal = [
+      ...[...stripEscapes(r.stderr).matchAll(/^Fatal: (.*)$/gm)].map((m) => m[1] ?? ""),
+      ...jsonMessages(r.stderr, "exit_error").map((m) => m.replace(/^Fatal: /, "")),
+    ];
     const findings =
       fatal.length > 0 &&
       fatal.every((f) => /^(repository contains errors|There were \d+ errors)/.test(f));
@@ -163,6 +185,21 @@ async function runAccepting(
     }
   }
   return r;
+}
+
+/** The `message` of every JSON line of one type (restic 0.17+ prints errors so with --json). */
+function jsonMessages(text: string, type: "error" | "exit_error"): string[] {
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const o = JSON.parse(line) as { message_type?: unknown; message?: unknown };
+      if (o.message_type === type && typeof o.message === "string") out.push(o.message);
+    } catch {
+      // Not JSON after all: a plain line, never a finding.
+    }
+  }
+  return out;
 }
 
 const NOISE =

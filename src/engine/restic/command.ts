@@ -1,6 +1,6 @@
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { Repository, ResticRepository } from "../../config/schema.js";
-import type { RepositorySecrets } from "../../config/secrets.js";
+import { redactText, type RepositorySecrets } from "../../config/secrets.js";
 import { UsageError } from "../../errors.js";
 import { ProcessError, run, type RunResult } from "../../exec/index.js";
 import type { CommandWrapper } from "../types.js";
@@ -8,6 +8,7 @@ import { probeRestic, type ResticBinary } from "./binary.js";
 import { displayUrl, resticEnv, secretValues } from "./env.js";
 import { classifyFailure, ResticError } from "./errors.js";
 import { repositoryExtraArgs, repositoryTuningArgs, withExtraArgs } from "./tuning.js";
+import { watchRetries } from "./retry-watch.js";
 
 /** One repository as the config names it, with its resolved secrets. */
 export interface ResticTarget {
@@ -42,10 +43,20 @@ export interface ResticRunOptions extends ResticOptions {
   stdin?: Readable;
   /** A plan's extra_args for this command: after snapback's flags, before the repository's. */
   extraArgs?: readonly string[];
+  /** Stream stdout here instead of capturing it (`restic dump` of large files). */
+  stdoutTo?: Writable;
 }
 
 /** restic needs time after SIGINT to remove its lock from a remote repository. */
 export const DEFAULT_KILL_GRACE_MS = 120_000;
+
+/** The binary a command runs: the caller's override, else the repository's `restic_binary`. */
+export function resticBinaryOf(
+  repo: ResticRepository,
+  options: Pick<ResticOptions, "resticPath">,
+): string | undefined {
+  return options.resticPath ?? repo.restic_binary;
+}
 
 export function resticRepository(target: ResticTarget): ResticRepository {
   if (target.repo.engine !== "restic") {
@@ -75,7 +86,7 @@ export async function runRestic(
   options: ResticRunOptions,
 ): Promise<RunResult & { binary: ResticBinary }> {
   const repo = resticRepository(target);
-  const binary = await probeRestic(options.resticPath);
+  const binary = await probeRestic(resticBinaryOf(repo, options));
   const env = resticEnv({
     url: repo.url,
     secrets: target.secrets,
@@ -96,6 +107,8 @@ export async function runRestic(
   ];
   const argv = options.wrap ? options.wrap(binary.path, full) : { file: binary.path, args: full };
   options.onCommand?.(argv.file, argv.args);
+  const stop = new AbortController();
+  const retries = watchRetries(target.repoName, () => stop.abort());
   let result: RunResult;
   try {
     result = await run(argv.file, argv.args, {
@@ -103,10 +116,17 @@ export async function runRestic(
       reject: false,
       killSignal: "SIGINT",
       killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onStdoutLine ? { onStdoutLine: options.onStdoutLine } : {}),
-      ...(options.onStderrLine ? { onStderrLine: options.onStderrLine } : {}),
+      signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+      onStdoutLine: (line) => {
+        retries.stdout();
+        options.onStdoutLine?.(line);
+      },
+      onStderrLine: (line) => {
+        retries.stderr(line);
+        options.onStderrLine?.(line);
+      },
       ...(options.stdin ? { stdin: options.stdin } : {}),
+      ...(options.stdoutTo ? { stdoutTo: options.stdoutTo } : {}),
     });
   } catch (e) {
     if (e instanceof ProcessError && e.spawnCode !== undefined) {
@@ -115,6 +135,18 @@ export async function runRestic(
       throw new ResticError(kind, target.repoName, `${argv.file}: ${what}`, { cause: e });
     }
     throw e;
+  } finally {
+    retries.dispose();
+  }
+  if (retries.gaveUp !== undefined && options.signal?.aborted !== true) {
+    // Stopped by snapback, not by the user: an unreachable repository, not an interruption.
+    const secrets = secretValues(repo.url, target.secrets);
+    throw new ResticError(
+      "unreachable",
+      target.repoName,
+      `repository "${target.repoName}" at ${displayUrl(repo.url)} is unreachable: ${redactText(retries.gaveUp, secrets)}`,
+      { stderrTail: redactText(result.stderr.split("\n").slice(-5).join("\n"), secrets) },
+    );
   }
   const ok = result.exitCode !== null && (options.okExitCodes ?? [0]).includes(result.exitCode);
   if (!ok) {

@@ -47,6 +47,19 @@ export function resticEnv(input: ResticEnvInput): Record<string, string> {
   return env;
 }
 
+/** The features snapback turns on with this binary (for doctor and the run's result). */
+export function usedFeatures(binary: Pick<ResticBinary, "features">): string[] {
+  return WANTED_FEATURES.filter((f) => binary.features.has(f));
+}
+
+/** Why a binary without device-id-for-hardlinks costs every incremental, and the fix. */
+export function missingFeatureNote(
+  binary: Pick<ResticBinary, "features" | "version">,
+): string | undefined {
+  if (binary.features.has("device-id-for-hardlinks")) return undefined;
+  return `restic ${binary.version} lacks device-id-for-hardlinks: every incremental of a snapshot rewrites the tree data of every directory below the source; upgrade to restic >= 0.17 (restic_binary = "/usr/local/bin/restic")`;
+}
+
 /** The user's RESTIC_FEATURES plus the wanted features this restic actually lists. */
 function featureList(user: string | undefined, supported: ReadonlySet<string>): string {
   const items = (user ?? "")

@@ -1,5 +1,5 @@
 import type { EngineSnapshot, ForgetReport, KeepRules, RetainedSnapshot } from "../types.js";
-import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
+import { resticRepository, runRestic, type ResticOptions, type ResticTarget } from "./command.js";
 import { UsageError } from "../../errors.js";
 import { ResticError } from "./errors.js";
 import { planTag, toSnapshot } from "./snapshots.js";
@@ -72,9 +72,62 @@ export function forgetArgs(
   return args;
 }
 
+/**
+ * A server that refuses to delete (rest-server --append-only, a write-only S3 credential):
+ * restic 0.14 says "Remove(<snapshot/…>) returned error, retrying …: 403 Forbidden (403)",
+ * 0.18 "Remove(<snapshot/…>) failed: unexpected HTTP response (403): 403 Forbidden".
+ */
+const DELETE_REFUSED = /Remove\(<snapshot\/[0-9a-f]+>\).*\b403\b/;
+
+const WHERE_RETENTION_RUNS =
+  "retention must run where the server allows deletes (on the server itself, or with a credential that may delete)";
+
+/** `append_only = true`: snapback never asks this repository to delete anything. */
+function refuseAppendOnly(target: ResticTarget): void {
+  const repo = resticRepository(target);
+  if (repo.append_only !== true) return;
+  throw new ResticError(
+    "other",
+    target.repoName,
+    `repository "${target.repoName}" is append-only (repositories.${target.repoName}.append_only = true): nothing was removed; ${WHERE_RETENTION_RUNS}`,
+    { exitCode: 1 },
+  );
+}
+
+function deletesRefused(target: ResticTarget): ResticError {
+  return new ResticError(
+    "other",
+    target.repoName,
+    `repository "${target.repoName}" refused to delete a snapshot (HTTP 403: an append-only server?); restic was stopped at the first refusal; ${WHERE_RETENTION_RUNS}, or set repositories.${target.repoName}.append_only = true to skip retention here`,
+    { exitCode: 1 },
+  );
+}
+
 /** Applies the plan's keep rules to its backups on this host; returns what was (or would be) kept and removed. */
 export async function forget(target: ResticTarget, options: ForgetOptions): Promise<ForgetReport> {
-  const r = await runRestic(target, forgetArgs(options), { ...options, action: "forget" });
+  if (!options.dryRun) refuseAppendOnly(target);
+  const refused = new AbortController();
+  let refusal: string | undefined;
+  let r: Awaited<ReturnType<typeof runRestic>>;
+  try {
+    r = await runRestic(target, forgetArgs(options), {
+      ...options,
+      action: "forget",
+      signal: options.signal ? AbortSignal.any([options.signal, refused.signal]) : refused.signal,
+      onStderrLine: (line) => {
+        if (refusal === undefined && DELETE_REFUSED.test(line)) {
+          refusal = line.trim();
+          refused.abort();
+        }
+      },
+    });
+  } catch (e) {
+    if (refusal !== undefined && options.signal?.aborted !== true) throw deletesRefused(target);
+    throw e;
+  }
+  // restic 0.18 reports every refused removal, then carries on and exits 0 as if it had
+  // forgotten them (and runs prune with --prune): its word cannot be trusted here.
+  if (refusal !== undefined) throw deletesRefused(target);
   try {
     return parseForgetOutput(r.stdout);
   } catch (e) {
@@ -91,6 +144,7 @@ export async function forget(target: ResticTarget, options: ForgetOptions): Prom
 
 /** `restic prune`: deletes the data no snapshot references any more. Repository-wide. */
 export async function prune(target: ResticTarget, options: ResticOptions = {}): Promise<void> {
+  refuseAppendOnly(target);
   await runRestic(target, ["prune"], { ...options, action: "prune" });
 }
 

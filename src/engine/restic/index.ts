@@ -26,7 +26,7 @@ export {
   type ResticRunOptions,
   type ResticTarget,
 } from "./command.js";
-export { resticEnv, displayUrl, secretValues } from "./env.js";
+export { resticEnv, displayUrl, secretValues, usedFeatures, missingFeatureNote } from "./env.js";
 export {
   ResticError,
   classifyFailure,

@@ -3,7 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createTestRepo, TEST_PASSWORD } from "../../../test/fixtures/restic.js";
+import { createTestRepo, TEST_PASSWORD, testRestic } from "../../../test/fixtures/restic.js";
 import { runRestic } from "./command.js";
 import { ResticError } from "./errors.js";
 import { ensureRepository } from "./repository.js";
@@ -28,7 +28,7 @@ describe("ensureRepository", () => {
       onCommand: (file, args) => argv.push([file, ...args]),
     });
     expect(r).toEqual({ created: false });
-    expect(argv).toEqual([["/usr/bin/restic", "cat", "config", "--no-lock"]]);
+    expect(argv).toEqual([[(await testRestic()).path, "cat", "config", "--no-lock"]]);
     expect(await readdir(join(t.url, "locks"))).toEqual([]);
   });
 

@@ -5,7 +5,7 @@ import type { RepositorySecrets } from "../../config/secrets.js";
 import { UsageError } from "../../errors.js";
 import type { EngineSnapshot } from "../types.js";
 import { probeRestic, versionAtLeast } from "./binary.js";
-import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
+import { resticBinaryOf, runRestic, type ResticOptions, type ResticTarget } from "./command.js";
 import { listTargetSnapshots } from "./snapshots.js";
 
 export interface RestoreRequest extends ResticOptions {
@@ -62,7 +62,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreResult> {
     }
   }
 
-  const binary = await probeRestic(req.resticPath);
+  const binary = await probeRestic(
+    req.repo.engine === "restic" ? resticBinaryOf(req.repo, req) : req.resticPath,
+  );
   const args = ["restore", snapshot.id, `--target=${target}`];
   for (const i of includes) args.push(`--include=${i}`);
   // 0.17+ can itself refuse to replace files: a second guard against files created meanwhile.

@@ -1,4 +1,4 @@
-import { Transform, type Readable, type Writable } from "node:stream";
+import { PassThrough, Transform, type Readable, type Writable } from "node:stream";
 import { redactText } from "../../config/secrets.js";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { ProcessError, run, type RunResult } from "../../exec/index.js";
@@ -12,10 +12,11 @@ import type {
   StreamSink,
   StreamSource,
 } from "../types.js";
-import { probeRestic } from "./binary.js";
+import { probeRestic, stdinFilenameFor } from "./binary.js";
 import {
   DEFAULT_KILL_GRACE_MS,
   optionArgs,
+  resticBinaryOf,
   resticRepository,
   runRestic,
   type ResticOptions,
@@ -70,6 +71,8 @@ export async function backupStdin(
     throw new SnapbackError(`stream backup: ${req.filename} is not an absolute path`);
   }
   const started = performance.now();
+  const binary = await probeRestic(resticBinaryOf(resticRepository(target), options));
+  const storedAs = stdinFilenameFor(binary, req.filename);
   let summary: SummaryMessage | undefined;
   const onLine = (line: string): void => {
     const msg = parseBackupLine(line);
@@ -81,16 +84,31 @@ export async function backupStdin(
       req.signal,
       producerFor(req.source),
       req.source.label,
-      (input, signal) =>
-        runRestic(target, stdinBackupArgs(req), {
+      (input, signal) => {
+        // restic reads from its own feed, so that its input can be ended alone (below) while
+        // the shared pipe keeps draining whatever the stopped dump program still flushes.
+        const feed = new PassThrough();
+        input.pipe(feed);
+        return runRestic(target, stdinBackupArgs({ ...req, filename: storedAs }), {
           ...options,
           action: "backup",
           env: { ...options.env, ...req.env },
           signal,
-          stdin: input,
+          stdin: feed,
           killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
           onStdoutLine: onLine,
-        }),
+          // restic 0.18 handles SIGINT only once its blocked read of stdin returns, and the
+          // stopped dump program writes nothing more: without an end restic waits forever.
+          // The end comes only after restic said it got the signal, when its context is
+          // cancelled, so the truncated input can never be saved as a snapshot.
+          onStderrLine: (line) => {
+            if (signal.aborted && line.includes("signal interrupt received")) {
+              input.unpipe(feed);
+              feed.end();
+            }
+          },
+        });
+      },
     ));
   } catch (e) {
     // A dump that fails at once can stop restic while it is still opening the repository,
@@ -114,6 +132,7 @@ export async function backupStdin(
     bytes,
     dataAdded: summary?.dataAdded ?? 0,
     durationS: (performance.now() - started) / 1000,
+    ...(storedAs === req.filename ? {} : { storedAs }),
   };
 }
 
@@ -341,7 +360,7 @@ async function runResticToStream(
   options: StdinOptions & { signal: AbortSignal },
 ): Promise<void> {
   const repo = resticRepository(target);
-  const binary = await probeRestic(options.resticPath);
+  const binary = await probeRestic(resticBinaryOf(repo, options));
   const env = resticEnv({
     url: repo.url,
     secrets: target.secrets,

@@ -1,0 +1,21 @@
+import { existsSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { serveStatic } from "@hono/node-server/serve-static";
+import type { Hono } from "hono";
+import type { Env } from "./app.js";
+
+/**
+ * Issue 13's hook: the web UI is static files in `dist/web/` next to the bundle, served under
+ * base_path (the API routes are registered first and win). Without the directory, nothing is
+ * mounted and `/` is a plain 404.
+ */
+export function mountWeb(
+  app: Hono<Env>,
+  basePath: string,
+  dir = resolve(import.meta.dirname, "web"),
+): void {
+  if (!existsSync(join(dir, "index.html"))) return;
+  // serveStatic resolves `root` against the working directory.
+  const root = relative(process.cwd(), dir) || ".";
+  app.use("/*", serveStatic({ root, rewriteRequestPath: (p) => `/${p.slice(basePath.length)}` }));
+}
