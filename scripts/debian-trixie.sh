@@ -12,7 +12,12 @@ want_rest_server=0.13
 restic_bin=$cache/root/usr/bin/restic
 rest_server_bin=$cache/root/usr/bin/restic-rest-server
 
-have() { [ -x "$1" ] && "$1" "$2" 2>&1 | grep -q " $3\\."; }
+# The output is read whole first: `grep -q` quits at its match, and under pipefail the version
+# command's SIGPIPE would then fail the check now and then.
+have() {
+  local out
+  [ -x "$1" ] && out=$("$1" "$2" 2>&1) && grep -q " $3\\." <<<"$out"
+}
 if have "$restic_bin" version "$want_restic" && have "$rest_server_bin" --version "$want_rest_server"; then
   exit 0
 fi
