@@ -1,11 +1,13 @@
-import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
 import { launchBrowser } from "./fixtures/browser.js";
 import { createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { startGatedProxy } from "./fixtures/gated-proxy.js";
 import { startProxy } from "./fixtures/proxy.js";
+import { startRestServer } from "./fixtures/rest-server.js";
 import { createResticGate } from "./fixtures/restic-gate.js";
 import { startDaemon } from "./fixtures/serve.js";
 
@@ -42,8 +44,13 @@ async function login(page: Page, url: string, user: string, password: string): P
   await page.getByRole("heading", { name: "Plans" }).waitFor();
 }
 
-function pathWith(dir: string): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${dir}:${process.env["PATH"] ?? ""}` };
+/** The page reaches a state: listings spawn restic, so allow for a loaded machine. */
+function eventually<T>(read: () => Promise<T>) {
+  return expect.poll(read, { timeout: 60_000 });
+}
+
+function pathWith(dir: string): Record<string, string> {
+  return { PATH: `${dir}:${process.env["PATH"] ?? ""}` };
 }
 
 describe("web UI", () => {
@@ -54,7 +61,7 @@ describe("web UI", () => {
     await using b = await launchBrowser();
     const page = await b.context.newPage();
     await page.goto(d.url);
-    await expect.poll(() => page.locator(".banner").textContent()).toContain("snapback user add");
+    await eventually(() => page.locator(".banner").textContent()).toContain("snapback user add");
     await shot(page, "login-first-run");
   });
 
@@ -68,7 +75,7 @@ describe("web UI", () => {
     await using b = await launchBrowser();
     const page = await b.context.newPage();
     await login(page, d.url, "alice", password);
-    await expect.poll(() => page.locator("li.plan[data-plan=p] h2").textContent()).toBe("p");
+    await eventually(() => page.locator("li.plan[data-plan=p] h2").textContent()).toBe("p");
     await shot(page, "dashboard");
 
     await page.getByRole("link", { name: "p", exact: true }).click();
@@ -76,41 +83,59 @@ describe("web UI", () => {
     // The gate holds restic after its first progress line: the page shows it live.
     const progress = page.locator(".repo-progress[data-repository=r]");
     await progress.waitFor();
-    await expect.poll(() => page.locator(".phase").textContent()).toBe("engine");
+    await eventually(() => page.locator(".phase").textContent()).toBe("engine");
     await shot(page, "plan-progress");
     await gate.open();
-    await expect
-      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
-      .toBe("success");
+    await eventually(() => page.locator("h1 + .badge").textContent()).toBe("success");
 
     await page.getByRole("link", { name: "History" }).first().click();
     const row = page.locator("table.runs tbody tr").first();
-    await expect.poll(() => row.locator(".badge").textContent()).toBe("success");
+    await eventually(() => row.locator(".badge").textContent()).toBe("success");
     await shot(page, "history");
     await row.locator("a").click();
-    await expect.poll(() => page.locator("tr.summary td").nth(1).textContent()).toBe("1");
-    await expect.poll(() => page.locator(".timeline").textContent()).toContain("finished: success");
+    await eventually(() => page.locator("tr.summary td").nth(1).textContent()).toBe("1");
+    await eventually(() => page.locator(".timeline").textContent()).toContain("finished: success");
     await shot(page, "run");
   });
 
-  test("cancel a held backup: interrupted, nothing left", async () => {
-    await using gate = await createResticGate();
+  test("cancel a backup held in the middle of its upload: interrupted, nothing left", async () => {
+    await using rest = await startRestServer();
+    // restic's pack uploads (POST /repo/data/…) wait at the proxy: restic is mid-backup.
+    await using proxy = await startGatedProxy(
+      `http://127.0.0.1:${rest.port}`,
+      (req) => req.method === "POST" && /\/data\//.test(req.url ?? ""),
+    );
     await using w = await createWorld();
     await writeFile(join(w.data, "hello.txt"), "hello\n");
-    await w.writeConfig(w.basicConfig([w.data]));
+    await w.writeConfig(
+      [
+        `state_dir = "${w.stateDir}"`,
+        "[repositories.r]",
+        'engine = "restic"',
+        `url = "rest:${proxy.url}/repo"`,
+        `password_file = "${w.repo.passwordFile}"`,
+        "init = true",
+        "[plans.p]",
+        `sources = ["${w.data}"]`,
+        'repositories = ["r"]',
+        "",
+      ].join("\n"),
+    );
     const password = await addUser(w, "alice", "admin");
-    await using d = await startDaemon(w, { env: pathWith(gate.binDir) });
+    await using d = await startDaemon(w);
     await using b = await launchBrowser();
     const page = await b.context.newPage();
     await login(page, d.url, "alice", password);
     await page.goto(`${d.url}#/plans/p`);
     await page.getByRole("button", { name: "Back up now" }).click();
     await page.locator(".repo-progress[data-repository=r]").waitFor();
+    await proxy.held();
     await page.getByRole("button", { name: "Cancel" }).click();
-    await expect
-      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
-      .toBe("interrupted");
-    expect(await w.repo.snapshots()).toEqual([]);
+    await eventually(() => page.locator("h1 + .badge").textContent()).toBe("interrupted");
+    proxy.open();
+    const repo = join(rest.dir, "repo");
+    expect(await readdir(join(repo, "snapshots"))).toEqual([]);
+    expect(await readdir(join(repo, "locks"))).toEqual([]);
     expect(await leftovers(w)).toEqual([]);
   });
 
@@ -130,8 +155,8 @@ describe("web UI", () => {
     const page = await b.context.newPage();
     await login(page, d.url, "alice", password);
     await page.goto(`${d.url}#/snapshots/p`);
-    const rows = page.locator("table.snapshots tbody tr[data-kind=restic]");
-    await expect.poll(() => rows.count()).toBe(2);
+    const rows = page.locator("table.snapshots tbody tr[data-kind=backup]");
+    await eventually(() => rows.count()).toBe(2);
 
     // Newest first: open it and browse down to docs/.
     await rows.first().locator("a").first().click();
@@ -145,9 +170,9 @@ describe("web UI", () => {
     const target = join(w.dir, "restored");
     await page.getByLabel("target directory").fill(target);
     await page.getByRole("button", { name: "Preview (dry run)" }).click();
-    await expect.poll(() => page.locator(".preview").textContent()).toContain("a.txt");
+    await eventually(() => page.locator(".preview").textContent()).toContain("a.txt");
     await page.getByRole("button", { name: "Restore", exact: true }).click();
-    await expect.poll(() => page.locator("form.restore .ok").textContent()).toContain(target);
+    await eventually(() => page.locator("form.restore .ok").textContent()).toContain(target);
     expect(await readFile(join(target, w.data, "docs/a.txt"), "utf8")).toBe("alpha\n");
     expect(await readFile(join(target, w.data, "docs/b.txt"), "utf8")).toBe("bravo\n");
 
@@ -182,7 +207,7 @@ describe("web UI", () => {
     await login(page, d.url, "alice", password);
     await page.goto(`${d.url}#/plans/p`);
     await page.getByRole("button", { name: "Back up now" }).waitFor();
-    const cli = w.cli(["backup", "p"], { env: pathWith(gate.binDir) });
+    const cli = w.cli(["backup", "p"], { env: { ...process.env, ...pathWith(gate.binDir) } });
     try {
       // Held in the engine: the page can only know through the daemon's live view.
       await page.locator(".repo-progress[data-repository=r]").waitFor({ timeout: 60_000 });
@@ -190,9 +215,7 @@ describe("web UI", () => {
       await gate.open();
     }
     expect((await cli).exitCode).toBe(0);
-    await expect
-      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
-      .toBe("success");
+    await eventually(() => page.locator("h1 + .badge").textContent()).toBe("success");
   });
 
   test("a viewer sees no state-changing button, and a forged request gets 403", async () => {
@@ -231,10 +254,8 @@ describe("web UI", () => {
     await login(page, proxy.url, "alice", password);
     await page.goto(`${proxy.url}#/plans/p`);
     await page.getByRole("button", { name: "Back up now" }).click();
-    await expect
-      .poll(() => page.locator("h1 + .badge").textContent(), { timeout: 60_000 })
-      .toBe("success");
+    await eventually(() => page.locator("h1 + .badge").textContent()).toBe("success");
     await page.goto(`${proxy.url}#/snapshots/p`);
-    await expect.poll(() => page.locator("table.snapshots tbody tr").count()).toBe(1);
+    await eventually(() => page.locator("table.snapshots tbody tr").count()).toBe(1);
   });
 });

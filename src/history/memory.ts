@@ -6,6 +6,7 @@ import {
   type RunResult,
   type RunStart,
   type AuditEntry,
+  type RunMark,
   type RunPage,
   type StoredEvent,
 } from "./store.js";
@@ -100,12 +101,26 @@ export class MemoryHistoryStore implements HistoryStore {
 
   page(query: RunPage): RunRecord[] {
     checkLimit(query.limit);
-    let all = this.newestFirst().filter((r) => query.plan === undefined || r.plan === query.plan);
+    let all = this.newestFirst().filter(
+      (r) =>
+        (query.plan === undefined || r.plan === query.plan) &&
+        (query.status === undefined || reported(r).status === query.status),
+    );
     if (query.before !== undefined) {
       const i = all.findIndex((r) => r.runId === query.before);
       all = i < 0 ? [] : all.slice(i + 1);
     }
     return all.slice(0, query.limit).map((r) => copy(reported(r)));
+  }
+
+  marksSince(since: string): RunMark[] {
+    return this.newestFirst()
+      .reverse()
+      .filter((r) => r.startedAt >= since)
+      .map((r) => {
+        const rec = reported(r);
+        return { plan: rec.plan, startedAt: rec.startedAt, status: rec.status };
+      });
   }
 
   addAudit(entry: Omit<AuditEntry, "seq">): void {

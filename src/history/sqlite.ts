@@ -11,6 +11,7 @@ import {
   type RunStart,
   type RunStatus,
   type AuditEntry,
+  type RunMark,
   type RunPage,
   type StoredEvent,
 } from "./store.js";
@@ -195,6 +196,13 @@ export class SqliteHistoryStore implements HistoryStore {
       where.push("plan = ?");
       params.push(query.plan);
     }
+    if (query.status !== undefined) {
+      // A run whose process died without a result is stored as running, reported interrupted.
+      where.push(
+        query.status === "interrupted" ? "status IN ('interrupted', 'running')" : "status = ?",
+      );
+      if (query.status !== "interrupted") params.push(query.status);
+    }
     if (query.before !== undefined) {
       const cursor = this.db
         .prepare(`SELECT started_at, seq FROM runs WHERE run_id = ?`)
@@ -205,7 +213,19 @@ export class SqliteHistoryStore implements HistoryStore {
     }
     const sql = `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ${NEWEST_FIRST} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit) as Row[];
-    return rows.map((r) => reported(toRecord(r)));
+    return rows
+      .map((r) => reported(toRecord(r)))
+      .filter((r) => query.status === undefined || r.status === query.status);
+  }
+
+  marksSince(since: string): RunMark[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM runs WHERE started_at >= ? ORDER BY started_at`)
+      .all(since) as Row[];
+    return rows.map((r) => {
+      const rec = reported(toRecord(r));
+      return { plan: rec.plan, startedAt: rec.startedAt, status: rec.status };
+    });
   }
 
   addAudit(entry: Omit<AuditEntry, "seq">): void {

@@ -90,6 +90,8 @@ export interface HistoryStore extends Disposable {
   get(runId: string): RunRecord | undefined;
   /** Runs newest first, `limit` of them, of one plan or all, older than run `before`. */
   page(query: RunPage): RunRecord[];
+  /** Start time and status of every run since `since` (ISO 8601): the dashboard's day strip. */
+  marksSince(since: string): RunMark[];
   /**
    * Records an event of a run (the `--json` events of `backup`), so that other processes
    * (`snapback serve`) see runs live. Callers throttle progress (~1/s). Text must be redacted.
@@ -106,8 +108,16 @@ export interface HistoryStore extends Disposable {
   close(): void;
 }
 
+export interface RunMark {
+  plan: string;
+  startedAt: string;
+  status: RunStatus;
+}
+
 export interface RunPage {
   plan?: string | undefined;
+  /** Only runs that ended (or are) in this state. */
+  status?: RunStatus | undefined;
   limit: number;
   /** A run id: only runs older than it (the cursor of the previous page). */
   before?: string | undefined;

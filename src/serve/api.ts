@@ -18,6 +18,7 @@ export const runsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   /** The last run_id of the previous page. */
   before: z.string().min(1).optional(),
+  status: z.enum(["running", "success", "partial", "failed", "interrupted"]).optional(),
 });
 
 export const errorResponse = z.object({ error: z.string() });
@@ -38,6 +39,26 @@ export const planResponse = z.object({
   last_run: z.object({ run_id: z.string(), status, time: z.string() }).nullable(),
   next_run: z.string().nullable(),
   running: z.boolean(),
+  /** What the newest backup read (its restic total_bytes_processed, the largest repository's). */
+  bytes_protected: z.number().nullable().optional(),
+  /** The last 30 days, oldest first: the worst outcome of each day; "missed" when a scheduled run did not happen. */
+  days: z
+    .array(
+      z.object({
+        date: z.string(),
+        status: z
+          .enum(["success", "partial", "failed", "interrupted", "running", "missed"])
+          .nullable(),
+      }),
+    )
+    .optional(),
+  /** The plan's last scheduled time passed without a run. */
+  overdue: z.boolean().optional(),
+});
+
+export const loginInfoResponse = z.object({
+  /** False on a fresh install: the login page says which command creates the first user. */
+  has_users: z.boolean(),
 });
 
 const figures = z.object({

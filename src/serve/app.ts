@@ -23,6 +23,7 @@ import { mountRepoRoutes, type CliRunner } from "./repo-routes.js";
 import { PlanBusyError, type DaemonRun } from "./runner.js";
 import type { Principal, UsersStore } from "./users.js";
 import { cancelExternalRun } from "./cancel.js";
+import { withDashboard } from "./dashboard-plans.js";
 
 export const SESSION_COOKIE = "snapback_session";
 export const VERSION = "0.1.0";
@@ -69,6 +70,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const root = new Hono<Env>();
   const base = deps.basePath.replace(/\/$/, "");
   const app = base === "" ? root : root.basePath(base);
+  // "/backup" without its slash: the UI's relative paths need the directory form.
+  if (base !== "") root.get(base, (c) => c.redirect(`${base}/`, 301));
   const cookiePath = deps.basePath;
   const audit = (
     c: Context<Env>,
@@ -100,6 +103,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
   root.notFound((c) => c.json({ error: "not found" }, 404));
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+
+  // Before login: whether any user exists (a fresh install shows how to create the first).
+  app.get("/api/login", async (c) => {
+    const users = await deps.users.read();
+    return c.json({ has_users: Object.keys(users.users).length > 0 });
+  });
 
   app.post("/api/login", async (c) => {
     const body = loginRequest.parse(await jsonBody(c));
@@ -197,7 +206,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json({ name: p.name, role: p.role, kind: p.kind });
   });
 
-  app.get("/api/plans", (c) => c.json(plansOf(deps)));
+  app.get("/api/plans", async (c) => c.json(await withDashboard(deps, plansOf(deps))));
 
   app.post("/api/plans/:plan/backup", async (c) => {
     const plan = knownPlan(deps.config, c.req.param("plan"));
@@ -219,7 +228,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const storedIds = new Set(stored.map((r) => r.runId));
     // Runs queued here are not in the history yet: they lead the first page.
     const pending =
-      q.before === undefined
+      q.before === undefined && (q.status === undefined || q.status === "running")
         ? deps.runs
             .current()
             .filter(

@@ -10,6 +10,22 @@ export interface LiveRun {
   /** The newest progress event per repository. */
   progress: Map<string, WireEvent>;
   done: boolean;
+  /** The result's status once done. */
+  status?: string;
+}
+
+/**
+ * A plan's badge: running while a run of it is live here; the result of the newest run seen
+ * live (it is newer than anything the page loaded); else what the server said.
+ */
+export function planStatus(
+  plan: { running: boolean; last_run: { status: string } | null },
+  live: readonly LiveRun[],
+): string | undefined {
+  if (live.some((r) => !r.done)) return "running";
+  const newest = live.at(-1);
+  if (newest?.status) return newest.status;
+  return plan.running ? "running" : plan.last_run?.status;
 }
 
 /**
@@ -46,6 +62,7 @@ export function useLiveRuns(plan?: string, onFinished?: (e: WireEvent) => void):
               e.type === "progress" && events.at(-1)?.type !== "progress" ? [...events, e] : events,
             progress,
             done: run.done || e.type === "result",
+            ...(e.type === "result" ? { status: String(e["status"]) } : {}),
           });
           return next;
         });

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { DayStrip, StatusBadge } from "../components/Status.js";
 import { ago, bytes, percent } from "../format.js";
-import { useLiveRuns } from "../live.js";
+import { planStatus, useLiveRuns } from "../live.js";
 import { href } from "../router.js";
 import type { Plan } from "../types.js";
 
@@ -43,7 +43,12 @@ export function Dashboard() {
                 <h2>
                   <a href={href("plans", p.name)}>{p.name}</a>
                 </h2>
-                <StatusBadge status={running || p.running ? "running" : p.last_run?.status} />
+                <StatusBadge
+                  status={planStatus(
+                    p,
+                    live.filter((r) => r.plan === p.name),
+                  )}
+                />
               </div>
               <dl class="facts">
                 <dt>Last run</dt>

@@ -3,7 +3,7 @@ import { api, ApiError } from "../api.js";
 import { phaseOf, ProgressView } from "../components/Progress.js";
 import { StatusBadge } from "../components/Status.js";
 import { ago, str, when } from "../format.js";
-import { useLiveRuns } from "../live.js";
+import { planStatus, useLiveRuns } from "../live.js";
 import { go, href } from "../router.js";
 import type { CheckReport, Plan, PruneReport } from "../types.js";
 
@@ -82,7 +82,7 @@ export function PlanPage({ name, admin }: { name: string; admin: boolean }) {
     <>
       <div class="row">
         <h1>{name}</h1>
-        <StatusBadge status={running || plan.running ? "running" : plan.last_run?.status} />
+        <StatusBadge status={planStatus(plan, live)} />
       </div>
       <p class="links">
         <a href={href("history", { plan: name })}>History</a> ·{" "}

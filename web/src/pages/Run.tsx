@@ -67,7 +67,7 @@ export function RunPage({ id, admin }: { id: string; admin: boolean }) {
         <h1>
           Run <code>{run.run_id}</code>
         </h1>
-        <StatusBadge status={live?.done ? "finishing" : run.status} />
+        <StatusBadge status={live?.status ?? run.status} />
       </div>
       <p>
         Plan <a href={href("plans", run.plan)}>{run.plan}</a> · started {when(run.started_at)}
