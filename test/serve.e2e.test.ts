@@ -113,13 +113,34 @@ describe("snapback serve", () => {
     const start = await events.waitFor((e) => e.type === "start" && e.plan === "p");
     const runs = await json<RunRow[]>(await d.api("api/runs"));
     expect(runs[0]).toMatchObject({ run_id: start.run_id, status: "running" });
-    // Not ours: the daemon cannot cancel a run of another process.
-    expect((await d.api(`api/runs/${start.run_id}/cancel`, { method: "POST" })).status).toBe(409);
     await writeFile(gate, "go\n");
     const result = await events.waitFor((e) => e.type === "result" && e.run_id === start.run_id);
     expect(result.status).toBe("success");
     expect((await cli).exitCode).toBe(0);
+    // Finished: nothing to cancel any more.
+    expect((await d.api(`api/runs/${start.run_id}/cancel`, { method: "POST" })).status).toBe(409);
     expectNoSecrets(d);
+  });
+
+  test("cancel of a CLI run through the API stops it like SIGTERM: interrupted, exit 130, nothing left", async () => {
+    await using w = await createWorld();
+    await writeFile(join(w.data, "hello.txt"), "hello");
+    const ready = join(w.dir, "ready.fifo");
+    const gate = join(w.dir, "gate.fifo");
+    await run("mkfifo", [ready, gate]);
+    const hook = `[[plans.p.hooks]]\nwhen = "before"\nshell = 'echo ready > ${ready}; cat ${gate} > /dev/null'`;
+    await w.writeConfig(`${w.basicConfig([w.data])}\n${hook}\n`);
+    await using d = await startDaemon(w);
+    const events = await d.events();
+    const cli = w.cli(["backup", "p"]);
+    await readFile(ready, "utf8");
+    const start = await events.waitFor((e) => e.type === "start" && e.plan === "p");
+    expect((await d.api(`api/runs/${start.run_id}/cancel`, { method: "POST" })).status).toBe(202);
+    const result = await events.waitFor((e) => e.type === "result" && e.run_id === start.run_id);
+    expect(result.status).toBe("interrupted");
+    expect((await cli).exitCode).toBe(130);
+    expect(await w.repo.snapshots()).toEqual([]);
+    expect(await leftovers(w)).toEqual([]);
   });
 
   test("SIGTERM to the daemon mid-run: the run is interrupted, cleanup done, exit 0", async () => {
