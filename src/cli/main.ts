@@ -1,6 +1,8 @@
 // `snapback snapshots | head` closes the pipe early: that is the reader's choice, not an error.
 for (const stream of [process.stdout, process.stderr])
   stream.on("error", (e: NodeJS.ErrnoException) => {
+    // A command that must outlive its reader (a backup the daemon started) handles it itself.
+    if (stream.listenerCount("error") > 1) return;
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw e;
   });
