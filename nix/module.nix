@@ -146,6 +146,7 @@ in
           path = cfg.extraPackages;
           serviceConfig = pure.hardeningConfig // {
             Type = "notify";
+            NotifyAccess = "all";
             ExecStart = "${exe} --config ${configPath} serve";
             KillMode = "mixed";
             TimeoutStopSec = "5min";

@@ -93,6 +93,8 @@ export function serveService(snapback: readonly string[], globalArgs: readonly s
       "Service",
       [
         ["Type", "notify"],
+        // READY=1 comes through systemd-notify on the daemon's behalf.
+        ["NotifyAccess", "all"],
         ["ExecStart", [...snapback, ...globalArgs, "serve"].map(systemdQuote).join(" ")],
         // SIGTERM: the daemon stops its running backups (restic gets SIGINT) and exits 0.
         ["KillMode", "mixed"],
