@@ -19,6 +19,7 @@ import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
 import { benchServe } from "../src/serve/bench.js";
 import { benchBtrbk } from "./bench-btrbk.js";
 import { benchIgnoreFiles } from "./bench-ignore.js";
+import { benchPages, benchResticTree, bundleSizes } from "./bench-webui.js";
 
 const SEED = 20240611;
 const GiB = 1024 ** 3;
@@ -950,7 +951,25 @@ async function main(signal: AbortSignal): Promise<string> {
 /** Issue 12: the daemon over a long history (src/serve/bench.ts). */
 async function serveReport(cli: string): Promise<string> {
   say("serve: a daemon over 2,000 runs");
-  const r = await benchServe({ cli });
+  let pages: { dashboardMs: number[]; historyMs: number[] } | undefined;
+  const r = await benchServe({
+    cli,
+    // Issue 13: the same daemon in Chromium (a user added for the browser).
+    also: async ({ url, config }) => {
+      const password = "bench-browser-password";
+      await run(
+        process.execPath,
+        [cli, "--config", config, "user", "add", "web", "--role", "viewer"],
+        {
+          input: `${password}\n`,
+        },
+      );
+      say("webui: first paint of the dashboard and the history in Chromium");
+      pages = await benchPages(url, "web", password);
+    },
+  });
+  const tree = await benchResticTree({ cli, entries: 10_000, rounds: 5, say });
+  const sizes = await bundleSizes(join(dirname(cli), "web"));
   return [
     `### snapback serve (${r.runs} runs, ${r.snapshots} snapshots in the history)`,
     "",
@@ -961,6 +980,16 @@ async function serveReport(cli: string): Promise<string> {
     `| idle RSS | ${r.idleRssMiB.toFixed(0)} MiB | ≤ 120 MiB | ${met(r.idleRssMiB <= 120)} |`,
     `| idle CPU over ${r.idleSeconds} s | ${r.idleCpuPercent.toFixed(2)} % | ~0 | ${met(r.idleCpuPercent < 0.5)} |`,
     `| history write by another process → SSE client, p95 of ${r.eventSamples} (p50) | ${r.eventP95Ms.toFixed(0)} ms (${r.eventP50Ms.toFixed(0)} ms) | ≤ 1 s with the ≤ 1/s progress throttle | ${met(r.eventP95Ms < 1000)} |`,
+    "",
+    `### web UI (same daemon; Debian's Chromium, ${pages?.dashboardMs.length ?? 0} fresh loads each)`,
+    "",
+    "| measure | value | target | met? |",
+    "|---|---|---|---|",
+    `| dashboard first paint with every plan's 30-day strip, median (max) | ${med(pages?.dashboardMs)} ms (${max(pages?.dashboardMs)} ms) | ≤ 1 s | ${met(Math.max(...(pages?.dashboardMs ?? [Infinity])) <= 1000)} |`,
+    `| history first paint (50 runs), median (max) | ${med(pages?.historyMs)} ms (${max(pages?.historyMs)} ms) | ≤ 1 s | ${met(Math.max(...(pages?.historyMs ?? [Infinity])) <= 1000)} |`,
+    `| one level of a 10,000-entry directory of a restic backup (restic ls), median (max) | ${med(tree)} ms (${max(tree)} ms) | report | |`,
+    `| JavaScript shipped | ${sizes.jsBytes} B (${sizes.jsGzipBytes} B gzipped) | ≤ 150 KB gzipped | ${met(sizes.jsGzipBytes <= 150_000)} |`,
+    `| CSS shipped | ${sizes.cssBytes} B (${sizes.cssGzipBytes} B gzipped) | | |`,
     "",
   ].join("\n");
 }
@@ -1024,4 +1053,14 @@ try {
 } finally {
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+}
+
+function med(xs: number[] | undefined): string {
+  if (!xs || xs.length === 0) return "–";
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[Math.floor(s.length / 2)] ?? 0).toFixed(0);
+}
+
+function max(xs: number[] | undefined): string {
+  return xs && xs.length > 0 ? Math.max(...xs).toFixed(0) : "–";
 }

@@ -11,7 +11,7 @@ const options = {
   target: "node20",
   format: "esm",
   sourcemap: true,
-  external: ["better-sqlite3", "x11"],
+  external: ["better-sqlite3", "x11", "playwright-core"],
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },

@@ -33,6 +33,8 @@ export async function benchServe(options: {
   runs?: number;
   requests?: number;
   idleSeconds?: number;
+  /** More measures against the same daemon (the web UI's), given its URL and config. */
+  also?: (daemon: { url: string; config: string }) => Promise<void>;
 }): Promise<ServeBenchResult> {
   const runs = options.runs ?? 2000;
   const requests = options.requests ?? 300;
@@ -185,6 +187,7 @@ export async function benchServe(options: {
     }
     await Promise.race([reading, new Promise((r) => setTimeout(r, 5000))]);
     sse.abort();
+    await options.also?.({ url, config });
     writer.close();
     store.close();
 
