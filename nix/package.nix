@@ -20,6 +20,7 @@ let
       ../scripts
       ../src
       ../share
+      ../web
     ];
   };
 in

@@ -40,6 +40,14 @@ describe("make install / make uninstall", () => {
       "/usr/local/lib/snapback/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
       "/usr/local/lib/systemd/system/snapback@.service",
       "/usr/local/lib/systemd/system/snapback-serve.service",
+      "/usr/local/lib/snapback/web/index.html",
+      "/usr/local/share/dbus-1/system.d/org.snapback.Snapback1.conf",
+      "/usr/local/share/dbus-1/interfaces/org.snapback.Snapback1.Manager.xml",
+      "/usr/local/share/dbus-1/interfaces/org.snapback.Snapback1.Run.xml",
+      "/usr/local/share/bash-completion/completions/snapback",
+      "/usr/local/share/zsh/site-functions/_snapback",
+      "/usr/local/share/fish/vendor_completions.d/snapback.fish",
+      "/usr/local/share/man/man1/snapback.1",
     ])
       expect(files).toContain(f);
     const bin = join(dest.dir, "usr/local/bin/snapback");

@@ -90,7 +90,8 @@ export interface Diff {
   changes: { path: string; modifier: string }[];
 }
 
-export type Overwrite = "never" | "if-newer" | "always";
+/** The service restores with never or always; if-newer is not offered yet. */
+export type Overwrite = "never" | "always";
 
 export interface RestorePreview {
   dry_run: true;
