@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -39,6 +40,53 @@ interface RunRow {
   plan: string;
   status: string;
   summaries: Record<string, { files_new: number }>;
+}
+
+/**
+ * A CLI backup beside a daemon, held in its `before` hook until `release()`: it is surely still
+ * running while the test looks (the hook says "ready" through a FIFO first).
+ */
+async function heldCliRun(w: World) {
+  await writeFile(join(w.data, "f"), "x");
+  const ready = join(w.dir, "ready.fifo");
+  const gate = join(w.dir, "gate.fifo");
+  await run("mkfifo", [ready, gate]);
+  const hook = `[[plans.p.hooks]]\nwhen = "before"\nshell = 'echo ready > ${ready}; cat ${gate} > /dev/null'`;
+  await w.writeConfig(`${w.basicConfig([w.data])}\n${hook}\n`);
+  const d = await startDaemon(w);
+  try {
+    const events = await d.events();
+    const cli = w.cli(["backup", "p"]);
+    await readFile(ready, "utf8");
+    const start = await events.waitFor((e) => e.type === "start" && e.plan === "p");
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      await writeFile(gate, "go\n");
+    };
+    return {
+      d,
+      events,
+      cli,
+      start,
+      release,
+      async [Symbol.asyncDispose]() {
+        // Not released (cancelled, or the test failed): open the gate only if the hook still
+        // reads it — a FIFO without a reader would block the writer forever.
+        if (!released)
+          await open(gate, constants.O_WRONLY | constants.O_NONBLOCK).then(
+            (fd) => fd.write("go\n").finally(() => fd.close()),
+            () => undefined,
+          );
+        await cli;
+        await d[Symbol.asyncDispose]();
+      },
+    };
+  } catch (e) {
+    await d[Symbol.asyncDispose]();
+    throw e;
+  }
 }
 
 describe("snapback serve", () => {
@@ -99,24 +147,16 @@ describe("snapback serve", () => {
 
   test("a CLI backup started beside the daemon shows live in /api/events and /api/runs", async () => {
     await using w = await createWorld();
-    await writeFile(join(w.data, "f"), "x");
-    // The run holds in a `before` hook until the test opens the gate: it is surely still running.
-    const ready = join(w.dir, "ready.fifo");
-    const gate = join(w.dir, "gate.fifo");
-    await run("mkfifo", [ready, gate]);
-    const hook = `[[plans.p.hooks]]\nwhen = "before"\nshell = 'echo ready > ${ready}; cat ${gate} > /dev/null'`;
-    await w.writeConfig(`${w.basicConfig([w.data])}\n${hook}\n`);
-    await using d = await startDaemon(w);
-    const events = await d.events();
-    const cli = w.cli(["backup", "p"]);
-    await readFile(ready, "utf8");
-    const start = await events.waitFor((e) => e.type === "start" && e.plan === "p");
+    await using held = await heldCliRun(w);
+    const { d, start } = held;
     const runs = await json<RunRow[]>(await d.api("api/runs"));
     expect(runs[0]).toMatchObject({ run_id: start.run_id, status: "running" });
-    await writeFile(gate, "go\n");
-    const result = await events.waitFor((e) => e.type === "result" && e.run_id === start.run_id);
+    await held.release();
+    const result = await held.events.waitFor(
+      (e) => e.type === "result" && e.run_id === start.run_id,
+    );
     expect(result.status).toBe("success");
-    expect((await cli).exitCode).toBe(0);
+    expect((await held.cli).exitCode).toBe(0);
     // Finished: nothing to cancel any more.
     expect((await d.api(`api/runs/${start.run_id}/cancel`, { method: "POST" })).status).toBe(409);
     expectNoSecrets(d);
@@ -124,21 +164,14 @@ describe("snapback serve", () => {
 
   test("cancel of a CLI run through the API stops it like SIGTERM: interrupted, exit 130, nothing left", async () => {
     await using w = await createWorld();
-    await writeFile(join(w.data, "hello.txt"), "hello");
-    const ready = join(w.dir, "ready.fifo");
-    const gate = join(w.dir, "gate.fifo");
-    await run("mkfifo", [ready, gate]);
-    const hook = `[[plans.p.hooks]]\nwhen = "before"\nshell = 'echo ready > ${ready}; cat ${gate} > /dev/null'`;
-    await w.writeConfig(`${w.basicConfig([w.data])}\n${hook}\n`);
-    await using d = await startDaemon(w);
-    const events = await d.events();
-    const cli = w.cli(["backup", "p"]);
-    await readFile(ready, "utf8");
-    const start = await events.waitFor((e) => e.type === "start" && e.plan === "p");
+    await using held = await heldCliRun(w);
+    const { d, start } = held;
     expect((await d.api(`api/runs/${start.run_id}/cancel`, { method: "POST" })).status).toBe(202);
-    const result = await events.waitFor((e) => e.type === "result" && e.run_id === start.run_id);
+    const result = await held.events.waitFor(
+      (e) => e.type === "result" && e.run_id === start.run_id,
+    );
     expect(result.status).toBe("interrupted");
-    expect((await cli).exitCode).toBe(130);
+    expect((await held.cli).exitCode).toBe(130);
     expect(await w.repo.snapshots()).toEqual([]);
     expect(await leftovers(w)).toEqual([]);
   });
