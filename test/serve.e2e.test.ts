@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -379,6 +379,36 @@ describe("snapback serve", () => {
     expect(restore.status).toBe(200);
     expect(await readFile(join(target, w.data, "docs", "a.txt"), "utf8")).toBe("alpha");
     expect(await readFile(join(target, w.data, "c.txt"), "utf8")).toBe("charlie 2");
+    // if-newer: a.txt in the target made older than the backup is replaced, c.txt (just
+    // written, newer) is kept; the dry run says which.
+    const old = new Date("2001-01-01T00:00:00Z");
+    await writeFile(join(target, w.data, "docs", "a.txt"), "old local");
+    await utimes(join(target, w.data, "docs", "a.txt"), old, old);
+    await writeFile(join(target, w.data, "c.txt"), "newer local");
+    const both = [join(w.data, "docs", "a.txt"), join(w.data, "c.txt")];
+    const newer = await json<{ files: { to: string; action: string }[] }>(
+      await d.api("api/plans/p/restore", {
+        method: "POST",
+        body: JSON.stringify({
+          snapshot: newest,
+          paths: both,
+          target,
+          overwrite: "if-newer",
+          dry_run: true,
+        }),
+      }),
+    );
+    expect(newer.files.map((f) => [f.to, f.action]).sort()).toEqual([
+      [join(target, w.data, "c.txt"), "keep"],
+      [join(target, w.data, "docs", "a.txt"), "overwrite"],
+    ]);
+    const ifNewer = await d.api("api/plans/p/restore", {
+      method: "POST",
+      body: JSON.stringify({ snapshot: newest, paths: both, target, overwrite: "if-newer" }),
+    });
+    expect(ifNewer.status).toBe(200);
+    expect(await readFile(join(target, w.data, "docs", "a.txt"), "utf8")).toBe("alpha");
+    expect(await readFile(join(target, w.data, "c.txt"), "utf8")).toBe("newer local");
     const outside = await d.api("api/plans/p/restore", {
       method: "POST",
       body: JSON.stringify({ paths: ["/etc/passwd"], target }),

@@ -224,6 +224,7 @@ export class ResticEngine implements RepositoryEngine {
       target: req.target,
       include: req.paths,
       overwrite: req.overwrite,
+      ...(req.ifNewer ? { ifNewer: true } : {}),
       signal: req.signal,
       ...(req.extraArgs === undefined ? {} : { restoreExtraArgs: req.extraArgs }),
     });

@@ -165,6 +165,11 @@ export interface RestoreRequest {
   target: string;
   paths: string[];
   overwrite: boolean;
+  /**
+   * With `overwrite`: replace an existing file only when the backup's copy is newer (by
+   * mtime); newer or equally old files in the target are kept. restic repositories only.
+   */
+  ifNewer?: boolean;
   /** btrfs replication targets: also make a writable snapshot of what was received. */
   writable?: boolean;
   signal: AbortSignal;

@@ -38,7 +38,8 @@ export const restoreRequest = z.strictObject({
   paths: z.array(cleanPath).min(1, "must name at least one path"),
   /** A new directory (files land at TARGET/<original path>), or "/" for the original location. */
   target: cleanPath,
-  overwrite: z.enum(["never", "always"]).default("never"),
+  /** if-newer: replace an existing file only when the backup's copy is newer (mtime). */
+  overwrite: z.enum(["never", "if-newer", "always"]).default("never"),
   /** List what would be written (and what exists already) instead of restoring. */
   dry_run: z.boolean().default(false),
 });
@@ -48,6 +49,15 @@ export const checkRequest = z.strictObject({
   read_data: z.string().min(1).optional(),
   spot: z.int().positive().max(1000).optional(),
 });
+
+/** The backup's copy is newer than the file in the target (whole seconds, like the restore). */
+function newerInBackup(
+  mtime: string | undefined,
+  existing: { mtimeMs: number } | undefined,
+): boolean {
+  if (mtime === undefined || existing === undefined) return true;
+  return Math.floor(Date.parse(mtime) / 1000) > Math.floor(existing.mtimeMs / 1000);
+}
 
 function within(path: string, root: string): boolean {
   return root === "/" || path === root || path.startsWith(`${root}/`);
@@ -347,15 +357,21 @@ export function mountRepoRoutes(app: Hono<Env>, deps: AppDeps, cli: CliRunner): 
         for (const n of nodes) {
           if (n.type !== "file" || n.path === undefined || !within(n.path, p)) continue;
           const to = body.target === "/" ? n.path : posix.join(body.target, n.path);
-          const exists = await lstat(to).then(
-            () => true,
-            () => false,
-          );
+          const existing = await lstat(to).catch(() => undefined);
+          const exists = existing !== undefined;
           files.push({
             path: n.path,
             to,
             exists,
-            action: !exists ? "write" : body.overwrite === "always" ? "overwrite" : "refuse",
+            action: !exists
+              ? "write"
+              : body.overwrite === "always"
+                ? "overwrite"
+                : body.overwrite === "if-newer"
+                  ? newerInBackup(n.mtime, existing)
+                    ? "overwrite"
+                    : "keep"
+                  : "refuse",
           });
           if (files.length >= 10_000) break;
         }
@@ -364,7 +380,8 @@ export function mountRepoRoutes(app: Hono<Env>, deps: AppDeps, cli: CliRunner): 
     }
     const args = ["restore", name, "--target", body.target, "--snapshot", body.snapshot];
     for (const p of body.paths) args.push("--path", p);
-    if (body.overwrite === "always") args.push("--overwrite");
+    if (body.overwrite !== "never") args.push("--overwrite");
+    if (body.overwrite === "if-newer") args.push("--if-newer");
     if (body.repository !== undefined) args.push("--repository", body.repository);
     audit(c.get("principal").name, "restore", name, { ...body });
     const r = await cli.cli(args, c.req.raw.signal);

@@ -90,8 +90,7 @@ export interface Diff {
   changes: { path: string; modifier: string }[];
 }
 
-/** The service restores with never or always; if-newer is not offered yet. */
-export type Overwrite = "never" | "always";
+export type Overwrite = "never" | "if-newer" | "always";
 
 export interface RestorePreview {
   dry_run: true;

@@ -71,6 +71,11 @@ export const restoreCommand = defineCommand({
       description: "restore only this original absolute path (repeatable)",
     },
     overwrite: { type: "boolean", description: "replace existing files in DIR" },
+    "if-newer": {
+      type: "boolean",
+      description:
+        "with --overwrite: replace an existing file only when the backup's copy is newer (mtime); restic repositories",
+    },
     repository: {
       type: "string",
       value: "NAME",
@@ -165,6 +170,10 @@ export const restoreCommand = defineCommand({
     if (values.writable && engine.engine !== "btrfs")
       throw new UsageError(`restore: --writable applies to btrfs replication targets only`);
     const target = zfs ? targetDir : resolve(targetDir);
+    if (values["if-newer"] && !values.overwrite)
+      throw new UsageError(
+        "restore: --if-newer goes with --overwrite (it says which files to replace)",
+      );
     const snapshot = values.snapshot ?? "latest";
     const { interruptedBy } = await withInterrupts((signal) =>
       engine
@@ -174,6 +183,7 @@ export const restoreCommand = defineCommand({
           target,
           paths,
           overwrite: values.overwrite === true,
+          ...(values["if-newer"] ? { ifNewer: true } : {}),
           ...(values.writable ? { writable: true } : {}),
           ...(config.plans[plan]?.extra_args?.restore === undefined
             ? {}

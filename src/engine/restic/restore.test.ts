@@ -149,6 +149,32 @@ describe("restore", () => {
     expect(await tree(join(target.path, f.src.path))).toEqual(await tree(f.src.path));
   });
 
+  it("if-newer replaces only the files the backup holds a newer copy of, with and without paths", async () => {
+    for (const onlySub of [false, true]) {
+      await using f = await backedUpSource();
+      await using target = await tempDir("target");
+      const root = join(target.path, f.src.path);
+      await mkdir(join(root, "sub", "deep"), { recursive: true });
+      // Older than the backup's copy (2021): replaced. Newer (now): kept. Missing: restored.
+      await writeFile(join(root, "sub", "b"), "old local\n");
+      const older = new Date("2020-01-01T00:00:00Z");
+      await utimes(join(root, "sub", "b"), older, older);
+      await writeFile(join(root, "sub", "deep", "c"), "newer local\n");
+      const paths = onlySub ? [join(f.src.path, "sub")] : undefined;
+      await restore(
+        f.request(target.path, {
+          overwrite: true,
+          ifNewer: true,
+          ...(paths ? { include: paths } : {}),
+        }),
+      );
+      expect(await readFile(join(root, "sub", "b"), "utf8")).toBe("bravo\n");
+      expect(await readFile(join(root, "sub", "deep", "c"), "utf8")).toBe("newer local\n");
+      if (!paths) expect(await readFile(join(root, "a"), "utf8")).toBe("alpha\n");
+      else expect(existsSync(join(root, "a"))).toBe(false);
+    }
+  });
+
   it("restores only the included original path, by snapshot prefix", async () => {
     await using f = await backedUpSource();
     await using target = await tempDir("target");

@@ -21,6 +21,8 @@ export interface RestoreRequest extends ResticOptions {
   include?: string[];
   /** Replace existing files; without it a restore that would replace one is refused. */
   overwrite: boolean;
+  /** With overwrite: only files the backup holds a newer copy of (by mtime). */
+  ifNewer?: boolean;
   /** The plan's extra_args.restore: for `restic restore` only, not the lookups before it. */
   restoreExtraArgs?: readonly string[];
 }
@@ -32,6 +34,14 @@ export interface RestoreResult {
 
 /** Conflicting files named in the refusal. */
 const SHOWN_CONFLICTS = 5;
+
+/** restic 0.14 gets one --exclude per kept file: beyond this the argv would grow too long. */
+const MAX_KEPT = 2000;
+
+/** A literal path as a restic filter pattern (`*`, `?`, `[` and `\` are pattern syntax). */
+export function globEscape(path: string): string {
+  return path.replace(/[\\*?[\]]/g, "\\$&");
+}
 
 /**
  * Restores a plan's backup. restic 0.14 silently replaces existing files, so unless
@@ -45,8 +55,13 @@ export async function restore(req: RestoreRequest): Promise<RestoreResult> {
   const snapshot = await resolveSnapshot(req, req.planName, req.snapshot, req);
 
   const mustCheck = !req.overwrite && hasEntries(target);
-  if (mustCheck || includes.length > 0) {
-    const scan = await scanSnapshot(req, snapshot, target, includes, mustCheck, req);
+  const ifNewer = req.overwrite && req.ifNewer === true && hasEntries(target);
+  let keep: string[] = [];
+  let entries: string[] = [];
+  if (mustCheck || ifNewer || includes.length > 0) {
+    const scan = await scanSnapshot(req, snapshot, target, includes, mustCheck, req, ifNewer);
+    keep = scan.keep;
+    entries = scan.entries;
     const missing = includes.filter((i) => !scan.matched.has(i));
     if (missing.length > 0) {
       throw new UsageError(
@@ -66,10 +81,32 @@ export async function restore(req: RestoreRequest): Promise<RestoreResult> {
     req.repo.engine === "restic" ? resticBinaryOf(req.repo, req) : req.resticPath,
   );
   const args = ["restore", snapshot.id, `--target=${target}`];
-  for (const i of includes) args.push(`--include=${i}`);
-  // 0.17+ can itself refuse to replace files: a second guard against files created meanwhile.
+  const old = !versionAtLeast(binary.semver, 0, 17);
+  if (old && keep.length > 0 && includes.length > 0) {
+    // 0.14 refuses --exclude beside --include: name every entry to restore instead.
+    const kept = new Set(keep);
+    const restored = entries.filter((e) => !kept.has(e));
+    if (restored.length > MAX_KEPT)
+      throw new UsageError(
+        `restore into ${target}: keeping ${keep.length} newer files means naming ${restored.length} entries one by one, too many for this restic (${binary.version})`,
+        { hint: "restore into an empty directory, or use restic >= 0.17 (restic_binary)" },
+      );
+    if (restored.length === 0) return { snapshot, target };
+    for (const e of restored) args.push(`--include=${globEscape(e)}`);
+    keep = [];
+  } else for (const i of includes) args.push(`--include=${i}`);
+  // 0.17+ can itself refuse to replace files: a second guard against files created meanwhile,
+  // and it compares the times itself for if-newer.
   if (versionAtLeast(binary.semver, 0, 17)) {
-    args.push(`--overwrite=${req.overwrite ? "always" : "never"}`);
+    args.push(`--overwrite=${!req.overwrite ? "never" : req.ifNewer ? "if-newer" : "always"}`);
+  } else if (old && keep.length > 0) {
+    // 0.14 replaces whatever it restores: the files to keep are left out by exact path.
+    if (keep.length > MAX_KEPT)
+      throw new UsageError(
+        `restore into ${target}: ${keep.length} existing files are newer than the backup's copies, too many to leave out one by one with this restic (${binary.version})`,
+        { hint: "restore into an empty directory, or use restic >= 0.17 (restic_binary)" },
+      );
+    for (const k of keep) args.push(`--exclude=${globEscape(k)}`);
   }
   await runRestic(req, args, {
     ...req,
@@ -132,6 +169,10 @@ interface Scan {
   conflicts: number;
   examples: string[];
   matched: Set<string>;
+  /** if-newer: files (original paths) whose copy in the target is not older than the backup's. */
+  keep: string[];
+  /** if-newer: every non-directory entry the restore covers (original paths). */
+  entries: string[];
 }
 
 /**
@@ -146,8 +187,9 @@ async function scanSnapshot(
   includes: string[],
   checkConflicts: boolean,
   options: ResticOptions,
+  compareTimes = false,
 ): Promise<Scan> {
-  const scan: Scan = { conflicts: 0, examples: [], matched: new Set() };
+  const scan: Scan = { conflicts: 0, examples: [], matched: new Set(), keep: [], entries: [] };
   const onLine = (line: string): void => {
     const node = parseLsNode(line);
     if (!node) return;
@@ -160,7 +202,18 @@ async function scanSnapshot(
         relevant = true;
       }
     }
-    if (!relevant || !checkConflicts) return;
+    if (!relevant) return;
+    if (compareTimes && node.type !== "dir") scan.entries.push(node.path);
+    if (compareTimes && node.type === "file" && node.mtime !== undefined) {
+      const existing = lstatOrUndefined(join(dir, node.path));
+      // Whole seconds: restic stores nanoseconds, some filesystems keep less.
+      if (
+        existing &&
+        Math.floor(existing.mtimeMs / 1000) >= Math.floor(Date.parse(node.mtime) / 1000)
+      )
+        scan.keep.push(node.path);
+    }
+    if (!checkConflicts) return;
     const dest = join(dir, node.path);
     const st = lstatOrUndefined(dest);
     if (!st || (node.type === "dir" && st.isDirectory())) return;
@@ -180,7 +233,9 @@ function within(path: string, dir: string): boolean {
 }
 
 /** A node line of `restic ls --json` (0.14: struct_type; 0.17+: message_type too). */
-export function parseLsNode(line: string): { path: string; type: string } | undefined {
+export function parseLsNode(
+  line: string,
+): { path: string; type: string; mtime?: string } | undefined {
   if (!line.startsWith("{")) return undefined;
   let v: unknown;
   try {
@@ -194,7 +249,11 @@ export function parseLsNode(line: string): { path: string; type: string } | unde
   if (kind !== "node" || typeof o["path"] !== "string" || typeof o["type"] !== "string") {
     return undefined;
   }
-  return { path: o["path"], type: o["type"] };
+  return {
+    path: o["path"],
+    type: o["type"],
+    ...(typeof o["mtime"] === "string" ? { mtime: o["mtime"] } : {}),
+  };
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {

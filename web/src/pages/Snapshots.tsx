@@ -371,6 +371,7 @@ function Restore({
           onChange={(e) => setOverwrite(e.currentTarget.value as Overwrite)}
         >
           <option value="never">never overwrite</option>
+          <option value="if-newer">overwrite if the backup is newer</option>
           <option value="always">always overwrite</option>
         </select>
       </label>
