@@ -70,7 +70,8 @@ export const backupCommand = defineCommand({
     const runIds = new Map(planNames.map((n) => [n, givenRunId ?? newRunId()]));
     // Started by `snapback serve`: if the daemon dies, its end of our stdout goes with it. The
     // run finishes anyway (its events still reach the history) instead of dying of EPIPE.
-    if (givenRunId !== undefined) process.stdout.on("error", () => undefined);
+    if (givenRunId !== undefined)
+      for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
 
     if (values["dry-run"]) {
       // A dry run shows a plan or says why it cannot run; it records nothing.
