@@ -7,16 +7,23 @@ import { run } from "../src/exec/index.js";
 import { SqliteHistoryStore, HISTORY_FILE } from "../src/history/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { TEST_PASSWORD } from "./fixtures/restic.js";
+import { createResticGate } from "./fixtures/restic-gate.js";
 import { startDaemon, type Daemon } from "./fixtures/serve.js";
 
-/** Enough incompressible data that restic is still reading when the signal lands. */
-async function fillData(w: World, files: number): Promise<void> {
-  const dir = join(w.data, "bulk");
-  await mkdir(dir);
-  await run("sh", [
-    "-c",
-    `for i in $(seq ${files}); do head -c 1048576 /dev/urandom > "${dir}/f$i"; done`,
-  ]);
+/**
+ * A world whose backups stop in the engine: a restic first on PATH (for the daemon and its
+ * children) lets restic's first progress line through and holds the rest until the gate opens,
+ * so a signal or a cancel surely lands mid-run — a handshake, not a data size.
+ */
+async function heldInEngine(w: World) {
+  await writeFile(join(w.data, "hello.txt"), "hello");
+  await w.writeConfig(w.basicConfig([w.data]));
+  const gate = await createResticGate();
+  return {
+    gate,
+    env: { PATH: `${gate.binDir}:${process.env["PATH"] ?? ""}` },
+    [Symbol.asyncDispose]: () => gate[Symbol.asyncDispose](),
+  };
 }
 
 async function resticLocks(w: World): Promise<string[]> {
@@ -127,10 +134,9 @@ describe("snapback serve", () => {
   });
 
   test("cancel of a running backup: interrupted, no snapshot, mount or restic lock left", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w, 120);
-    await w.writeConfig(w.basicConfig([w.data]));
-    await using d = await startDaemon(w);
+    await using w = await createWorld();
+    await using held = await heldInEngine(w);
+    await using d = await startDaemon(w, { env: held.env });
     const events = await d.events();
     const { run_id } = await json<{ run_id: string }>(
       await d.api("api/plans/p/backup", { method: "POST" }),
@@ -177,10 +183,9 @@ describe("snapback serve", () => {
   });
 
   test("SIGTERM to the daemon mid-run: the run is interrupted, cleanup done, exit 0", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w, 120);
-    await w.writeConfig(w.basicConfig([w.data]));
-    const d = await startDaemon(w);
+    await using w = await createWorld();
+    await using held = await heldInEngine(w);
+    const d = await startDaemon(w, { env: held.env });
     try {
       const events = await d.events();
       const { run_id } = await json<{ run_id: string }>(
@@ -207,10 +212,9 @@ describe("snapback serve", () => {
   });
 
   test("SIGKILL of the daemon and its run: the next start reclaims what the run left", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w, 120);
-    await w.writeConfig(w.basicConfig([w.data]));
-    const d = await startDaemon(w);
+    await using w = await createWorld();
+    await using held = await heldInEngine(w);
+    const d = await startDaemon(w, { env: held.env });
     let runId: string;
     try {
       const events = await d.events();
@@ -532,10 +536,9 @@ while True:
   });
 
   test("SIGKILL of the daemon alone: its run finishes on its own and the next daemon shows it", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w, 60);
-    await w.writeConfig(w.basicConfig([w.data]));
-    const d = await startDaemon(w);
+    await using w = await createWorld();
+    await using held = await heldInEngine(w);
+    const d = await startDaemon(w, { env: held.env });
     let runId: string;
     try {
       const events = await d.events();
@@ -545,6 +548,8 @@ while True:
       await events.waitFor((e) => e.type === "progress" && e.run_id === runId);
       process.kill(d.pid, "SIGKILL");
       expect(await d.exited).toBe(null);
+      // Only now may the orphaned run go on.
+      await held.gate.open();
     } finally {
       await d[Symbol.asyncDispose]();
     }
