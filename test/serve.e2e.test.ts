@@ -1,5 +1,6 @@
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import { constants } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -559,5 +560,70 @@ while True:
     expect(result.status).toBe("success");
     expect(result.run_id).toBe(runId);
     expect(await leftovers(w)).toEqual([]);
+  });
+});
+
+describe("snapback serve over TLS", () => {
+  test("tls_cert/tls_key: HTTPS only, the session cookie is Secure", async () => {
+    await using w = await createWorld();
+    const cert = join(w.dir, "tls.crt");
+    const key = join(w.dir, "tls.key");
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ]);
+    await chmod(key, 0o600);
+    await w.writeConfig(
+      `${w.basicConfig([w.data])}\n[server]\ntls_cert = "${cert}"\ntls_key = "${key}"\n`,
+    );
+    const password = "tls-test-password-123";
+    expect(
+      (await w.cli(["user", "add", "alice", "--role", "admin"], { input: `${password}\n` }))
+        .exitCode,
+    ).toBe(0);
+    await using d = await startDaemon(w);
+    expect(d.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const ca = await readFile(cert);
+    const get = (path: string, init: RequestOptions = {}, body?: string) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+        (resolve, reject) => {
+          const req = httpsRequest(new URL(path, d.url), { ca, ...init }, (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }),
+            );
+          });
+          req.on("error", reject);
+          req.end(body);
+        },
+      );
+    expect((await get("healthz")).body).toBe('{"ok":true}');
+    const login = await get(
+      "api/login",
+      { method: "POST", headers: { "content-type": "application/json" } },
+      JSON.stringify({ user: "alice", password }),
+    );
+    expect(login.status).toBe(200);
+    expect(String(login.headers["set-cookie"])).toMatch(/; Secure/);
+    // Plain HTTP on the same port is not served.
+    const plain = await fetch(d.url.replace("https:", "http:")).then(
+      (r) => r.status,
+      () => "refused",
+    );
+    expect(plain).not.toBe(200);
   });
 });
