@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseConfigText } from "../config/load.js";
 import { MemoryHistoryStore } from "../history/index.js";
 import { nextElapse, parseNextElapse } from "./calendar.js";
@@ -132,6 +132,32 @@ describe("Scheduler", () => {
         `plan "p" is also scheduled by the systemd timer ${join(dir, "snapback-p.timer")}`,
       ),
     );
+  });
+
+  it("randomized_delay: the run starts after random × the delay, not before", async () => {
+    lastRunAt("2020-01-01T00:00:00Z");
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const started: string[] = [];
+      const s = await Scheduler.create({
+        config: config("2021-01-01 00:00:00 UTC"),
+        server: { ...DEFAULT_SERVER, randomized_delay: "10s" },
+        history,
+        runs: { isPlanBusy: () => false, start: (plan) => void started.push(plan) },
+        log,
+        unitDirs: [dir],
+        random: () => 0.25,
+      });
+      s.start();
+      // The missed run is due at once; its delay is 0.25 × 10 s.
+      await vi.advanceTimersByTimeAsync(2_499);
+      expect(started).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(started).toEqual(["p"]);
+      s.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("skips a plan that is still running at its time, with a warning, and starts it otherwise", async () => {
