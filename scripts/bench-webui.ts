@@ -5,6 +5,7 @@ import { gzipSync } from "node:zlib";
 import { readFile } from "node:fs/promises";
 import { chromium } from "playwright-core";
 import { run } from "../src/exec/index.js";
+import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 
 /**
  * `make bench`, issue 13: what a browser sees of a daemon over a long history — the first paint
@@ -65,18 +66,23 @@ export async function benchPages(url: string, user: string, password: string, ro
   }
 }
 
-/** One `GET …/tree` of a restic backup of a directory of `entries` files, `rounds` times. */
-export async function benchResticTree(options: {
+/**
+ * One `GET …/tree` level of a 10,000-entry directory, `rounds` times: from the restic backup
+ * (`restic ls`) and from the run's restore point kept on the btrfs source (read from disk).
+ */
+export async function benchTree(options: {
   cli: string;
   entries: number;
   rounds: number;
   say: (line: string) => void;
-}): Promise<number[]> {
+}): Promise<{ resticMs: number[]; localMs: number[] }> {
+  await using fs = await createLoopBtrfs(512, "snapback-bench-tree");
   const dir = await mkdtemp(join(tmpdir(), "snapback-bench-tree-"));
   const abort = new AbortController();
   let exited: Promise<unknown> = Promise.resolve();
   try {
-    const src = join(dir, "src", "big");
+    const data = await fs.subvolume("data");
+    const src = join(data, "big");
     await mkdir(src, { recursive: true });
     for (let i = 0; i < options.entries; i++) await writeFile(join(src, `f${i}`), "");
     const config = join(dir, "snapback.toml");
@@ -91,9 +97,11 @@ export async function benchResticTree(options: {
         `password_file = "${join(dir, "pw")}"`,
         "init = true",
         "[plans.p]",
-        `sources = ["${join(dir, "src")}"]`,
+        `sources = ["${data}"]`,
         'repositories = ["r"]',
-        'snapshot = "none"',
+        "[plans.p.retention]",
+        "keep_last = 1",
+        "local_snapshots = 1",
         "",
       ].join("\n"),
       { mode: 0o600 },
@@ -121,23 +129,28 @@ export async function benchResticTree(options: {
     const auth = { authorization: `Bearer ${token}` };
     const snaps = (await (
       await fetch(new URL("api/plans/p/snapshots", url), { headers: auth })
-    ).json()) as { id: string }[];
-    const id = snaps[0]?.id ?? "latest";
-    const ms: number[] = [];
-    for (let i = 0; i < options.rounds; i++) {
-      const t = performance.now();
-      const res = await fetch(
-        new URL(`api/snapshots/r/${id}/tree?path=${encodeURIComponent(src)}`, url),
-        {
+    ).json()) as { id: string; kind: string; run_id?: string }[];
+    const id = snaps.find((s) => s.kind === "backup")?.id ?? "latest";
+    const point = snaps.find((s) => s.kind === "restore_point")?.run_id;
+    if (point === undefined) throw new Error("no restore point was kept");
+    const time = async (route: string): Promise<number[]> => {
+      const ms: number[] = [];
+      for (let i = 0; i < options.rounds; i++) {
+        const t = performance.now();
+        const res = await fetch(new URL(`${route}?path=${encodeURIComponent(src)}`, url), {
           headers: auth,
-        },
-      );
-      const entries = (await res.json()) as unknown[];
-      ms.push(performance.now() - t);
-      if (!res.ok || entries.length !== options.entries)
-        throw new Error(`tree: ${res.status}, ${entries.length} entries`);
-    }
-    return ms;
+        });
+        const entries = (await res.json()) as unknown[];
+        ms.push(performance.now() - t);
+        if (!res.ok || entries.length !== options.entries)
+          throw new Error(`tree ${route}: ${res.status}, ${entries.length} entries`);
+      }
+      return ms;
+    };
+    return {
+      resticMs: await time(`api/snapshots/r/${id}/tree`),
+      localMs: await time(`api/snapshots/local/${point}/tree`),
+    };
   } finally {
     abort.abort();
     await exited;

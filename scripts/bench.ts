@@ -19,7 +19,7 @@ import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
 import { benchServe } from "../src/serve/bench.js";
 import { benchBtrbk } from "./bench-btrbk.js";
 import { benchIgnoreFiles } from "./bench-ignore.js";
-import { benchPages, benchResticTree, bundleSizes } from "./bench-webui.js";
+import { benchPages, benchTree, bundleSizes } from "./bench-webui.js";
 
 const SEED = 20240611;
 const GiB = 1024 ** 3;
@@ -968,7 +968,7 @@ async function serveReport(cli: string): Promise<string> {
       pages = await benchPages(url, "web", password);
     },
   });
-  const tree = await benchResticTree({ cli, entries: 10_000, rounds: 5, say });
+  const tree = await benchTree({ cli, entries: 10_000, rounds: 5, say });
   const sizes = await bundleSizes(join(dirname(cli), "web"));
   return [
     `### snapback serve (${r.runs} runs, ${r.snapshots} snapshots in the history)`,
@@ -987,7 +987,8 @@ async function serveReport(cli: string): Promise<string> {
     "|---|---|---|---|",
     `| dashboard first paint with every plan's 30-day strip, median (max) | ${med(pages?.dashboardMs)} ms (${max(pages?.dashboardMs)} ms) | ≤ 1 s | ${met(Math.max(...(pages?.dashboardMs ?? [Infinity])) <= 1000)} |`,
     `| history first paint (50 runs), median (max) | ${med(pages?.historyMs)} ms (${max(pages?.historyMs)} ms) | ≤ 1 s | ${met(Math.max(...(pages?.historyMs ?? [Infinity])) <= 1000)} |`,
-    `| one level of a 10,000-entry directory of a restic backup (restic ls), median (max) | ${med(tree)} ms (${max(tree)} ms) | report | |`,
+    `| one level of a 10,000-entry directory, restore point on the source (read from disk), median (max) | ${med(tree.localMs)} ms (${max(tree.localMs)} ms) | ≤ 1 s | ${met(Math.max(...tree.localMs) <= 1000)} |`,
+    `| the same level of the restic backup (restic ls), median (max) | ${med(tree.resticMs)} ms (${max(tree.resticMs)} ms) | report | |`,
     `| JavaScript shipped | ${sizes.jsBytes} B (${sizes.jsGzipBytes} B gzipped) | ≤ 150 KB gzipped | ${met(sizes.jsGzipBytes <= 150_000)} |`,
     `| CSS shipped | ${sizes.cssBytes} B (${sizes.cssGzipBytes} B gzipped) | | |`,
     "",
