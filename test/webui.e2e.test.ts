@@ -69,7 +69,9 @@ describe("web UI", () => {
     await using gate = await createResticGate();
     await using w = await createWorld();
     await writeFile(join(w.data, "hello.txt"), "hello\n");
-    await w.writeConfig(w.basicConfig([w.data], 'schedule = "daily"'));
+    await w.writeConfig(
+      w.basicConfig([w.data], 'schedule = "daily"\n[plans.p.retention]\nkeep_last = 1'),
+    );
     const password = await addUser(w, "alice", "admin");
     await using d = await startDaemon(w, { env: pathWith(gate.binDir) });
     await using b = await launchBrowser();
@@ -87,6 +89,14 @@ describe("web UI", () => {
     await shot(page, "plan-progress");
     await gate.open();
     await eventually(() => page.locator("h1 + .badge").textContent()).toBe("success");
+
+    // Check, and the prune dry run with the rule that keeps each backup, from the plan page.
+    await page.getByRole("button", { name: "Check" }).click();
+    const check = page.locator("section", { has: page.getByRole("heading", { name: "Check" }) });
+    await eventually(() => check.locator("p").first().textContent()).toBe("repository healthy");
+    await page.getByRole("button", { name: "Prune (dry run)" }).click();
+    await eventually(() => page.locator("td.ok").first().textContent()).toMatch(/^keep: .*last/);
+    await shot(page, "plan-check-prune");
 
     await page.getByRole("link", { name: "History" }).first().click();
     const row = page.locator("table.runs tbody tr").first();

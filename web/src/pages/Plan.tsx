@@ -230,7 +230,10 @@ export function PlanPage({ name, admin }: { name: string; admin: boolean }) {
           <p class={check.ok ? "ok" : "error"}>
             {check.ok ? "repository healthy" : "check failed"}
           </p>
-          <pre>{JSON.stringify(check, null, 2)}</pre>
+          <details>
+            <summary>Details</summary>
+            <pre>{JSON.stringify(check, null, 2)}</pre>
+          </details>
         </section>
       )}
       {prune && (
