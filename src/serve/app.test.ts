@@ -312,15 +312,17 @@ describe("serve routes", () => {
     const plans = (await (
       await w.req("/api/plans", { headers: bearer(viewerToken) })
     ).json()) as unknown[];
-    expect(plans).toEqual([
+    expect(plans).toMatchObject([
       {
         name: "quick",
         sources: ["/src"],
         repositories: ["r"],
         schedule: "daily",
         last_run: { run_id: "old", status: "partial", time: "2025-01-01T00:01:00.000Z" },
-        next_run: null,
         running: false,
+        bytes_protected: null,
+        // Daily, and no run in the last 30 days: overdue, and the judged days are missed.
+        overdue: true,
       },
       {
         name: "slow",
@@ -330,8 +332,18 @@ describe("serve routes", () => {
         last_run: null,
         next_run: null,
         running: false,
+        overdue: false,
       },
     ]);
+    const [quick, slow] = plans as {
+      next_run: string | null;
+      days: { date: string; status: string | null }[];
+    }[];
+    // Timers run it: the next elapse comes from systemd, tomorrow at midnight at the latest.
+    expect(Date.parse(quick?.next_run ?? "")).toBeGreaterThan(Date.now());
+    expect(quick?.days).toHaveLength(30);
+    expect(quick?.days.slice(0, 29).every((d) => d.status === "missed")).toBe(true);
+    expect(slow?.days.every((d) => d.status === null)).toBe(true);
   });
 
   it("starts a run (202 run_id), refuses a second one of the same plan (409), cancels it (interrupted)", async () => {
