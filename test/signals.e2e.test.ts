@@ -5,8 +5,14 @@ import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 
-/** Enough incompressible data that restic is still reading when the signal lands. */
-async function fillData(w: World, files = 150): Promise<void> {
+/**
+ * Incompressible data that restic uploads at THROTTLE's rate: once the first progress line
+ * comes (the handshake the tests wait for) restic is surely still mid-upload, holding its lock,
+ * for seconds (2 MiB at 128 KiB/s: ~16 s), whatever the machine's speed.
+ */
+const THROTTLE = "limit_upload = 128";
+
+async function fillData(w: World, files = 2): Promise<void> {
   const dir = join(w.data, "bulk");
   await mkdir(dir);
   await run("sh", [
@@ -41,6 +47,24 @@ function startBackup(w: World): Started {
   return { pid: child.pid ?? 0, done, engineRunning };
 }
 
+/** Every process below `pid` (the view's unshare/setpriv and restic inside it, not only children). */
+async function descendants(pid: number): Promise<number[]> {
+  const rows = (await run("ps", ["-e", "-o", "pid=,ppid="])).stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const [child, parent] of rows)
+      if (parent === p) {
+        out.push(child);
+        walk(child);
+      }
+  };
+  walk(pid);
+  return out;
+}
+
 async function resticLocks(w: World): Promise<string[]> {
   return (await w.repo.restic(["list", "locks"])).split("\n").filter(Boolean);
 }
@@ -66,13 +90,10 @@ describe("signals", () => {
   test("SIGTERM during the engine run: exit 130, restic stopped cleanly, nothing left", async () => {
     await using w = await createWorld(1024);
     await fillData(w);
-    await w.writeConfig(w.basicConfig([w.data]));
+    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
     const b = startBackup(w);
     await b.engineRunning;
-    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
-      .trim()
-      .split("\n")
-      .map(Number);
+    const restic = await descendants(b.pid);
     expect(restic.length).toBeGreaterThan(0);
     process.kill(b.pid, "SIGTERM");
     const r = await b.done;
@@ -94,13 +115,10 @@ describe("signals", () => {
   test("SIGKILL of snapback and restic: the next run reports and removes the leftovers", async () => {
     await using w = await createWorld(1024);
     await fillData(w);
-    await w.writeConfig(w.basicConfig([w.data]));
+    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
     const b = startBackup(w);
     await b.engineRunning;
-    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
-      .trim()
-      .split("\n")
-      .map(Number);
+    const restic = await descendants(b.pid);
     process.kill(b.pid, "SIGKILL");
     for (const pid of restic) process.kill(pid, "SIGKILL");
     await b.done;
@@ -117,8 +135,8 @@ describe("signals", () => {
 
   test("two concurrent runs of one plan: one gets exit 4", async () => {
     await using w = await createWorld(1024);
-    await fillData(w, 60);
-    await w.writeConfig(w.basicConfig([w.data]));
+    await fillData(w);
+    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
     const b = startBackup(w);
     await b.engineRunning;
     const second = await w.cli(["backup"]);
@@ -131,14 +149,11 @@ describe("signals", () => {
 
   test("SIGKILL, then `snapback cleanup`: snapshots, temp dir, journal and the stale lock are removed", async () => {
     await using w = await createWorld(1024);
-    await fillData(w, 60);
-    await w.writeConfig(w.basicConfig([w.data]));
+    await fillData(w);
+    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
     const b = startBackup(w);
     await b.engineRunning;
-    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
-      .trim()
-      .split("\n")
-      .map(Number);
+    const restic = await descendants(b.pid);
     process.kill(b.pid, "SIGKILL");
     await b.done;
     // The orphaned restic dies on its next progress line (its stdout's reader is gone); until
@@ -166,14 +181,11 @@ describe("signals", () => {
   });
   test("SIGKILLed backup → cleanup (its --dry-run lists the restic lock) → prune and check succeed", async () => {
     await using w = await createWorld(1024);
-    await fillData(w, 60);
-    await w.writeConfig(w.basicConfig([w.data], "[plans.p.retention]\nkeep_last = 1"));
+    await fillData(w);
+    await w.writeConfig(w.basicConfig([w.data], "[plans.p.retention]\nkeep_last = 1", THROTTLE));
     const b = startBackup(w);
     await b.engineRunning;
-    const restic = (await run("pgrep", ["-P", String(b.pid)])).stdout
-      .trim()
-      .split("\n")
-      .map(Number);
+    const restic = await descendants(b.pid);
     process.kill(b.pid, "SIGKILL");
     for (const pid of restic) process.kill(pid, "SIGKILL");
     await b.done;
