@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
 import { CAPABILITIES } from "../src/schedule/hardening.js";
@@ -57,7 +57,11 @@ describe("the backup unit's sandbox", () => {
       `${process.execPath} ${CLI} --config ${w.configPath} backup p`,
     );
 
-    const sandbox = sandboxFor(service.text);
+    // A checkout below /tmp (CI's may be) must stay visible through PrivateTmp.
+    const sandbox = sandboxFor(service.text, {
+      carry: [resolve(import.meta.dirname, "..")],
+      staging: join(tmp.dir, "staging"),
+    });
     // What cannot be reproduced without systemd is named, and is checked by systemd-analyze
     // in src/schedule/units.test.ts.
     console.log(`not emulated: ${sandbox.notEmulated.join(" ")}`);
