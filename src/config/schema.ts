@@ -2,13 +2,13 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
 import { databasesSchema } from "../databases/schema.js";
-import { dbusSchema } from "../dbus/schema.js";
+import { dbusSchema } from "./dbus.js";
 import { resticPlanArgKeys, resticRepositoryArgKeys } from "../engine/restic/schema.js";
 import { hooksSchema } from "../hooks/schema.js";
 import { ignorePlanKeys } from "../ignore/schema.js";
 import { metricsSchema } from "../metrics/schema.js";
 import { globalNotifySchema, planNotifySchema } from "../notify/schema.js";
-import { serverSchema } from "../serve/schema.js";
+import { serverSchema } from "./server.js";
 
 /**
  * The configuration schema. It is the single source of the config types: everything else
