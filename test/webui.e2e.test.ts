@@ -82,7 +82,7 @@ describe("web UI", () => {
 
     await page.getByRole("link", { name: "p", exact: true }).click();
     await page.getByRole("button", { name: "Back up now" }).click();
-    // The gate holds restic after its first progress line: the page shows it live.
+    // The gate holds restic in the backup (snapback has one status line): the page shows it live.
     const progress = page.locator(".repo-progress[data-repository=r]");
     await progress.waitFor();
     await eventually(() => page.locator(".phase").textContent()).toBe("engine");
