@@ -1,4 +1,4 @@
-import type { HookWhen } from "./schema.js";
+import type { HookWhen } from "../config/hooks.js";
 
 /** Same values as the run's result status (src/run/events.ts RunStatus). */
 export type HookRunStatus = "success" | "partial" | "failed" | "interrupted";
