@@ -28,7 +28,7 @@ export function firstCause(o: {
   return o.fatal ?? Object.values(o.failedRepositories)[0];
 }
 
-/** "interrupted by SIGINT" when the abort came from a signal (src/run/signals.ts). */
+/** "interrupted by SIGINT" when the abort came from a signal (src/core/signals.ts). */
 export function interruptedCause(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   const what = reason instanceof Error ? reason.message : undefined;
