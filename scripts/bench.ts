@@ -12,7 +12,7 @@ import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from "
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { ProcessError, run, type RunOptions, type RunResult } from "../src/exec/index.js";
-import { DeferStack } from "../src/run/defer.js";
+import { DeferStack } from "../src/core/defer.js";
 import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
 import { benchBtrfsReplication } from "../src/engine/replication/bench.js";

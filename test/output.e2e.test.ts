@@ -2,7 +2,7 @@ import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run, type RunResult } from "../src/exec/index.js";
-import { FileLock, lockDir } from "../src/run/lock.js";
+import { FileLock, lockDir } from "../src/core/lock.js";
 import { createWorld } from "./fixtures/cli.js";
 
 /**

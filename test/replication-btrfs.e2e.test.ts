@@ -23,7 +23,7 @@ import { escapeSourceName } from "../src/engine/replication/naming.js";
 import { localHost } from "../src/engine/replication/ssh.js";
 import { acquireTargetLock } from "../src/engine/replication/target-lock.js";
 import { run, type RunResult } from "../src/exec/index.js";
-import { newRunId } from "../src/run/runid.js";
+import { newRunId } from "../src/core/runid.js";
 import { createLoopBtrfs, type LoopBtrfs } from "./fixtures/btrfs.js";
 import {
   jsonBackup,

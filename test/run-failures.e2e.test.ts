@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
-import { FileLock, lockDir } from "../src/run/lock.js";
+import { FileLock, lockDir } from "../src/core/lock.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 
 /** A webhook receiver that records the JSON bodies it is sent. */

@@ -1,11 +1,10 @@
 import { mkdir, rm } from "node:fs/promises";
-import type { Config } from "../config/schema.js";
 import { errorMessage, SnapbackError } from "../errors.js";
-import { DeferStack } from "../run/defer.js";
-import { Journal } from "../run/journal.js";
-import { planRun } from "../run/plan.js";
-import { newRunId } from "../run/runid.js";
-import type { TakeContext, TakenSnapshot } from "../snapshot/types.js";
+import { DeferStack } from "../core/defer.js";
+import { Journal } from "../core/journal.js";
+import type { RunPlan } from "../core/plan.js";
+import { newRunId } from "../core/runid.js";
+import type { TakeContext, TakenSnapshot } from "../core/snapshot.js";
 import { snapshotResolver } from "./spot.js";
 
 /** A snapshot of a plan's sources taken for a check, readable until the callback returns. */
@@ -22,16 +21,17 @@ export interface FreshSnapshot {
 /**
  * Takes snapshots of the plan's sources the way a run does — planned, journaled before they
  * exist, released afterwards whatever happens (a SIGKILL leaves a journal the next run
- * reclaims) — and hands them to `fn`. The caller holds the plan's lock.
+ * reclaims) — and hands them to `fn`. The caller holds the plan's lock. The planning is
+ * passed in (`planRun` of src/run/plan.ts) because the run pipeline sits above check.
  */
 export async function withFreshSnapshot<T>(
-  config: Config,
+  planRun: (planName: string, runId: string) => Promise<RunPlan>,
   planName: string,
   signal: AbortSignal,
   onWarning: (message: string) => void,
   fn: (fresh: FreshSnapshot) => Promise<T>,
 ): Promise<T> {
-  const p = await planRun(config, planName, newRunId());
+  const p = await planRun(planName, newRunId());
   const journal = await Journal.create(p.stateDir, p.runId, p.planName);
   let unwindFailed = false;
   try {

@@ -1,6 +1,6 @@
 import { log } from "../log.js";
-import { FileLock, lockDir } from "../run/lock.js";
-import { RepositoryLocks, waitingMessage } from "../run/repo-lock.js";
+import { FileLock, lockDir } from "../core/lock.js";
+import { RepositoryLocks, waitingMessage } from "../core/repo-lock.js";
 
 /**
  * The locks `check` and `prune` hold for one plan: the plan's own (a backup of the plan

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import type { RunPlan } from "../core/plan.js";
 import { openEngines } from "../engine/open.js";
 import type { RepositoryEngine } from "../engine/types.js";
 import { errorMessage, SnapbackError } from "../errors.js";
@@ -27,6 +28,8 @@ export interface CheckDocument {
 }
 
 export interface CheckOptions {
+  /** Plans a run of a plan for `spot` (src/run/plan.ts `planRun`, which sits above check). */
+  planRun: (planName: string, runId: string) => Promise<RunPlan>;
   readData?: string;
   spot?: number;
   signal: AbortSignal;
@@ -74,7 +77,7 @@ export async function checkPlans(
       if (opts.spot !== undefined) {
         const count = opts.spot;
         const reports = await withFreshSnapshot(
-          config,
+          opts.planRun,
           planName,
           opts.signal,
           opts.onWarning,

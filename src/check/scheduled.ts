@@ -1,8 +1,8 @@
 import type { RepositoryEngine } from "../engine/types.js";
 import { errorMessage } from "../errors.js";
-import type { ScheduledCheckOutcome } from "../run/events.js";
-import type { RunPlan } from "../run/plan.js";
-import type { TakenSnapshot } from "../snapshot/types.js";
+import type { ScheduledCheckOutcome } from "../core/events.js";
+import type { RunPlan } from "../core/plan.js";
+import type { TakenSnapshot } from "../core/snapshot.js";
 import { snapshotResolver, spotCheck } from "./spot.js";
 import { checkDue, readCheckState, writeCheckState } from "./state.js";
 

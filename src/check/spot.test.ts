@@ -5,7 +5,7 @@ import { tempDir } from "../engine/restic/test-support.js";
 import { compareFile, firstDifference, nsIso } from "./compare.js";
 import { snapshotResolver } from "./spot.js";
 import { checkDue, parseEvery } from "./state.js";
-import { readDataSubsetProblem } from "./subset.js";
+import { readDataSubsetProblem } from "../config/read-data.js";
 
 const T = new Date("2022-02-03T04:05:06.789Z");
 const T_NS = 1643861106789000000n;

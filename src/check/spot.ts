@@ -3,7 +3,7 @@ import { lstat, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BackupFile, RepositoryEngine } from "../engine/types.js";
 import { errorMessage } from "../errors.js";
-import type { ViewBind } from "../snapshot/types.js";
+import type { ViewBind } from "../core/snapshot.js";
 import { isUnder } from "../util/paths.js";
 import { compareFile, type SpotFile } from "./compare.js";
 

@@ -1,13 +1,13 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
-import { READ_DATA_FORMS, readDataSubsetProblem } from "../check/subset.js";
-import { databasesSchema } from "../databases/schema.js";
+import { READ_DATA_FORMS, readDataSubsetProblem } from "./read-data.js";
+import { databasesSchema } from "./databases.js";
 import { dbusSchema } from "./dbus.js";
-import { resticPlanArgKeys, resticRepositoryArgKeys } from "../engine/restic/schema.js";
-import { hooksSchema } from "../hooks/schema.js";
-import { ignorePlanKeys } from "../ignore/schema.js";
-import { metricsSchema } from "../metrics/schema.js";
-import { globalNotifySchema, planNotifySchema } from "../notify/schema.js";
+import { resticPlanArgKeys, resticRepositoryArgKeys } from "./restic.js";
+import { hooksSchema } from "./hooks.js";
+import { ignorePlanKeys } from "./ignore.js";
+import { metricsSchema } from "./metrics.js";
+import { globalNotifySchema, planNotifySchema } from "./notify.js";
 import { serverSchema } from "./server.js";
 
 /**

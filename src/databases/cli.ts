@@ -1,9 +1,9 @@
 import type { RepositoryEngine } from "../engine/types.js";
 import { UsageError } from "../errors.js";
 import { log } from "../log.js";
-import { withInterrupts } from "../run/signals.js";
+import { withInterrupts } from "../core/signals.js";
 import { restoreDatabase, type DumpDestination } from "./restore.js";
-import { databaseName } from "./schema.js";
+import { databaseName } from "../config/databases.js";
 
 /**
  * `snapback restore PLAN --database NAME (--to-database DB | --to-file PATH|-)`: the

@@ -1,10 +1,10 @@
 import type { RepositoryEngine, StreamBackupSummary } from "../engine/types.js";
 import { errorMessage, SnapbackError } from "../errors.js";
-import type { RunEvent } from "../run/events.js";
-import type { DatabaseSummaryEvent } from "./events.js";
+import type { RunEvent } from "../core/events.js";
+import type { DatabaseSummaryEvent } from "../core/events.js";
 import { dumpPath, dumpTags } from "./naming.js";
 import { driverFor } from "./registry.js";
-import { databasesOf, type DatabaseConfig } from "./schema.js";
+import { databasesOf, type DatabaseConfig } from "../config/databases.js";
 
 /** What of a run the dumps need. */
 export interface DumpRun {

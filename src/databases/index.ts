@@ -4,7 +4,7 @@ export {
   databasesOf,
   type DatabaseConfig,
   type DatabaseType,
-} from "./schema.js";
+} from "../config/databases.js";
 export {
   dumpDatabases,
   dumpDatabase,
@@ -18,7 +18,7 @@ export {
   type RestoreDatabaseRequest,
   type RestoredDatabase,
 } from "./restore.js";
-export type { DatabaseSummaryEvent } from "./events.js";
+export type { DatabaseSummaryEvent } from "../core/events.js";
 export {
   DATABASE_ROOT,
   databaseFromTags,

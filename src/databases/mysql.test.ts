@@ -14,7 +14,7 @@ import { run } from "../exec/index.js";
 import { dumpDatabases } from "./dump.js";
 import { dumpArgs, mysqlDriver, optionFileText } from "./mysql.js";
 import { restoreDatabase } from "./restore.js";
-import { databaseSchema, type MysqlDatabase } from "./schema.js";
+import { databaseSchema, type MysqlDatabase } from "../config/databases.js";
 import {
   dumpRun,
   engineFor,

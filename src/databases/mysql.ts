@@ -3,7 +3,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { SnapbackError, UsageError } from "../errors.js";
 import { commandLine, which } from "../exec/index.js";
-import type { MysqlDatabase } from "./schema.js";
+import type { MysqlDatabase } from "../config/databases.js";
 import { readPasswordFile } from "./secrets.js";
 import {
   nothingToDispose,

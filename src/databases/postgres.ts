@@ -1,7 +1,7 @@
 import { UsageError } from "../errors.js";
 import { commandLine } from "../exec/index.js";
 import type { StreamCommand } from "../engine/types.js";
-import type { PostgresDatabase } from "./schema.js";
+import type { PostgresDatabase } from "../config/databases.js";
 import { readPasswordFile } from "./secrets.js";
 import { nothingToDispose, type DatabaseDriver, type DriverContext } from "./types.js";
 

@@ -1,6 +1,6 @@
 import { mysqlDriver } from "./mysql.js";
 import { postgresDriver } from "./postgres.js";
-import type { DatabaseConfig } from "./schema.js";
+import type { DatabaseConfig } from "../config/databases.js";
 import { sqliteDriver } from "./sqlite.js";
 import type { DatabaseDriver } from "./types.js";
 

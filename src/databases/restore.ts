@@ -4,7 +4,7 @@ import { UsageError } from "../errors.js";
 import { withDatabase } from "./dump.js";
 import { dumpSelector, formatOfPath, type DumpFormat } from "./naming.js";
 import { driverFor } from "./registry.js";
-import { databasesOf, type DatabaseConfig } from "./schema.js";
+import { databasesOf, type DatabaseConfig } from "../config/databases.js";
 import { stdoutSink, writeFileAtomically } from "./stream.js";
 import { journaledTempDir } from "./tempdir.js";
 

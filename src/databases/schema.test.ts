@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { dumpPath, formatOfPath, isDatabaseSnapshot } from "./naming.js";
 import { driverFor } from "./registry.js";
-import { databasesOf, databasesSchema } from "./schema.js";
+import { databasesOf, databasesSchema } from "../config/databases.js";
 
 const messages = (input: unknown): string[] => {
   const r = databasesSchema.safeParse(input);

@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { SnapbackError, UsageError } from "../errors.js";
 import { commandLine, ProcessError, run } from "../exec/index.js";
-import type { SqliteDatabase } from "./schema.js";
+import type { SqliteDatabase } from "../config/databases.js";
 import type { DatabaseDriver } from "./types.js";
 
 /** How long the copy waits for a writer's lock before it gives up (rollback-journal mode). */

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Journal } from "../run/journal.js";
-import { newRunId } from "../run/runid.js";
+import { Journal } from "../core/journal.js";
+import { newRunId } from "../core/runid.js";
 
 /** A private temp dir with a journal of its own. */
 export interface JournaledDir extends AsyncDisposable {

@@ -6,11 +6,11 @@ import type { TestRepo } from "../../test/fixtures/restic.js";
 import { repositorySchema, type ResticRepository } from "../config/schema.js";
 import { resolveSecrets } from "../config/secrets.js";
 import { ResticEngine } from "../engine/restic-engine.js";
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../core/events.js";
 import type { DumpContext, DumpRun } from "./dump.js";
 import type { RestoreDatabaseRequest } from "./restore.js";
-import type { DatabaseSummaryEvent } from "./events.js";
-import { databasesSchema } from "./schema.js";
+import type { DatabaseSummaryEvent } from "../core/events.js";
+import { databasesSchema } from "../config/databases.js";
 
 /** Helpers for this folder's tests (never imported by product code). */
 

@@ -1,6 +1,6 @@
 import type { StreamSink, StreamSource } from "../engine/types.js";
 import type { DumpFormat } from "./naming.js";
-import type { DatabaseConfig } from "./schema.js";
+import type { DatabaseConfig } from "../config/databases.js";
 
 export interface DriverContext {
   /** A private (0700) directory for temp files; the caller removes it. */

@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
 import { errorMessage } from "../errors.js";
 import { log } from "../log.js";
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../core/events.js";
 import { BUS_NAME } from "./names.js";
 import { openBusService, type BusService } from "./service.js";
 

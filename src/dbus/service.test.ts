@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../exec/index.js";
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../core/events.js";
 import {
   asUser,
   startBusctlMonitor,

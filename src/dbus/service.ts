@@ -1,6 +1,6 @@
 import { errorMessage, SnapbackError } from "../errors.js";
 import { log, redact } from "../log.js";
-import type { RunEvent, RunStatus } from "../run/events.js";
+import type { RunEvent, RunStatus } from "../core/events.js";
 import {
   connectSystemBus,
   DBusError,

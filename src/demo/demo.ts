@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SnapbackError, UsageError } from "../errors.js";
 import { run } from "../exec/index.js";
-import { DeferStack } from "../run/defer.js";
+import { DeferStack } from "../core/defer.js";
 import { writeSampleData } from "./sample.js";
 
 export interface DemoIO {

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { Plan, Repository } from "../config/schema.js";
 import type { RepositorySecrets } from "../config/secrets.js";
-import type { TakenSnapshot } from "../snapshot/types.js";
+import type { TakenSnapshot } from "../core/snapshot.js";
 
 /** Wraps an engine argv so it runs inside the snapshot view (mount namespace). */
 export type CommandWrapper = (file: string, args: string[]) => { file: string; args: string[] };

@@ -1,6 +1,6 @@
 import { redact } from "../log.js";
 import type { HookRunStatus, RunFacts } from "./facts.js";
-import type { HookWhen } from "./schema.js";
+import type { HookWhen } from "../config/hooks.js";
 
 /**
  * The environment a hook runs with: snapback's own environment minus anything secret, plus

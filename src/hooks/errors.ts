@@ -1,6 +1,6 @@
 import { SnapbackError } from "../errors.js";
 import type { HookOutcome } from "./outcome.js";
-import type { HookWhen } from "./schema.js";
+import type { HookWhen } from "../config/hooks.js";
 
 /** A hook with on_error = "fail" failed (exit status, signal, timeout or not startable). Exit 1. */
 export class HookFailedError extends SnapbackError {

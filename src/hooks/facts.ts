@@ -1,6 +1,6 @@
-import type { HookWhen } from "./schema.js";
+import type { HookWhen } from "../config/hooks.js";
 
-/** Same values as the run's result status (src/run/events.ts RunStatus). */
+/** Same values as the run's result status (src/core/events.ts RunStatus). */
 export type HookRunStatus = "success" | "partial" | "failed" | "interrupted";
 
 /**

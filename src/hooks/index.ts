@@ -12,5 +12,5 @@ export {
   type HookConfig,
   type HookWhen,
   type OnError,
-} from "./schema.js";
+} from "../config/hooks.js";
 export { hookEnvironment } from "./env.js";

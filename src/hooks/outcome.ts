@@ -1,4 +1,4 @@
-import type { HookWhen, OnError } from "./schema.js";
+import type { HookWhen, OnError } from "../config/hooks.js";
 
 /** How one hook invocation ended. */
 export interface HookOutcome {

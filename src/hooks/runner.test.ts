@@ -4,7 +4,7 @@ import { InterruptedError, SnapbackError } from "../errors.js";
 import { HookFailedError } from "./errors.js";
 import type { RunFacts } from "./facts.js";
 import { HookRunner } from "./runner.js";
-import type { HookConfig } from "./schema.js";
+import type { HookConfig } from "../config/hooks.js";
 import {
   hook,
   killAll,

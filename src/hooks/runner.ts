@@ -1,7 +1,7 @@
 import { errorMessage, InterruptedError } from "../errors.js";
 import { commandLine, ProcessError, run } from "../exec/index.js";
 import { redact } from "../log.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "../config/duration.js";
 import { hookEnvironment } from "./env.js";
 import { HookFailedError } from "./errors.js";
 import type { HookRunStatus, RunFacts } from "./facts.js";
@@ -11,7 +11,7 @@ import {
   effectiveOnError,
   type HookConfig,
   type HookWhen,
-} from "./schema.js";
+} from "../config/hooks.js";
 
 export interface HookLineInfo {
   name: string;

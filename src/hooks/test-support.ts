@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { z } from "zod";
 import { run } from "../exec/index.js";
-import { hookSchema, type HookConfig } from "./schema.js";
+import { hookSchema, type HookConfig } from "../config/hooks.js";
 
 /** A hook as the config loader would produce it (defaults applied). */
 export function hook(input: z.input<typeof hookSchema>): HookConfig {

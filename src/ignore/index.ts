@@ -40,7 +40,7 @@ export {
   ignoreFileSchema,
   ignorePlanKeys,
   parseResticSize,
-} from "./schema.js";
+} from "../config/ignore.js";
 export {
   literalPattern,
   NEGATION_MIN_VERSION,

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createTestRepo } from "../../test/fixtures/restic.js";
 import { resticExcludeArgs } from "./args.js";
-import { ignorePlanKeys, parseResticSize } from "./schema.js";
+import { ignorePlanKeys, parseResticSize } from "../config/ignore.js";
 import { makeTree, snapshotEntries, tempDir } from "./test-support.js";
 
 const plan = z.strictObject(ignorePlanKeys);

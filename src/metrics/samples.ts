@@ -1,4 +1,4 @@
-import type { ResultEvent, RunStatus, SummaryEvent } from "../run/events.js";
+import type { ResultEvent, RunStatus, SummaryEvent } from "../core/events.js";
 import { FAMILY_BY_NAME, type Family } from "./families.js";
 import { labelString, type Sample } from "./exposition.js";
 

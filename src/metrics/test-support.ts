@@ -1,5 +1,5 @@
 import { run as exec } from "../exec/index.js";
-import type { ResultEvent, RunStatus, SummaryEvent } from "../run/events.js";
+import type { ResultEvent, RunStatus, SummaryEvent } from "../core/events.js";
 import type { MetricsRun } from "./samples.js";
 
 /** Helpers for this folder's tests (never imported by product code). */

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LockedError, SnapbackError } from "../errors.js";
 import { log } from "../log.js";
-import { FileLock } from "../run/lock.js";
+import { FileLock } from "../core/lock.js";
 import { ExpositionError, parse, render, type Sample } from "./exposition.js";
 import { FAMILIES } from "./families.js";
 import { merge, type MetricsRun } from "./samples.js";

@@ -3,7 +3,7 @@ import { registerSecret } from "../log.js";
 import type { HttpRequest } from "./http.js";
 import { keepTail, startText, summaryText } from "./message.js";
 import type { ChannelDriver } from "./registry.js";
-import type { HealthchecksChannel } from "./schema.js";
+import type { HealthchecksChannel } from "../config/notify.js";
 import type { FinishEvent } from "./types.js";
 
 /**

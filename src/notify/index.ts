@@ -1,7 +1,7 @@
 import { log, redact } from "../log.js";
 import { scrub, send, type HttpRequest } from "./http.js";
 import { driverFor, type ChannelDriver } from "./registry.js";
-import type { NotifyChannel, NotifyEvent } from "./schema.js";
+import type { NotifyChannel, NotifyEvent } from "../config/notify.js";
 import {
   finishEventOf,
   type NotifyFailure,
@@ -10,7 +10,7 @@ import {
   type StartContext,
 } from "./types.js";
 
-export * from "./schema.js";
+export * from "../config/notify.js";
 export type { NotifyFailure, NotifyOptions, RunReport, StartContext } from "./types.js";
 
 /**

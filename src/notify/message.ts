@@ -1,5 +1,5 @@
 import { formatBytes, formatDuration } from "../report/format.js";
-import type { RunStatus } from "../run/events.js";
+import type { RunStatus } from "../core/events.js";
 import type { RunReport, StartContext } from "./types.js";
 
 /** Human-readable texts shared by the channels. Plain ASCII where it ends up in a header. */

@@ -3,7 +3,7 @@ import { registerSecret } from "../log.js";
 import type { HttpRequest } from "./http.js";
 import { startText, startTitle, summaryText, title } from "./message.js";
 import type { ChannelDriver } from "./registry.js";
-import { NTFY_PRIORITIES, type NtfyChannel } from "./schema.js";
+import { NTFY_PRIORITIES, type NtfyChannel } from "../config/notify.js";
 import type { FinishEvent } from "./types.js";
 
 /**

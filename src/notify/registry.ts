@@ -1,7 +1,7 @@
 import { healthchecks } from "./healthchecks.js";
 import type { HttpRequest } from "./http.js";
 import { ntfy } from "./ntfy.js";
-import type { ChannelType, NotifyChannel } from "./schema.js";
+import type { ChannelType, NotifyChannel } from "../config/notify.js";
 import type { FinishEvent, RunReport, StartContext } from "./types.js";
 import { uptimeKuma } from "./uptime-kuma.js";
 import { webhook } from "./webhook.js";

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ResultEvent, RunStatus, SummaryEvent } from "../run/events.js";
-import { notifyChannelSchema, type NotifyChannel } from "./schema.js";
+import type { ResultEvent, RunStatus, SummaryEvent } from "../core/events.js";
+import { notifyChannelSchema, type NotifyChannel } from "../config/notify.js";
 import type { RunReport } from "./types.js";
 
 /** Helpers for this folder's tests (never imported by product code). */

@@ -1,5 +1,5 @@
-import type { ResultEvent, RunStatus, SummaryEvent } from "../run/events.js";
-import type { ChannelType, NotifyEvent } from "./schema.js";
+import type { ResultEvent, RunStatus, SummaryEvent } from "../core/events.js";
+import type { ChannelType, NotifyEvent } from "../config/notify.js";
 
 /** What is known when a run starts (the `start` event without its type). */
 export interface StartContext {

@@ -2,7 +2,7 @@ import { redact, registerSecret } from "../log.js";
 import type { HttpRequest } from "./http.js";
 import { shortText } from "./message.js";
 import type { ChannelDriver } from "./registry.js";
-import type { UptimeKumaChannel } from "./schema.js";
+import type { UptimeKumaChannel } from "../config/notify.js";
 
 /**
  * Uptime Kuma push monitor: GET <push url>?status=up|down&msg=<one line>&ping=<run ms>.

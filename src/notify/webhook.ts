@@ -1,7 +1,7 @@
 import { registerSecret } from "../log.js";
 import type { HttpRequest } from "./http.js";
 import type { ChannelDriver } from "./registry.js";
-import type { WebhookChannel } from "./schema.js";
+import type { WebhookChannel } from "../config/notify.js";
 
 /**
  * A generic webhook: POST of a JSON document.

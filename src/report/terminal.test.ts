@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, test } from "vitest";
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../core/events.js";
 import { TerminalReporter } from "./terminal.js";
 import { toProgress } from "../engine/restic/backup.js";
 import { parseBackupLine } from "../engine/restic/messages.js";

@@ -1,5 +1,5 @@
 import { redact } from "../log.js";
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../core/events.js";
 import { formatBytes, formatDuration } from "./format.js";
 
 /** The stderr line of a warning or error event (also printed next to its JSON with --json). */

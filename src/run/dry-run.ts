@@ -6,7 +6,8 @@ import { displayUrl, optionArgs, probeRestic } from "../engine/restic/index.js";
 import { forgetArgs, hasKeepRules } from "../engine/restic/forget.js";
 import { describeHooks } from "../hooks/index.js";
 import { collectIgnorePatterns } from "../ignore/index.js";
-import { describeRunPlan, type RunPlan } from "./plan.js";
+import type { RunPlan } from "../core/plan.js";
+import { describeRunPlan } from "./plan.js";
 import { keepRules } from "./retention.js";
 
 /**

@@ -3,7 +3,7 @@ import type { HistoryStore } from "../history/store.js";
 import { log, redact } from "../log.js";
 import { writeMetrics } from "../metrics/index.js";
 import { notifyFinish, type NotifyChannel } from "../notify/index.js";
-import type { EventSink, ResultEvent, SummaryEvent } from "./events.js";
+import type { EventSink, ResultEvent, SummaryEvent } from "../core/events.js";
 import type { LogTail } from "./log-tail.js";
 
 /** Where the end of a run is reported, whether it ran or could not start. */
@@ -28,7 +28,7 @@ export function firstCause(o: {
   return o.fatal ?? Object.values(o.failedRepositories)[0];
 }
 
-/** "interrupted by SIGINT" when the abort came from a signal (src/run/signals.ts). */
+/** "interrupted by SIGINT" when the abort came from a signal (src/core/signals.ts). */
 export function interruptedCause(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   const what = reason instanceof Error ? reason.message : undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { KeptSnapshot } from "../snapshot/types.js";
+import type { KeptSnapshot } from "../core/snapshot.js";
 import { selectLocal } from "./local-snapshots.js";
 
 let seq = 0;

@@ -1,6 +1,6 @@
 import { errorMessage } from "../errors.js";
-import type { KeptSnapshot } from "../snapshot/types.js";
-import type { RunPlan } from "./plan.js";
+import type { KeptSnapshot } from "../core/snapshot.js";
+import type { RunPlan } from "../core/plan.js";
 
 /**
  * Local retention (`local_snapshots = N`): the filesystem snapshots a run leaves on the

@@ -1,5 +1,5 @@
 import { redact } from "../log.js";
-import type { RunEvent } from "./events.js";
+import type { RunEvent } from "../core/events.js";
 
 /**
  * The last lines of a run in words, for the history store and notifications: what a person

@@ -1,37 +1,16 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { Config, Plan } from "../config/schema.js";
+import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { detectSources, listMounts } from "../snapshot/detect.js";
 import { providerFor } from "../snapshot/registry.js";
-import type { DetectedSource, SnapshotPlan, SnapshotProvider } from "../snapshot/types.js";
+import type { RunPlan } from "../core/plan.js";
+import type { DetectedSource } from "../core/snapshot.js";
 import { discoverDatasets } from "../snapshot/zfs/index.js";
 import { ROOT_SYSTEM_MOUNTS } from "../view/script.js";
 import { isUnder, normalizePath } from "../util/paths.js";
 import { describeHooks } from "../hooks/index.js";
 import { describeDatabaseDumps } from "../databases/index.js";
-
-/**
- * The pure half of a run: everything that will happen, worked out by reading the system and
- * touching nothing. `backup --dry-run` prints it; `apply` carries it out.
- */
-export interface RunPlan {
-  planName: string;
-  plan: Plan;
-  runId: string;
-  stateDir: string;
-  host: string;
-  sources: DetectedSource[];
-  groups: { provider: SnapshotProvider; snapshot: SnapshotPlan }[];
-  repositories: string[];
-  /** Paths snapback keeps out of every backup (its own state and snapshot dirs). */
-  internalExcludes: string[];
-  /** Per-run temp dir; live and writable in the view. */
-  tmpDir: string;
-  notPointInTime: string[];
-  /** Things the user should know before trusting the result. */
-  warnings: string[];
-}
 
 export async function planRun(config: Config, planName: string, runId: string): Promise<RunPlan> {
   const plan = config.plans[planName];

@@ -1,5 +1,5 @@
 import type { BackupProgress } from "../engine/types.js";
-import type { RunEvent } from "./events.js";
+import type { RunEvent } from "../core/events.js";
 
 /**
  * The `progress` event of an engine's progress report. `percent_done` stays the engine's

@@ -1,8 +1,8 @@
 import { rm } from "node:fs/promises";
 import { errorMessage } from "../errors.js";
 import { providerByName } from "../snapshot/registry.js";
-import type { JournalEntry } from "../snapshot/types.js";
-import { findOrphanJournals } from "./journal.js";
+import type { JournalEntry } from "../core/snapshot.js";
+import { findOrphanJournals } from "../core/journal.js";
 
 export interface Reclaimed {
   runId: string;

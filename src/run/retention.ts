@@ -4,10 +4,10 @@ import { runScheduledCheck } from "../check/scheduled.js";
 import type { Plan, Retention } from "../config/schema.js";
 import type { KeepRules, RepositoryEngine, RetainedSnapshot } from "../engine/types.js";
 import { errorMessage, SnapbackError } from "../errors.js";
-import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../snapshot/types.js";
-import type { RetentionOutcome, ScheduledCheckOutcome } from "./events.js";
+import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../core/snapshot.js";
+import type { RetentionOutcome, ScheduledCheckOutcome } from "../core/events.js";
 import { localSnapshotJson, trimLocalSnapshots } from "./local-snapshots.js";
-import type { RunPlan } from "./plan.js";
+import type { RunPlan } from "../core/plan.js";
 import { nextPruneDue, readPruneState, writePruneState } from "./prune-state.js";
 
 /**

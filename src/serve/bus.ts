@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 
-/** A `--json` event of `backup` (src/run/events.ts), as it crossed a process boundary. */
+/** A `--json` event of `backup` (src/core/events.ts), as it crossed a process boundary. */
 export type WireEvent = { type: string; plan?: string; run_id?: string } & Record<string, unknown>;
 
 /**

@@ -9,7 +9,7 @@ import { HISTORY_FILE, openHistory } from "../history/index.js";
 import type { HistoryStore } from "../history/store.js";
 import { log } from "../log.js";
 import { describeEntry, reclaimOrphans } from "../run/reclaim.js";
-import { withInterrupts } from "../run/signals.js";
+import { withInterrupts } from "../core/signals.js";
 import { createApp, type Env } from "./app.js";
 import { LoginLimiter, Sessions } from "./auth.js";
 import { RunEventBus } from "./bus.js";

@@ -3,7 +3,7 @@ import { openBusService } from "../dbus/index.js";
 import { BUS_NAME } from "../dbus/names.js";
 import type { HistoryStore } from "../history/store.js";
 import { log } from "../log.js";
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../core/events.js";
 import type { RunEventBus } from "./bus.js";
 import { cancelExternalRun } from "./cancel.js";
 import type { RunManager } from "./runner.js";

@@ -1,7 +1,7 @@
 import { errorMessage } from "../errors.js";
 import { run } from "../exec/index.js";
 import type { HistoryStore } from "../history/index.js";
-import { newRunId } from "../run/runid.js";
+import { newRunId } from "../core/runid.js";
 import type { RunEventBus, WireEvent } from "./bus.js";
 
 /** How the daemon starts `snapback --json backup PLAN`: this very program, same config. */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { errorMessage } from "../errors.js";
 import type { HistoryStore } from "../history/index.js";
-import { parseDuration } from "../hooks/duration.js";
+import { parseDuration } from "../config/duration.js";
 import { nextElapse } from "./calendar.js";
 import type { ServerConfig } from "./schema.js";
 

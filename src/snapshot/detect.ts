@@ -1,7 +1,7 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import { UsageError, errorMessage } from "../errors.js";
 import { isUnder, normalizePath } from "../util/paths.js";
-import type { DetectedSource, MountInfo, SnapshotKind } from "./types.js";
+import type { DetectedSource, MountInfo, SnapshotKind } from "../core/snapshot.js";
 
 export type SnapshotSetting = "auto" | SnapshotKind;
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createLoopBtrfs } from "../../test/fixtures/btrfs.js";
-import { Journal } from "../run/journal.js";
+import { Journal } from "../core/journal.js";
 import { detectSources } from "./detect.js";
 import { noneProvider } from "./none.js";
-import type { DetectedSource } from "./types.js";
+import type { DetectedSource } from "../core/snapshot.js";
 
 const onExt4 = (path: string): DetectedSource => ({
   path,

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import type { SnapshotPlan, SnapshotProvider } from "./types.js";
+import type { SnapshotPlan, SnapshotProvider } from "../core/snapshot.js";
 
 interface NoneDetail {
   path: string;

@@ -1,6 +1,6 @@
 import { btrfsProvider } from "./btrfs/index.js";
 import { noneProvider } from "./none.js";
-import type { SnapshotKind, SnapshotProvider } from "./types.js";
+import type { SnapshotKind, SnapshotProvider } from "../core/snapshot.js";
 import { zfsProvider } from "./zfs/index.js";
 
 const providers: Record<SnapshotKind, SnapshotProvider> = {

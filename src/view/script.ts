@@ -1,4 +1,4 @@
-import type { ViewBind } from "../snapshot/types.js";
+import type { ViewBind } from "../core/snapshot.js";
 
 /**
  * The view: a private mount namespace in which every snapshot is bind-mounted read-only over

@@ -1,8 +1,9 @@
 import { checkExitCode, checkPlans, type CheckDocument } from "../../check/run.js";
-import { READ_DATA_FORMS, readDataSubsetProblem } from "../../check/subset.js";
+import { READ_DATA_FORMS, readDataSubsetProblem } from "../../config/read-data.js";
 import { UsageError } from "../../errors.js";
 import { log } from "../../log.js";
-import { withInterrupts } from "../../run/signals.js";
+import { withInterrupts } from "../../core/signals.js";
+import { planRun } from "../../run/plan.js";
 import { defineCommand } from "../command.js";
 import { selectPlans } from "./plans.js";
 
@@ -57,6 +58,7 @@ export const checkCommand = defineCommand({
 
     const { value: doc, interruptedBy } = await withInterrupts((signal) =>
       checkPlans(config, planNames, {
+        planRun: (planName, runId) => planRun(config, planName, runId),
         ...(readData === undefined ? {} : { readData }),
         ...(spot === undefined ? {} : { spot }),
         signal,

@@ -4,9 +4,9 @@ import { ResticError } from "../../engine/restic/errors.js";
 import type { RepositoryLock } from "../../engine/types.js";
 import { errorMessage } from "../../errors.js";
 import { log } from "../../log.js";
-import { removeStaleLocks } from "../../run/lock.js";
+import { removeStaleLocks } from "../../core/lock.js";
 import { describeEntry, reclaimOrphans } from "../../run/reclaim.js";
-import { withInterrupts } from "../../run/signals.js";
+import { withInterrupts } from "../../core/signals.js";
 import { defineCommand } from "../command.js";
 import { describeLock } from "./unlock.js";
 

@@ -1,5 +1,5 @@
 import { runDemo } from "../../demo/demo.js";
-import { withInterrupts } from "../../run/signals.js";
+import { withInterrupts } from "../../core/signals.js";
 import { defineCommand } from "../command.js";
 
 export const demoCommand = defineCommand({

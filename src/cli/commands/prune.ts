@@ -5,10 +5,11 @@ import { openEngines } from "../../engine/open.js";
 import type { RepositoryEngine } from "../../engine/types.js";
 import { errorMessage } from "../../errors.js";
 import { log } from "../../log.js";
-import { planRun, type RunPlan } from "../../run/plan.js";
+import type { RunPlan } from "../../core/plan.js";
+import { planRun } from "../../run/plan.js";
 import { applyPlanRetention, type PlanRetentionReport } from "../../run/retention.js";
-import { newRunId } from "../../run/runid.js";
-import { withInterrupts } from "../../run/signals.js";
+import { newRunId } from "../../core/runid.js";
+import { withInterrupts } from "../../core/signals.js";
 import { defineCommand } from "../command.js";
 import { selectPlans } from "./plans.js";
 

@@ -1,6 +1,6 @@
 import { runResticWrapper } from "../../engine/restic/inspect.js";
 import { UsageError } from "../../errors.js";
-import { withInterrupts } from "../../run/signals.js";
+import { withInterrupts } from "../../core/signals.js";
 import { defineCommand } from "../command.js";
 import { planRepositories } from "./repository.js";
 

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { openEngines } from "../../engine/open.js";
 import { UsageError } from "../../errors.js";
-import { withInterrupts } from "../../run/signals.js";
+import { withInterrupts } from "../../core/signals.js";
 import { databaseFromTags, listPlanDumps } from "../../databases/index.js";
 import type { RepositoryEngine } from "../../engine/types.js";
 import { defineCommand } from "../command.js";

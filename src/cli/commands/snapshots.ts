@@ -4,7 +4,7 @@ import { databaseFromTags, listPlanDumps } from "../../databases/index.js";
 import { openEngines } from "../../engine/open.js";
 import { listLocalSnapshots } from "../../run/local-snapshots.js";
 import { planRun } from "../../run/plan.js";
-import { newRunId } from "../../run/runid.js";
+import { newRunId } from "../../core/runid.js";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { log } from "../../log.js";
 import { defineCommand, type CommandIO } from "../command.js";

@@ -4,8 +4,8 @@ import { openRepository } from "../../engine/open.js";
 import type { LocksReport, RepositoryEngine, RepositoryLock } from "../../engine/types.js";
 import { errorMessage, SnapbackError, UsageError } from "../../errors.js";
 import { log } from "../../log.js";
-import { RepositoryLocks } from "../../run/repo-lock.js";
-import { withInterrupts } from "../../run/signals.js";
+import { RepositoryLocks } from "../../core/repo-lock.js";
+import { withInterrupts } from "../../core/signals.js";
 import { defineCommand } from "../command.js";
 import { combineExitCodes } from "./plans.js";
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, open, readdir, rm, rmdir, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../../exec/index.js";
-import { newRunId } from "../../run/runid.js";
+import { newRunId } from "../../core/runid.js";
 import {
   deleteSubvolume,
   formatSnapshotName,

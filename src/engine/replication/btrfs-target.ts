@@ -6,7 +6,7 @@ import { pipeline, run } from "../../exec/index.js";
 import { isBtrfsPlanDetail } from "../../snapshot/btrfs/plan.js";
 import { parseSnapshotName } from "../../snapshot/btrfs/naming.js";
 import { deleteSubvolume, isSubvolume } from "../../snapshot/btrfs/subvolume.js";
-import type { TakenSnapshot } from "../../snapshot/types.js";
+import type { TakenSnapshot } from "../../core/snapshot.js";
 import { isUnder } from "../../util/paths.js";
 import type {
   BackupFile,

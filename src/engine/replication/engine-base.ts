@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { pipeline, pipelineCommand, type PipelineStage } from "../../exec/index.js";
 import { log } from "../../log.js";
-import type { TakenSnapshot } from "../../snapshot/types.js";
+import type { TakenSnapshot } from "../../core/snapshot.js";
 import type {
   BackupSummary,
   EngineSnapshot,

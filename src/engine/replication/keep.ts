@@ -1,5 +1,5 @@
 import { errorMessage } from "../../errors.js";
-import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../../snapshot/types.js";
+import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../../core/snapshot.js";
 import type { RepositoryEngine } from "../types.js";
 
 /**

@@ -2,7 +2,7 @@ import type { ZfsRepository } from "../../config/schema.js";
 import { SnapbackError, UsageError } from "../../errors.js";
 import { pipeline, run } from "../../exec/index.js";
 import type { ZfsGroupDetail } from "../../snapshot/zfs/index.js";
-import type { TakenSnapshot } from "../../snapshot/types.js";
+import type { TakenSnapshot } from "../../core/snapshot.js";
 import type * as E from "../types.js";
 import type * as Base from "./engine-base.js";
 import { ReplicationEngine, targetSnapshotOf } from "./engine-base.js";

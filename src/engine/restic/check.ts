@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { readDataSubsetProblem } from "../../check/subset.js";
+import { readDataSubsetProblem } from "../../config/read-data.js";
 import { redactText } from "../../config/secrets.js";
 import { UsageError } from "../../errors.js";
 import type { BackupFile, RepositoryCheckReport, RestoreFilesResult } from "../types.js";

@@ -3,7 +3,7 @@ import { parseConfigText } from "../../config/load.js";
 import { ConfigError, UsageError } from "../../errors.js";
 import type { ResticBinary } from "./binary.js";
 import { backupArgs } from "./backup.js";
-import { extraArgProblem } from "./schema.js";
+import { extraArgProblem } from "../../config/restic.js";
 import { planBackupTuningArgs, repositoryTuningArgs, withExtraArgs } from "./tuning.js";
 
 const base = (repoExtra: string, planExtra = ""): string => `

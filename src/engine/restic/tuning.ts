@@ -2,7 +2,7 @@ import type { Plan, ResticRepository } from "../../config/schema.js";
 import { UsageError } from "../../errors.js";
 import type { ResticBinary } from "./binary.js";
 import { versionAtLeast } from "./binary.js";
-import type { ExtraArgsCommand } from "./schema.js";
+import type { ExtraArgsCommand } from "../../config/restic.js";
 
 /** The restic version a first-class key needs: [major, minor, flag]. */
 const NEEDS = {

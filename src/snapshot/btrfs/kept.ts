@@ -2,7 +2,7 @@ import { lstat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SnapbackError } from "../../errors.js";
 import { run } from "../../exec/index.js";
-import type { KeptSnapshot, SnapshotPlan } from "../types.js";
+import type { KeptSnapshot, SnapshotPlan } from "../../core/snapshot.js";
 import { listSnapbackSnapshots, type LocalSnapshot } from "./list.js";
 import { formatSnapshotName, isSnapbackSnapshotPath, parseSnapshotName } from "./naming.js";
 import { isBtrfsPlanDetail } from "./plan.js";

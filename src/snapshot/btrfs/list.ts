@@ -1,6 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { MountInfo } from "../types.js";
+import type { MountInfo } from "../../core/snapshot.js";
 import { parseSnapshotName, type SnapshotName } from "./naming.js";
 import { SUBVOLUME_ROOT_INO, listSubvolumes } from "./subvolume.js";
 

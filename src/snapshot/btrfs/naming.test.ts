@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { newRunId } from "../../run/runid.js";
+import { newRunId } from "../../core/runid.js";
 import { formatSnapshotName, isSnapbackSnapshotPath, parseSnapshotName } from "./naming.js";
 
 describe("snapshot names", () => {

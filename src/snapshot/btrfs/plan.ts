@@ -4,7 +4,7 @@ import { UsageError } from "../../errors.js";
 import { commandLine } from "../../exec/index.js";
 import { isUnder, normalizePath } from "../../util/paths.js";
 import { listMounts, mountOf } from "../detect.js";
-import type { DetectedSource, MountInfo, SnapshotPlan, ViewBind } from "../types.js";
+import type { DetectedSource, MountInfo, SnapshotPlan, ViewBind } from "../../core/snapshot.js";
 import { SNAPSHOT_DIR_NAME, formatSnapshotName, parseSnapshotName } from "./naming.js";
 import {
   SUBVOLUME_ROOT_INO,

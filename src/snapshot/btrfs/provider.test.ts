@@ -6,9 +6,9 @@ import { describe, expect, it } from "vitest";
 import { createLoopBtrfs } from "../../../test/fixtures/btrfs.js";
 import { SnapbackError, UsageError } from "../../errors.js";
 import { run } from "../../exec/index.js";
-import { Journal } from "../../run/journal.js";
+import { Journal } from "../../core/journal.js";
 import { detectSources } from "../detect.js";
-import type { JournalEntry, TakeContext, TakenSnapshot, ViewBind } from "../types.js";
+import type { JournalEntry, TakeContext, TakenSnapshot, ViewBind } from "../../core/snapshot.js";
 import {
   btrfsProvider,
   findSnapbackSnapshots,

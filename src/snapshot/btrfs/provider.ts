@@ -8,7 +8,7 @@ import type {
   SnapshotProvider,
   TakeContext,
   TakenSnapshot,
-} from "../types.js";
+} from "../../core/snapshot.js";
 import { listKeptBtrfs, removeKeptBtrfs } from "./kept.js";
 import { isSnapbackSnapshotPath } from "./naming.js";
 import { isBtrfsPlanDetail, planBtrfs, type BtrfsPlanDetail } from "./plan.js";

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SnapbackError, UsageError } from "../../errors.js";
 import { ProcessError, run } from "../../exec/index.js";
 import { isUnder } from "../../util/paths.js";
-import type { MountInfo } from "../types.js";
+import type { MountInfo } from "../../core/snapshot.js";
 
 /** Inode number of every btrfs subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID). */
 export const SUBVOLUME_ROOT_INO = 256;

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Journal } from "../../run/journal.js";
+import { Journal } from "../../core/journal.js";
 import { createZfsPool, detectZfsSource } from "../../../test/fixtures/zfs.js";
-import type { SnapshotPlan } from "../types.js";
+import type { SnapshotPlan } from "../../core/snapshot.js";
 import { discoverDatasets, zfsProvider } from "./index.js";
 
 describe("discoverDatasets", () => {

@@ -1,4 +1,4 @@
-import type { SnapshotProvider } from "../types.js";
+import type { SnapshotProvider } from "../../core/snapshot.js";
 import { planZfs } from "./plan.js";
 import { reclaimZfs } from "./reclaim.js";
 import { releaseZfs, takeZfs } from "./take.js";

@@ -2,7 +2,7 @@ import { join, relative } from "node:path";
 import { SnapbackError } from "../../errors.js";
 import { commandLine } from "../../exec/index.js";
 import { isUnder } from "../../util/paths.js";
-import type { DetectedSource, SnapshotPlan, ViewBind } from "../types.js";
+import type { DetectedSource, SnapshotPlan, ViewBind } from "../../core/snapshot.js";
 import { zfsCapabilities, type ZfsCapabilities } from "./capabilities.js";
 import {
   cloneName,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SnapbackError } from "../../errors.js";
 import { run } from "../../exec/index.js";
-import { Journal } from "../../run/journal.js";
+import { Journal } from "../../core/journal.js";
 import {
   createZfsPool,
   detectZfsSource,
@@ -13,7 +13,7 @@ import {
   mountsMatching,
   snapbackObjectsIn,
 } from "../../../test/fixtures/zfs.js";
-import type { SnapshotPlan, TakeContext, TakenSnapshot } from "../types.js";
+import type { SnapshotPlan, TakeContext, TakenSnapshot } from "../../core/snapshot.js";
 import { runTag, snapshotName, VIEW_ROOT } from "./commands.js";
 import {
   listSnapbackObjects,

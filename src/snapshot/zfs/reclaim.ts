@@ -1,6 +1,6 @@
 import { SnapbackError } from "../../errors.js";
 import { isUnder } from "../../util/paths.js";
-import type { JournalEntry } from "../types.js";
+import type { JournalEntry } from "../../core/snapshot.js";
 import { poolOf, VIEW_ROOT } from "./commands.js";
 import { mountAt, zfsMounts } from "./mounts.js";
 import { removeDirAndEmptyParents, unmountDir } from "./unmount.js";

@@ -1,7 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import { SnapbackError, errorMessage } from "../../errors.js";
 import { commandLine, run } from "../../exec/index.js";
-import type { JournalEntry, SnapshotPlan, TakeContext, TakenSnapshot } from "../types.js";
+import type {
+  JournalEntry,
+  SnapshotPlan,
+  TakeContext,
+  TakenSnapshot,
+} from "../../core/snapshot.js";
 import { zfsCapabilities } from "./capabilities.js";
 import { exposeCommands, snapshotCommand, type Command } from "./commands.js";
 import { mountAt } from "./mounts.js";

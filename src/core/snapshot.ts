@@ -1,4 +1,4 @@
-import type { Journal } from "../run/journal.js";
+import type { Journal } from "./journal.js";
 
 /**
  * How a snapshot provider plugs into a run. A run detects each source's filesystem, asks the

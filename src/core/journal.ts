@@ -1,6 +1,6 @@
 import { appendFile, mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { JournalEntry } from "../snapshot/types.js";
+import type { JournalEntry } from "./snapshot.js";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
 
 /**

@@ -1,5 +1,3 @@
-import type { DatabaseSummaryEvent } from "../databases/events.js";
-
 /**
  * What a run reports. With --json each event is one line on stdout; otherwise the terminal
  * reporter renders them. Field names follow the contract (snake_case).
@@ -74,7 +72,21 @@ export interface ScheduledCheckOutcome {
   error?: string;
 }
 
-export type { DatabaseSummaryEvent };
+/** What a run reports about each database dump (one per database and repository). */
+export interface DatabaseSummaryEvent {
+  type: "database_summary";
+  plan: string;
+  repository: string;
+  database: string;
+  db_type: string;
+  snapshot_id: string;
+  /** The path the dump is stored under in the snapshot. */
+  path: string;
+  /** Bytes of the dump. */
+  bytes: number;
+  data_added: number;
+  duration_s: number;
+}
 
 export type RunEvent =
   | { type: "start"; plan: string; run_id: string; sources: string[]; repositories: string[] }

@@ -6,7 +6,7 @@ import {
   notifyChannelSchema,
   planNotifySchema,
   type NotifyChannel,
-} from "./schema.js";
+} from "./notify.js";
 
 function problems(raw: unknown): string[] {
   const r = notifyChannelSchema.safeParse(raw);

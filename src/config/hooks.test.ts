@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "./duration.js";
-import { effectiveOnError, hookSchema, hooksSchema } from "./schema.js";
+import { effectiveOnError, hookSchema, hooksSchema } from "./hooks.js";
 
 function problems(input: unknown): string[] {
   const r = hookSchema.safeParse(input);
