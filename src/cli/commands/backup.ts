@@ -5,7 +5,7 @@ import { LockedError, UsageError } from "../../errors.js";
 import { LiveEvents, openHistory } from "../../history/index.js";
 import { channelsForPlan } from "../../notify/index.js";
 import { log, redact, setProblemSink } from "../../log.js";
-import { applyRun } from "../../run/apply.js";
+import { applyRun } from "../../run/pipeline.js";
 import { failUnrunnablePlan } from "../../run/unrunnable.js";
 import type { RunEvent } from "../../run/events.js";
 import { planRun, type RunPlan } from "../../run/plan.js";
@@ -82,7 +82,7 @@ export const backupCommand = defineCommand({
       for (const p of plans) docs.push({ p, d: await describeDryRun(config, p) });
       for (const { p, d } of docs)
         if (global.json) io.printJson(d);
-        else for (const line of dryRunLines(p, d)) io.print(line);
+        else for (const line of dryRunLines(config, p, d)) io.print(line);
       return 0;
     }
 
