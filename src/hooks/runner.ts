@@ -121,15 +121,31 @@ export class HookRunner {
       await this.run("before", facts, signal);
       value = await take();
     } catch (e) {
-      try {
-        await this.run("after_snapshot", { ...facts, error: facts.error ?? errorMessage(e) });
-      } catch (after) {
-        this.callbacks.onWarning?.(errorMessage(after));
-      }
+      await this.afterSnapshot(facts, { error: e });
       throw e;
     }
-    await this.run("after_snapshot", facts);
+    await this.afterSnapshot(facts);
     return value;
+  }
+
+  /**
+   * The `after_snapshot` hooks, for a caller that runs `before` and the snapshots as steps of
+   * its own (the run's pipeline). After a failure (`failed`) they still run, told the error,
+   * and a failure of theirs becomes a warning: the first error wins.
+   */
+  async afterSnapshot(facts: RunFacts, failed?: { error: unknown }): Promise<void> {
+    if (failed === undefined) {
+      await this.run("after_snapshot", facts);
+      return;
+    }
+    try {
+      await this.run("after_snapshot", {
+        ...facts,
+        error: facts.error ?? errorMessage(failed.error),
+      });
+    } catch (after) {
+      this.callbacks.onWarning?.(errorMessage(after));
+    }
   }
 
   /**

@@ -74,10 +74,41 @@ local_snapshots = 0
       "local restore points: keep the newest 0 run(s) of snapshots on the sources",
     ]);
 
-    const text = dryRunLines(p, d).join("\n");
+    const text = dryRunLines(config, p, d).join("\n");
     for (const line of [...d.hooks, ...d.databases, ...d.commands, ...d.after])
       expect(text).toContain(line);
     expect(text).toContain(`    ${src}/**/logs`);
     expect(text).not.toContain("S3cretPW");
+
+    // The text is the run's pipeline: every step by name, in order, each with what it would do.
+    const steps = [
+      "lock",
+      "start",
+      "temp dir",
+      "open repositories",
+      "before hooks",
+      "snapshots",
+      "view",
+      "each repository: backup, dumps",
+      "retention",
+      "scheduled check",
+      "result",
+    ];
+    expect(d.steps).toEqual(steps);
+    const lines = text.split("\n");
+    expect(lines.filter((l) => /^ {2}\[.+\]$/.test(l))).toEqual(steps.map((s) => `  [${s}]`));
+    const stepOf = (needle: string): string | undefined =>
+      lines
+        .slice(
+          0,
+          lines.findIndex((l) => l.includes(needle)),
+        )
+        .findLast((l) => /^ {2}\[.+\]$/.test(l));
+    expect(stepOf("hook: before hook stop-app")).toBe("  [before hooks]");
+    expect(stepOf("none snapshot of")).toBe("  [snapshots]");
+    expect(stepOf(`    ${src}/**/logs`)).toBe("  [view]");
+    expect(stepOf("run: [nas]")).toBe("  [each repository: backup, dumps]");
+    expect(stepOf("database grafana (sqlite)")).toBe("  [each repository: backup, dumps]");
+    expect(stepOf("restic forget")).toBe("  [retention]");
   });
 });

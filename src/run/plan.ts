@@ -9,8 +9,6 @@ import type { DetectedSource } from "../core/snapshot.js";
 import { discoverDatasets } from "../snapshot/zfs/index.js";
 import { ROOT_SYSTEM_MOUNTS } from "../view/script.js";
 import { isUnder, normalizePath } from "../util/paths.js";
-import { describeHooks } from "../hooks/index.js";
-import { describeDatabaseDumps } from "../databases/index.js";
 
 export async function planRun(config: Config, planName: string, runId: string): Promise<RunPlan> {
   const plan = config.plans[planName];
@@ -100,29 +98,4 @@ async function hiddenMountWarnings(
     );
   }
   return warnings;
-}
-
-/** Human-readable lines for --dry-run. */
-export function describeRunPlan(p: RunPlan, engineCommands: string[]): string[] {
-  const lines = [`plan ${p.planName} (run ${p.runId}, host ${p.host})`];
-  for (const s of p.sources)
-    lines.push(
-      `  source ${s.path}: ${s.kind} on ${s.mount.source} (${s.mount.fstype}) at ${s.mount.target}`,
-    );
-  for (const g of p.groups) {
-    lines.push(
-      `  ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}${g.snapshot.atomic && g.snapshot.sources.length > 1 ? " (atomic)" : ""}`,
-    );
-    for (const step of g.snapshot.steps) lines.push(`    ${step}`);
-    for (const n of g.snapshot.nested) lines.push(`    nested: ${n}`);
-  }
-  for (const n of p.notPointInTime)
-    lines.push(`  warning: ${n} is backed up live, not point-in-time`);
-  for (const w of p.warnings) lines.push(`  warning: ${w}`);
-  if (p.internalExcludes.length)
-    lines.push(`  excluded (snapback's own): ${p.internalExcludes.join(", ")}`);
-  for (const h of describeHooks(p.plan.hooks)) lines.push(`  hook: ${h}`);
-  for (const d of describeDatabaseDumps(p.planName, p.plan)) lines.push(`  ${d}`);
-  for (const c of engineCommands) lines.push(`  run: ${c}`);
-  return lines;
 }

@@ -1,11 +1,10 @@
 import { pinnedSnapshots } from "../engine/replication/pins.js";
 import { databasesOf, dumpSelector } from "../databases/index.js";
-import { runScheduledCheck } from "../check/scheduled.js";
 import type { Plan, Retention } from "../config/schema.js";
 import type { KeepRules, RepositoryEngine, RetainedSnapshot } from "../engine/types.js";
 import { errorMessage, SnapbackError } from "../errors.js";
 import type { SnapshotProvider, TakeContext, TakenSnapshot } from "../core/snapshot.js";
-import type { RetentionOutcome, ScheduledCheckOutcome } from "../core/events.js";
+import type { RetentionOutcome } from "../core/events.js";
 import { localSnapshotJson, trimLocalSnapshots } from "./local-snapshots.js";
 import type { RunPlan } from "../core/plan.js";
 import { nextPruneDue, readPruneState, writePruneState } from "./prune-state.js";
@@ -237,96 +236,65 @@ export interface AfterBackupRequest {
   run: RunPlan;
   /** The repositories this run has just backed up to. */
   engines: RepositoryEngine[];
-  taken: TakenSnapshot[];
   signal: AbortSignal;
   warn: (message: string, repository?: string) => void;
-  /** Told when retention or the scheduled check starts, for live progress. */
-  onPhase?: (phase: "retention" | "check") => void;
-}
-
-/** What the result event reports of the steps after the backup. */
-export interface AfterBackup {
-  retention?: RetentionOutcome;
-  check?: ScheduledCheckOutcome;
 }
 
 /**
- * The lifecycle steps after a backup: retention (plans with a retention table), then the
- * plan's scheduled check when it is due. Neither ever fails the backup: problems become
- * warnings and fields of the result event. Only an interruption is thrown.
+ * Retention after a backup (plans with a retention table). It never fails the backup: problems
+ * become warnings and the outcome's `error`. Only an interruption is thrown.
  */
-export async function applyRetentionAfterBackup(req: AfterBackupRequest): Promise<AfterBackup> {
-  const out: AfterBackup = {};
-  if (req.engines.length === 0) return out;
-  if (req.run.plan.retention) {
-    req.onPhase?.("retention");
-    try {
-      const r = await applyPlanRetention({
-        planName: req.run.planName,
-        plan: req.run.plan,
-        host: req.run.host,
-        engines: req.engines,
-        groups: req.run.groups,
-        dryRun: false,
-        signal: req.signal,
-        currentRunId: req.run.runId,
-        stateDir: req.run.stateDir,
-        honourPruneEvery: true,
-      });
-      const errors: string[] = [];
-      for (const repo of r.repositories) {
-        if (repo.error !== undefined) {
-          errors.push(`${repo.repository}: ${repo.error}`);
-          req.warn(`retention failed (the backup itself is fine): ${repo.error}`, repo.repository);
-        }
-      }
-      for (const e of r.local.errors) {
-        errors.push(e);
-        req.warn(`local snapshot retention: ${e}`);
-      }
-      for (const kind of r.local.unsupported)
-        req.warn(
-          `local_snapshots: ${kind} snapshots cannot be kept yet; they were removed after the backup`,
-        );
-      out.retention = {
-        removed: sum(r.repositories.map((x) => x.remove.length)),
-        kept: sum(r.repositories.map((x) => x.keep.length)),
-        pruned: r.repositories.some((x) => x.pruned),
-        ...deferredPrune(r.repositories),
-        local_removed: r.local.remove.length,
-        // The run's own restore point is kept when the run unwinds (after this).
-        local_kept: r.local.keep.length,
-        ...(errors.length > 0 ? { error: errors.join("; ") } : {}),
-      };
-    } catch (e) {
-      if (req.signal.aborted) throw e;
-      req.warn(`retention failed (the backup itself is fine): ${errorMessage(e)}`);
-      out.retention = {
-        removed: 0,
-        kept: 0,
-        pruned: false,
-        local_removed: 0,
-        local_kept: 0,
-        error: errorMessage(e),
-      };
-    }
-  }
+export async function retentionAfterBackup(req: AfterBackupRequest): Promise<RetentionOutcome> {
   try {
-    const check = await runScheduledCheck({
-      run: req.run,
+    const r = await applyPlanRetention({
+      planName: req.run.planName,
+      plan: req.run.plan,
+      host: req.run.host,
       engines: req.engines,
-      taken: req.taken,
+      groups: req.run.groups,
+      dryRun: false,
       signal: req.signal,
-      warn: req.warn,
-      onStart: () => req.onPhase?.("check"),
+      currentRunId: req.run.runId,
+      stateDir: req.run.stateDir,
+      honourPruneEvery: true,
     });
-    if (check) out.check = check;
+    const errors: string[] = [];
+    for (const repo of r.repositories) {
+      if (repo.error !== undefined) {
+        errors.push(`${repo.repository}: ${repo.error}`);
+        req.warn(`retention failed (the backup itself is fine): ${repo.error}`, repo.repository);
+      }
+    }
+    for (const e of r.local.errors) {
+      errors.push(e);
+      req.warn(`local snapshot retention: ${e}`);
+    }
+    for (const kind of r.local.unsupported)
+      req.warn(
+        `local_snapshots: ${kind} snapshots cannot be kept yet; they were removed after the backup`,
+      );
+    return {
+      removed: sum(r.repositories.map((x) => x.remove.length)),
+      kept: sum(r.repositories.map((x) => x.keep.length)),
+      pruned: r.repositories.some((x) => x.pruned),
+      ...deferredPrune(r.repositories),
+      local_removed: r.local.remove.length,
+      // The run's own restore point is kept when the run unwinds (after this).
+      local_kept: r.local.keep.length,
+      ...(errors.length > 0 ? { error: errors.join("; ") } : {}),
+    };
   } catch (e) {
     if (req.signal.aborted) throw e;
-    req.warn(`scheduled check failed: ${errorMessage(e)}`);
-    out.check = { ok: false, mismatches: 0, error: errorMessage(e) };
+    req.warn(`retention failed (the backup itself is fine): ${errorMessage(e)}`);
+    return {
+      removed: 0,
+      kept: 0,
+      pruned: false,
+      local_removed: 0,
+      local_kept: 0,
+      error: errorMessage(e),
+    };
   }
-  return out;
 }
 
 /** Whether the rules keep anything in particular: without one, retention must not run at all. */

@@ -2,7 +2,7 @@ import type { Plan } from "../config/schema.js";
 import { errorMessage, SnapbackError } from "../errors.js";
 import { HookRunner } from "../hooks/index.js";
 import { log } from "../log.js";
-import type { AppliedRun } from "./apply.js";
+import type { AppliedRun } from "./steps/types.js";
 import type { ResultEvent } from "../core/events.js";
 import { reportResult, type FinishContext } from "./finish.js";
 import { LogTail } from "./log-tail.js";

@@ -5,7 +5,7 @@ import { LockedError, UsageError } from "../../errors.js";
 import { LiveEvents, openHistory } from "../../history/index.js";
 import { channelsForPlan } from "../../notify/index.js";
 import { log, redact, setProblemSink } from "../../log.js";
-import { applyRun } from "../../run/apply.js";
+import { applyRun } from "../../run/pipeline.js";
 import { failUnrunnablePlan } from "../../run/unrunnable.js";
 import type { RunEvent } from "../../core/events.js";
 import type { RunPlan } from "../../core/plan.js";
@@ -83,7 +83,7 @@ export const backupCommand = defineCommand({
       for (const p of plans) docs.push({ p, d: await describeDryRun(config, p) });
       for (const { p, d } of docs)
         if (global.json) io.printJson(d);
-        else for (const line of dryRunLines(p, d)) io.print(line);
+        else for (const line of dryRunLines(config, p, d)) io.print(line);
       return 0;
     }
 
