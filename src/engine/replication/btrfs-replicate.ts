@@ -4,6 +4,7 @@ import type { PipelineStage } from "../../exec/index.js";
 import { deleteSubvolume, parseSnapshotName } from "../../snapshot/btrfs/index.js";
 import { isSnapbackSnapshotPath } from "../../snapshot/btrfs/naming.js";
 import type { KeepRules } from "../types.js";
+import { removeOwnSnapshotStubs } from "./btrfs-placeholders.js";
 import { listSnapbackSubvolumes, showSubvolumes, type SubvolumeInfo } from "./btrfs-show.js";
 import { newestCommon } from "./common-parent.js";
 import type { Replication, TransferRecord } from "./engine-base.js";
@@ -73,6 +74,8 @@ export async function replicateBtrfsSnapshot(
   if (!sub) throw new SnapbackError(`${subvolume} is not a btrfs subvolume any more`);
   if (!snap?.readonly)
     throw new SnapbackError(`${snapshot} is not a read-only btrfs snapshot: it cannot be sent`);
+  // What the target receives is the user's tree, not snapback's own snapshots inside it.
+  await removeOwnSnapshotStubs(snapshot, subvolume);
 
   const candidates = (await listSnapbackSubvolumes(localHost, dirname(snapshot), r.signal)).filter(
     (c) =>
