@@ -63,7 +63,9 @@ async function stubsIn(snapshot: string, subvolume: string): Promise<Stubs[]> {
  * subvolume stays as btrfs shows it. The uuid, parent uuid and generation at creation do not
  * change, so the parent lookup and received_uuid verification work as before; btrfs refuses to
  * make a snapshot writable while a send of it runs, and this runs before the first one. A
- * snapshot with nothing to remove is not touched (a second target of the same run).
+ * snapshot with nothing to remove is not touched (a second target of the same run). Killed
+ * while writable, it is still the dead run's journaled snapshot (reclaimed by the next run or
+ * `cleanup`), and a writable snapshot is never taken for a parent.
  */
 export async function removeOwnSnapshotStubs(snapshot: string, subvolume: string): Promise<void> {
   const found = await stubsIn(snapshot, subvolume);
