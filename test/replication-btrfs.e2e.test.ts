@@ -138,11 +138,17 @@ async function createRig(sizeMiB = 512): Promise<Rig> {
 
 const names = (s: readonly SubvolumeInfo[]): string[] => s.map((x) => x.name).sort();
 
-async function same(a: string, b: string): Promise<void> {
-  // Subvolumes nested in a snapshot show up as empty stubs that btrfs send leaves out.
-  const r = await run("diff", ["-r", "--no-dereference", "-x", ".snapback", a, b], {
-    reject: false,
-  });
+/**
+ * The two trees hold the same. Nothing of snapback's own is left out: what is sent holds none of
+ * its snapshots (issue 11). `stubs` are a user's nested subvolumes, which a snapshot shows as
+ * empty directories and btrfs send leaves out.
+ */
+async function same(a: string, b: string, stubs: string[] = []): Promise<void> {
+  const r = await run(
+    "diff",
+    ["-r", "--no-dereference", ...stubs.flatMap((x) => ["-x", x]), a, b],
+    { reject: false },
+  );
   expect(r.stdout + r.stderr, `diff ${a} ${b}`).toBe("");
   expect(r.exitCode).toBe(0);
 }
@@ -297,6 +303,71 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
 
     expect(await mountsUnder(rig.src.mountpoint)).toEqual([]);
     expect(await readdir(join(rig.stateDir, "journal")).catch(() => [])).toEqual([]);
+  });
+
+  test("what is sent holds none of snapback's own snapshots; the user's tree is complete", async () => {
+    await using rig = await createRig();
+    await fill(rig.data, "own");
+    // A user's nested subvolume (replicated as a snapshot of its own) and a user's directory
+    // whose name only resembles ours: both are the user's and stay.
+    const vm = await rig.src.subvolume("data/vm");
+    await writeFile(join(vm, "disk.img"), "vm\n");
+    await mkdir(join(rig.data, ".snapback-notes"));
+    await writeFile(join(rig.data, ".snapback-notes", "n"), "note\n");
+    // Restore points stay in .snapback next to the replication parent.
+    await rig.configure({ plan: "[plans.p.retention]\nlocal_snapshots = 2" });
+    const made: string[] = [];
+    // Local retention and the source parents go by creation order (the subvolume id and the
+    // generation), so runs within one second are told apart.
+    for (let i = 0; i < 4; i++) {
+      await writeFile(join(rig.data, `gen${i}`), `${i}\n`);
+      const b = await rig.backup();
+      expect(b.r.exitCode, b.r.stderr).toBe(0);
+      expect(b.warnings).toEqual([]);
+      const own = b.transfers.filter((t) => t.snapshot.endsWith("@1"));
+      expect(own).toHaveLength(1);
+      // Full first, then incremental from the previous run's: the parent lookup is unaffected.
+      expect(own[0]?.parent).toBe(made.at(-1));
+      made.push(own[0]?.snapshot ?? "");
+    }
+    const [s1, s2, s3, s4] = made;
+    expect((await rig.sourceSnaps()).filter((n) => n.endsWith("@1"))).toEqual([s3, s4].sort());
+
+    // Each run's snapshot had a .snapback inside (empty at the first, then with the stubs of
+    // the restore points and the parent): none of it arrived; all of the user's did.
+    const userTree = (runs: number): string[] =>
+      [
+        ".snapback-notes",
+        "docs",
+        "link-own",
+        ...made.slice(0, runs).map((_, i) => `gen${i}`),
+      ].sort();
+    for (const [i, name] of made.entries()) {
+      const received = join(rig.targetDir, name);
+      expect((await readdir(received)).sort(), received).toEqual(userTree(i + 1));
+    }
+    const onTarget = await rig.targetSnaps();
+    expect(names(onTarget)).toEqual([s1, s2, s3, s4].sort());
+    expect(onTarget.every((t) => t.readonly && t.receivedUuid !== undefined)).toBe(true);
+    // The kept snapshots on the source are clean too, read-only, and still show the user's
+    // nested subvolume as btrfs does (an empty stub, which send leaves out).
+    for (const [i, name] of [
+      [3, s3],
+      [4, s4],
+    ] as const) {
+      const kept = join(rig.data, ".snapback", name ?? "");
+      expect((await readdir(kept)).sort()).toEqual([...userTree(i), "vm"].sort());
+      expect((await stat(join(kept, "vm"))).ino, "the user's nested subvolume stub").toBe(2);
+      expect((await run("btrfs", ["property", "get", "-ts", kept, "ro"])).stdout.trim()).toBe(
+        "ro=true",
+      );
+      await same(kept, join(rig.targetDir, name ?? ""), ["vm"]);
+    }
+    // The nested subvolume's own snapshots arrive whole, in their own target directory.
+    const vmDir = join(rig.target, escapeSourceName(vm));
+    const vmSnaps = names(await listSnapbackSubvolumes(localHost, vmDir));
+    expect(vmSnaps).toHaveLength(4);
+    for (const n of vmSnaps) expect(await readdir(join(vmDir, n))).toEqual(["disk.img"]);
   });
 
   test("the newest common parent after snapshots vanish on either side; a full send with a warning when none is left", async () => {

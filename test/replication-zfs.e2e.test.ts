@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -162,6 +162,10 @@ async function sameAsTarget(rig: Rig): Promise<void> {
     // zfs-fuse mounts a clone as it makes it; OpenZFS needs asking.
     await run("zfs", ["mount", clone], { reject: false });
     await same(rig.home.mountpoint, dir);
+    // ZFS snapshots are not in the dataset's tree and snapback's views live outside it: nothing
+    // of snapback's is left in the source or sent with it (issue 11), restore points or not.
+    for (const tree of [rig.home.mountpoint, dir])
+      expect(await readdir(tree), tree).not.toContain(".snapback");
   } finally {
     // zfs-fuse calls a mounted dataset busy: unmount first, and give it a moment.
     for (let i = 0; i < 20; i++) {

@@ -1,17 +1,16 @@
 import { basename, dirname, join } from "node:path";
 import { errorMessage, SnapbackError } from "../../errors.js";
-import type { PipelineStage } from "../../exec/index.js";
 import { deleteSubvolume, parseSnapshotName } from "../../snapshot/btrfs/index.js";
 import { isSnapbackSnapshotPath } from "../../snapshot/btrfs/naming.js";
 import type { KeepRules } from "../types.js";
+import { removeOwnSnapshotStubs } from "./btrfs-placeholders.js";
 import { listSnapbackSubvolumes, showSubvolumes, type SubvolumeInfo } from "./btrfs-show.js";
-import { newestCommon } from "./common-parent.js";
 import type { Replication, TransferRecord } from "./engine-base.js";
-import { onHost, pruneSourceParents, sendReceive } from "./engine-base.js";
+import { onHost } from "./engine-base.js";
 import { escapeSourceName, runIdTime } from "./naming.js";
-import { writePin } from "./pins.js";
 import { selectRetention, type RetentionChoice } from "./retention.js";
 import { localHost, type Host } from "./ssh.js";
+import { transfer, type SourceSnapshot, type TransferKind } from "./transfer.js";
 
 /**
  * One btrfs source subvolume's snapshot sent to a target directory (the steps of
@@ -59,49 +58,83 @@ export async function removePartials(
 /** The `sendId` a target records for a source snapshot: its received_uuid if it has one, else its uuid. */
 const sendIdOf = (s: SubvolumeInfo): string => s.receivedUuid ?? s.uuid;
 
-export async function replicateBtrfsSnapshot(
+type BtrfsSnapshot = SourceSnapshot & { info: SubvolumeInfo };
+
+const asSource = (s: SubvolumeInfo): BtrfsSnapshot => ({
+  name: s.path,
+  sendId: sendIdOf(s),
+  order: s.genAtCreation,
+  runId: parseSnapshotName(s.name)?.runId ?? "",
+  info: s,
+});
+
+export function replicateBtrfsSnapshot(
   r: BtrfsReplication,
   subvolume: string,
   snapshot: string,
 ): Promise<TransferRecord> {
+  return transfer(r, subvolume, snapshot, btrfsTransfer(r, subvolume, snapshot));
+}
+
+/**
+ * The btrfs steps of one transfer into `<targetRoot>/<escaped subvolume>`: partial receives
+ * removed, the parent matched by received_uuid, the result checked by its received_uuid.
+ */
+function btrfsTransfer(
+  r: BtrfsReplication,
+  subvolume: string,
+  snapshot: string,
+): TransferKind<BtrfsSnapshot> {
   const dir = targetDirFor(r.targetRoot, subvolume);
-  const where = onHost(r.host, dir);
-  await r.host.run(["mkdir", "-p", dir], { signal: r.signal });
-  const onTarget = await removePartials(r.host, dir, r.warn, r.signal);
-
-  const [sub, snap] = await Promise.all([showOne(subvolume), showOne(snapshot)]);
-  if (!sub) throw new SnapbackError(`${subvolume} is not a btrfs subvolume any more`);
-  if (!snap?.readonly)
-    throw new SnapbackError(`${snapshot} is not a read-only btrfs snapshot: it cannot be sent`);
-
-  const candidates = (await listSnapbackSubvolumes(localHost, dirname(snapshot), r.signal)).filter(
-    (c) =>
-      c.path !== snapshot &&
-      c.readonly &&
-      c.parentUuid === sub.uuid &&
-      parseSnapshotName(c.name)?.plan === r.planName,
-  );
-  const targetIds = new Set(onTarget.map((t) => t.receivedUuid ?? ""));
-  const common = newestCommon(
-    candidates.map((c) => ({ name: c.path, sendId: sendIdOf(c), order: c.genAtCreation })),
-    targetIds,
-  );
-  const ownOnTarget = onTarget.filter((t) => parseSnapshotName(t.name)?.plan === r.planName);
-  if (!common && ownOnTarget.length > 0) {
-    r.warn(
-      `no snapshot of ${subvolume} exists on both the source and ${where} any more: sending ${basename(snapshot)} in full ` +
-        `(the ${ownOnTarget.length} older snapshot(s) there stay until retention removes them)`,
-    );
-  }
-
-  const stages: PipelineStage[] = [
-    { file: "btrfs", args: ["send", ...(common ? ["-p", common.name] : []), snapshot] },
-    r.host.command(["btrfs", "receive", dir]),
-  ];
   const received = join(dir, basename(snapshot));
-  const { command, durationMs } = await sendReceive(r, stages, {
-    snapshot,
+  const where = onHost(r.host, dir);
+  let ownOnTarget = 0;
+  return {
     where,
+
+    async prepareTarget() {
+      await r.host.run(["mkdir", "-p", dir], { signal: r.signal });
+      const onTarget = await removePartials(r.host, dir, r.warn, r.signal);
+      ownOnTarget = onTarget.filter((t) => parseSnapshotName(t.name)?.plan === r.planName).length;
+      return new Set(onTarget.map((t) => t.receivedUuid ?? ""));
+    },
+
+    async sourceSnapshots() {
+      const [sub, snap] = await Promise.all([showOne(subvolume), showOne(snapshot)]);
+      if (!sub) throw new SnapbackError(`${subvolume} is not a btrfs subvolume any more`);
+      if (!snap?.readonly)
+        throw new SnapbackError(`${snapshot} is not a read-only btrfs snapshot: it cannot be sent`);
+      // What the target receives is the user's tree, not snapback's own snapshots inside it.
+      await removeOwnSnapshotStubs(snapshot, subvolume);
+      const candidates = (
+        await listSnapbackSubvolumes(localHost, dirname(snapshot), r.signal)
+      ).filter(
+        (c) =>
+          c.path !== snapshot &&
+          c.readonly &&
+          c.parentUuid === sub.uuid &&
+          parseSnapshotName(c.name)?.plan === r.planName,
+      );
+      return { sent: asSource(snap), candidates: candidates.map(asSource) };
+    },
+
+    reconcile(common) {
+      if (!common && ownOnTarget > 0) {
+        r.warn(
+          `no snapshot of ${subvolume} exists on both the source and ${where} any more: sending ${basename(snapshot)} in full ` +
+            `(the ${ownOnTarget} older snapshot(s) there stay until retention removes them)`,
+        );
+      }
+      return Promise.resolve(common);
+    },
+
+    stages(_sent, parent) {
+      return [
+        { file: "btrfs", args: ["send", ...(parent ? ["-p", parent.name] : []), snapshot] },
+        r.host.command(["btrfs", "receive", dir]),
+      ];
+    },
+
     // Not under the run's signal: an interrupted receive is removed before we give up.
     cleanup: () =>
       removeIfIncomplete(r.host, received).catch((err: unknown) =>
@@ -109,45 +142,31 @@ export async function replicateBtrfsSnapshot(
           `could not remove the incomplete ${received}: ${errorMessage(err)} (the next run removes it)`,
         ),
       ),
-  });
 
-  const [got] = await showSubvolumes(r.host, [received]);
-  if (!got || !isComplete(got) || got.receivedUuid !== sendIdOf(snap)) {
-    await removeIfIncomplete(r.host, received).catch(() => undefined);
-    throw new SnapbackError(
-      `btrfs receive reported success, but ${received} on ${r.host.label} is not the complete snapshot of ${snapshot}`,
-    );
-  }
+    async verify(sent) {
+      const [got] = await showSubvolumes(r.host, [received]);
+      if (!got || !isComplete(got) || got.receivedUuid !== sent.sendId) {
+        await removeIfIncomplete(r.host, received).catch(() => undefined);
+        throw new SnapbackError(
+          `btrfs receive reported success, but ${received} on ${r.host.label} is not the complete snapshot of ${snapshot}`,
+        );
+      }
+      return received;
+    },
 
-  await writePin(r.stateDir, r.repoName, r.planName, subvolume, {
-    snapshot,
-    sendId: sendIdOf(snap),
-  });
-  await applyTargetRetention(
-    r.host,
-    dir,
-    r.planName,
-    r.rules,
-    new Set([basename(snapshot)]),
-    false,
-    r.warn,
-  );
-  // Creation order is the generation, not the birth time (a snapshot's root inode keeps its
-  // source's) and not the run id alone (two runs can share a second).
-  await pruneSourceParents(r, candidates, {
-    name: (c) => c.path,
-    runId: (c) => parseSnapshotName(c.name)?.runId ?? "",
-    order: (c) => c.genAtCreation,
-    remove: (c) => deleteSubvolume(c.path),
-  });
+    async retain() {
+      await applyTargetRetention(
+        r.host,
+        dir,
+        r.planName,
+        r.rules,
+        new Set([basename(snapshot)]),
+        false,
+        r.warn,
+      );
+    },
 
-  return {
-    source: subvolume,
-    snapshot,
-    ...(common ? { parent: common.name } : {}),
-    received,
-    command,
-    durationMs,
+    removeSource: (c) => deleteSubvolume(c.name),
   };
 }
 

@@ -26,6 +26,7 @@ import {
 } from "./btrfs-replicate.js";
 import {
   mtimeNs,
+  nextParents,
   ReplicationEngine,
   sample,
   type ReplicationItem,
@@ -217,16 +218,12 @@ export class BtrfsTargetEngine
     const out: SourceRetention[] = [];
     for (const d of await this.listAll(req.signal)) {
       const complete = d.snaps.filter(isComplete);
-      const pinned = pins[d.source];
-      // The parent of the next send stays: the pinned one, and the newest in case pins were lost.
       const own = complete.filter((s) => parseSnapshotName(s.name)?.plan === req.plan);
-      const newest = [...own].sort((a, b) => b.genAtCreation - a.genAtCreation)[0];
-      const protect = new Set([
-        ...own
-          .filter((s) => pinned !== undefined && s.receivedUuid === pinned.sendId)
-          .map((s) => s.name),
-        ...(newest ? [newest.name] : []),
-      ]);
+      const protect = nextParents(own, own, pins[d.source], {
+        name: (s) => s.name,
+        sendId: (s) => s.receivedUuid ?? "",
+        order: (s) => s.genAtCreation,
+      });
       const choice = await applyTargetRetention(
         this.host,
         d.dir,

@@ -105,6 +105,24 @@ export interface RetentionPass {
   pins: Record<string, Pin>;
 }
 
+/**
+ * What target retention never removes of one source: the parent of the next send — the
+ * pinned one (matched by the id the target knows it by), and the newest of `chain` (by
+ * receive order) in case the pins were lost.
+ */
+export function nextParents<T>(
+  own: readonly T[],
+  chain: readonly T[],
+  pinned: Pin | undefined,
+  of: { name: (t: T) => string; sendId: (t: T) => string; order: (t: T) => number },
+): Set<string> {
+  const newest = [...chain].sort((a, b) => of.order(b) - of.order(a))[0];
+  return new Set([
+    ...own.filter((t) => pinned !== undefined && of.sendId(t) === pinned.sendId).map(of.name),
+    ...(newest === undefined ? [] : [of.name(newest)]),
+  ]);
+}
+
 /** `host:path` over ssh, the bare path here: how messages name a place on the target. */
 export function onHost(host: Host, path: string): string {
   return host.remote ? `${host.label}:${path}` : path;

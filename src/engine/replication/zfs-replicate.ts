@@ -1,16 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage, SnapbackError } from "../../errors.js";
-import { pipeline, ProcessError, type PipelineStage } from "../../exec/index.js";
+import { pipeline, ProcessError } from "../../exec/index.js";
 import { log } from "../../log.js";
 import { destroyIfOurs } from "../../snapshot/zfs/zfs.js";
 import type { KeepRules } from "../types.js";
-import { newestCommon } from "./common-parent.js";
 import type { Replication, TransferRecord } from "./engine-base.js";
-import { onHost, pruneSourceParents, sendReceive } from "./engine-base.js";
+import { onHost } from "./engine-base.js";
 import { escapeSourceName, parseZfsSnapshotName, runIdTime, unescapeSourceName } from "./naming.js";
-import { writePin } from "./pins.js";
 import { selectRetention, type RetentionChoice } from "./retention.js";
 import { localHost, type Host } from "./ssh.js";
+import { transfer, type SourceSnapshot, type TransferKind } from "./transfer.js";
 import type { ZfsReplicationCapabilities } from "./zfs-capabilities.js";
 
 /** The tag of the hold that protects the snapshot both sides share (where holds exist). */
@@ -169,80 +168,117 @@ async function cleanInterrupted(r: ZfsReplication, td: string): Promise<void> {
   }
 }
 
-export async function replicateZfsSnapshot(
+type ZfsSourceSnapshot = SourceSnapshot & { snap: ZfsSnap };
+
+const asSource = (s: ZfsSnap): ZfsSourceSnapshot => ({
+  name: s.name,
+  sendId: s.guid,
+  order: s.createtxg,
+  runId: parseZfsSnapshotName(s.snap)?.runId ?? "",
+  snap: s,
+});
+
+export function replicateZfsSnapshot(
   r: ZfsReplication,
   dataset: string,
   snapshot: string,
 ): Promise<TransferRecord> {
+  return transfer(r, dataset, snapshot, zfsTransfer(r, dataset, snapshot));
+}
+
+/**
+ * The ZFS steps of one transfer into `<container>/<escaped dataset>`: an interrupted receive
+ * resumed or cleaned, the parent matched by guid, a target that moved on rolled back (or, with
+ * nothing shared, its chain renamed aside), the shared snapshot held.
+ */
+function zfsTransfer(
+  r: ZfsReplication,
+  dataset: string,
+  snapshot: string,
+): TransferKind<ZfsSourceSnapshot> {
   const td = targetDatasetFor(r.container, dataset);
-  await cleanInterrupted(r, td);
   const where = onHost(r.host, td);
-
-  const [source, target] = await Promise.all([
-    listZfsSnapshots(localHost, dataset, { signal: r.signal }),
-    listZfsSnapshots(r.host, td, { signal: r.signal }),
-  ]);
-  const sent = source.snaps.find((s) => s.name === snapshot);
-  if (!sent) throw new SnapbackError(`ZFS snapshot ${snapshot} does not exist any more`);
-  const candidates = source.snaps.filter(
-    (s) => s.name !== snapshot && parseZfsSnapshotName(s.snap)?.plan === r.planName,
-  );
-  const byGuid = new Map(target.snaps.map((s) => [s.guid, s]));
-  const common = newestCommon(
-    candidates.map((c) => ({ name: c.name, sendId: c.guid, order: c.createtxg })),
-    new Set(byGuid.keys()),
-  );
-  const counterpart = common ? byGuid.get(common.sendId) : undefined;
-
-  let full = false;
-  if (common && counterpart) {
-    // An incremental stream only applies on top of its parent: what came later goes.
-    const newer = target.snaps.filter((s) => s.createtxg > counterpart.createtxg);
-    const foreign = newer.filter((s) => parseZfsSnapshotName(s.snap)?.plan !== r.planName);
-    if (foreign.length > 0) {
-      throw new SnapbackError(
-        `${where} holds ${foreign.map((s) => s.snap).join(", ")}, newer than ${counterpart.snap} and not of plan ` +
-          `${r.planName}: receiving would roll them back`,
-        { hint: "replicate a dataset into one ZFS target from one plan only" },
-      );
-    }
-    if (newer.length > 0) {
-      for (const s of newer) await releaseHold(r.host, r.targetCaps.holds, s.name);
-      await zfsOn(r.host, ["rollback", "-r", counterpart.name], r.signal);
-      r.warn(
-        `rolled ${where} back to ${counterpart.snap}, the newest snapshot the source still has: ` +
-          `removed ${newer.map((s) => s.snap).join(", ")} there`,
-      );
-    }
-  } else if (target.exists) {
-    const aside = `${td}${ARCHIVE_SEP}${archiveStamp(target.snaps)}`;
-    // No snapshot there is anyone's parent any more: nothing to hold.
-    for (const snap of target.snaps) await releaseHold(r.host, r.targetCaps.holds, snap.name);
-    await renameAside(r.host, td, aside);
-    r.warn(
-      `no snapshot of ${dataset} exists on both the source and ${where} any more: sending ${sent.snap} in full; ` +
-        `the previous chain was renamed to ${aside} and stays until retention removes its snapshots`,
-    );
-    full = true;
-  } else full = true;
-
-  const receive = [
-    "receive",
-    ...(!full && r.targetCaps.receiveForce ? ["-F"] : []),
-    ...(r.targetCaps.receiveNoMount ? ["-u"] : []),
-    ...(r.targetCaps.resumable && r.sourceCaps.resumable ? ["-s"] : []),
-    td,
-  ];
-  const stages: PipelineStage[] = [
-    { file: "zfs", args: ["send", ...(full || !common ? [] : ["-i", common.name]), snapshot] },
-    r.host.command(["zfs", ...receive]),
-  ];
-  const { command, durationMs } = await sendReceive(r, stages, {
-    snapshot,
+  const resumable = r.targetCaps.resumable && r.sourceCaps.resumable;
+  let target: Awaited<ReturnType<typeof listZfsSnapshots>> = {
+    exists: false,
+    datasets: [],
+    snaps: [],
+  };
+  /** The target's copy of the parent: its hold moves to the new snapshot. */
+  let counterpart: ZfsSnap | undefined;
+  return {
     where,
+
+    async prepareTarget() {
+      await cleanInterrupted(r, td);
+      target = await listZfsSnapshots(r.host, td, { signal: r.signal });
+      return new Set(target.snaps.map((s) => s.guid));
+    },
+
+    async sourceSnapshots() {
+      const source = await listZfsSnapshots(localHost, dataset, { signal: r.signal });
+      const sent = source.snaps.find((s) => s.name === snapshot);
+      if (!sent) throw new SnapbackError(`ZFS snapshot ${snapshot} does not exist any more`);
+      const candidates = source.snaps.filter(
+        (s) => s.name !== snapshot && parseZfsSnapshotName(s.snap)?.plan === r.planName,
+      );
+      return { sent: asSource(sent), candidates: candidates.map(asSource) };
+    },
+
+    async reconcile(common, sent) {
+      counterpart = common && target.snaps.find((s) => s.guid === common.sendId);
+      if (common && counterpart) {
+        const base = counterpart;
+        // An incremental stream only applies on top of its parent: what came later goes.
+        const newer = target.snaps.filter((s) => s.createtxg > base.createtxg);
+        const foreign = newer.filter((s) => parseZfsSnapshotName(s.snap)?.plan !== r.planName);
+        if (foreign.length > 0) {
+          throw new SnapbackError(
+            `${where} holds ${foreign.map((s) => s.snap).join(", ")}, newer than ${base.snap} and not of plan ` +
+              `${r.planName}: receiving would roll them back`,
+            { hint: "replicate a dataset into one ZFS target from one plan only" },
+          );
+        }
+        if (newer.length > 0) {
+          for (const s of newer) await releaseHold(r.host, r.targetCaps.holds, s.name);
+          await zfsOn(r.host, ["rollback", "-r", base.name], r.signal);
+          r.warn(
+            `rolled ${where} back to ${base.snap}, the newest snapshot the source still has: ` +
+              `removed ${newer.map((s) => s.snap).join(", ")} there`,
+          );
+        }
+        return common;
+      }
+      if (target.exists) {
+        const aside = `${td}${ARCHIVE_SEP}${archiveStamp(target.snaps)}`;
+        // No snapshot there is anyone's parent any more: nothing to hold.
+        for (const snap of target.snaps) await releaseHold(r.host, r.targetCaps.holds, snap.name);
+        await renameAside(r.host, td, aside);
+        r.warn(
+          `no snapshot of ${dataset} exists on both the source and ${where} any more: sending ${sent.snap.snap} in full; ` +
+            `the previous chain was renamed to ${aside} and stays until retention removes its snapshots`,
+        );
+      }
+      return undefined;
+    },
+
+    stages(_sent, parent) {
+      const receive = [
+        "receive",
+        ...(parent && r.targetCaps.receiveForce ? ["-F"] : []),
+        ...(r.targetCaps.receiveNoMount ? ["-u"] : []),
+        ...(resumable ? ["-s"] : []),
+        td,
+      ];
+      return [
+        { file: "zfs", args: ["send", ...(parent ? ["-i", parent.name] : []), snapshot] },
+        r.host.command(["zfs", ...receive]),
+      ];
+    },
+
     // A resumable receive keeps its state for the next run to resume.
-    cleanup: async () => {
-      if (r.targetCaps.resumable && r.sourceCaps.resumable) return;
+    async cleanup() {
+      if (resumable) return;
       await cleanInterrupted({ ...r, signal: new AbortController().signal }, td).catch(
         (err: unknown) =>
           r.warn(
@@ -250,50 +286,43 @@ export async function replicateZfsSnapshot(
           ),
       );
     },
-  });
 
-  const received = `${td}@${sent.snap}`;
-  const after = await listZfsSnapshots(r.host, td);
-  if (after.snaps.find((s) => s.name === received)?.guid !== sent.guid) {
-    throw new SnapbackError(
-      `zfs receive reported success, but ${received} on ${r.host.label} is not the snapshot ${snapshot}`,
-    );
-  }
-  if (r.targetCaps.holds) {
-    await zfsOn(r.host, ["hold", HOLD_TAG, received]).catch((e: unknown) => {
-      if (!/tag already exists/i.test(errorMessage(e))) throw e;
-    });
-    if (counterpart && counterpart.name !== received)
-      await releaseHold(r.host, true, counterpart.name);
-  }
+    async verify(sent) {
+      const received = `${td}@${sent.snap.snap}`;
+      const after = await listZfsSnapshots(r.host, td);
+      if (after.snaps.find((s) => s.name === received)?.guid !== sent.sendId) {
+        throw new SnapbackError(
+          `zfs receive reported success, but ${received} on ${r.host.label} is not the snapshot ${snapshot}`,
+        );
+      }
+      return received;
+    },
 
-  await writePin(r.stateDir, r.repoName, r.planName, dataset, { snapshot, sendId: sent.guid });
-  await applyZfsTargetRetention(
-    r.host,
-    r.container,
-    dataset,
-    r.planName,
-    r.rules,
-    new Set([received]),
-    false,
-    r.warn,
-    r.targetCaps,
-  );
-  await pruneSourceParents(r, candidates, {
-    name: (c) => c.name,
-    runId: (c) => parseZfsSnapshotName(c.snap)?.runId ?? "",
-    order: (c) => c.createtxg,
+    async afterReceive(received) {
+      if (!r.targetCaps.holds) return;
+      await zfsOn(r.host, ["hold", HOLD_TAG, received]).catch((e: unknown) => {
+        if (!/tag already exists/i.test(errorMessage(e))) throw e;
+      });
+      if (counterpart && counterpart.name !== received)
+        await releaseHold(r.host, true, counterpart.name);
+    },
+
+    async retain(received) {
+      await applyZfsTargetRetention(
+        r.host,
+        r.container,
+        dataset,
+        r.planName,
+        r.rules,
+        new Set([received]),
+        false,
+        r.warn,
+        r.targetCaps,
+      );
+    },
+
     // Only a snapshot carrying snapback's own property is ever destroyed.
-    remove: async (c) => (await destroyIfOurs(c.name)) === "destroyed",
-  });
-
-  return {
-    source: dataset,
-    snapshot,
-    ...(common && !full ? { parent: common.name } : {}),
-    received,
-    command,
-    durationMs,
+    removeSource: async (c) => (await destroyIfOurs(c.name)) === "destroyed",
   };
 }
 

@@ -5,7 +5,7 @@ import type { ZfsGroupDetail } from "../../snapshot/zfs/index.js";
 import type { TakenSnapshot } from "../../core/snapshot.js";
 import type * as E from "../types.js";
 import type * as Base from "./engine-base.js";
-import { ReplicationEngine, targetSnapshotOf } from "./engine-base.js";
+import { nextParents, ReplicationEngine, targetSnapshotOf } from "./engine-base.js";
 import { escapeSourceName, parseZfsSnapshotName } from "./naming.js";
 import { localHost } from "./ssh.js";
 import { replicationCapabilities, type ZfsReplicationCapabilities } from "./zfs-capabilities.js";
@@ -191,16 +191,13 @@ export class ZfsTargetEngine
     for (const source of new Set(snaps.map((s) => s.source))) {
       const own = snaps.filter((s) => s.source === source);
       const main = targetDatasetFor(this.repo.dataset, source);
-      const newest = own
-        .filter((s) => s.snap.dataset === main)
-        .sort((a, b) => b.snap.createtxg - a.snap.createtxg)[0];
-      const pinned = pins[source];
-      const protect = new Set([
-        ...own
-          .filter((s) => pinned !== undefined && s.snap.guid === pinned.sendId)
-          .map((s) => s.snap.name),
-        ...(newest ? [newest.snap.name] : []),
-      ]);
+      // The newest of the live chain, not of one renamed aside.
+      const protect = nextParents(
+        own,
+        own.filter((s) => s.snap.dataset === main),
+        pins[source],
+        { name: (s) => s.snap.name, sendId: (s) => s.snap.guid, order: (s) => s.snap.createtxg },
+      );
       const choice = await applyZfsTargetRetention(
         this.host,
         this.repo.dataset,

@@ -6,6 +6,7 @@ import type { KeptSnapshot, SnapshotPlan } from "../../core/snapshot.js";
 import { listSnapbackSnapshots, type LocalSnapshot } from "./list.js";
 import { formatSnapshotName, isSnapbackSnapshotPath, parseSnapshotName } from "./naming.js";
 import { isBtrfsPlanDetail } from "./plan.js";
+import { removeSnapshotDirIfEmpty } from "./snapshot-dir.js";
 import { deleteSubvolume } from "./subvolume.js";
 
 /**
@@ -106,6 +107,8 @@ export async function removeKeptBtrfs(kept: KeptSnapshot): Promise<void> {
       failures.push(e instanceof Error ? e.message : String(e));
     }
   }
+  for (const dir of new Set(kept.objects.map((o) => dirname(o))))
+    await removeSnapshotDirIfEmpty(dir);
   if (failures.length > 0) throw new SnapbackError(failures.join("; "));
 }
 

@@ -124,6 +124,7 @@ describe("btrfs provider", () => {
       expect(await catInView(taken.binds, [join(docs, "a.txt")])).toBe("v1");
     }
     expect(existsSync(snap)).toBe(false);
+    expect(existsSync(join(home, ".snapback")), "the empty default directory goes too").toBe(false);
     expect(j.existedAtAdd.get(snap)).toBe(false);
     expect(await j.records()).toEqual([
       { add: { provider: "btrfs", type: "subvolume", id: snap } },
@@ -292,13 +293,16 @@ describe("btrfs provider", () => {
     expect(existsSync(leftover.id)).toBe(true);
     await btrfsProvider.reclaim(leftover);
     expect(existsSync(leftover.id)).toBe(false);
+    expect(existsSync(join(data, ".snapback")), "the emptied default directory goes too").toBe(
+      false,
+    );
     await btrfsProvider.reclaim(leftover); // already gone: fine
 
     await expect(
       btrfsProvider.reclaim({ provider: "btrfs", type: "subvolume", id: data }),
     ).rejects.toThrow(/refusing to delete .*not a snapback snapshot/);
     const impostor = join(data, ".snapback", "snapback@p@x@1");
-    await mkdir(impostor);
+    await mkdir(impostor, { recursive: true });
     await expect(
       btrfsProvider.reclaim({ provider: "btrfs", type: "subvolume", id: impostor }),
     ).rejects.toThrow(/not a btrfs subvolume/);

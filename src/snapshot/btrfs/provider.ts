@@ -1,4 +1,5 @@
-import { lstat, mkdir } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { performance } from "node:perf_hooks";
 import { SnapbackError, errorMessage } from "../../errors.js";
 import { ProcessError, run } from "../../exec/index.js";
@@ -12,6 +13,7 @@ import type {
 import { listKeptBtrfs, removeKeptBtrfs } from "./kept.js";
 import { isSnapbackSnapshotPath } from "./naming.js";
 import { isBtrfsPlanDetail, planBtrfs, type BtrfsPlanDetail } from "./plan.js";
+import { createSnapshotDir, removeSnapshotDirIfEmpty, snapshotInto } from "./snapshot-dir.js";
 import { deleteSubvolume, isSubvolume } from "./subvolume.js";
 
 const entryFor = (snapshot: string): JournalEntry => ({
@@ -27,19 +29,10 @@ function detailOf(plan: SnapshotPlan): BtrfsPlanDetail {
   return plan.detail;
 }
 
-async function createSnapshotDirs(dirs: readonly string[]): Promise<void> {
-  for (const dir of dirs) {
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-    } catch (e) {
-      throw new SnapbackError(`cannot create the snapshot directory ${dir}: ${errorMessage(e)}`, {
-        hint: "set the plan's snapshot_dir to a writable directory on the same btrfs filesystem",
-      });
-    }
-  }
-}
-
-/** Deletes snapshots (given order) and marks each done; collects failures so one does not strand the rest. */
+/**
+ * Deletes snapshots (given order) and marks each done; collects failures so one does not
+ * strand the rest. Then removes the default `.snapback` they were in if that is empty now.
+ */
 async function deleteAll(paths: readonly string[], ctx: TakeContext): Promise<string[]> {
   const failures: string[] = [];
   for (const path of paths) {
@@ -52,6 +45,7 @@ async function deleteAll(paths: readonly string[], ctx: TakeContext): Promise<st
       failures.push(errorMessage(e));
     }
   }
+  for (const dir of new Set(paths.map((p) => dirname(p)))) await removeSnapshotDirIfEmpty(dir);
   return failures;
 }
 
@@ -67,18 +61,24 @@ export const btrfsProvider: SnapshotProvider = {
 
   async take(plan, ctx): Promise<TakenSnapshot> {
     const detail = detailOf(plan);
-    await createSnapshotDirs(detail.snapshotDirs);
+    for (const dir of detail.snapshotDirs) await createSnapshotDir(dir);
     // All journal writes (each fsynced) happen before the first snapshot, so the snapshots
     // themselves follow each other with nothing slow in between.
     for (const s of detail.snapshots) await ctx.journal.add(entryFor(s.snapshot));
     const created: string[] = [];
     try {
       for (const s of detail.snapshots) {
-        await run("btrfs", ["subvolume", "snapshot", "-r", s.subvolume, s.snapshot]);
+        const snapshot = (): Promise<unknown> =>
+          run("btrfs", ["subvolume", "snapshot", "-r", s.subvolume, s.snapshot]);
+        // Once the first snapshot is in the directory, no other run can remove it.
+        if (created.length === 0) await snapshotInto(dirname(s.snapshot), snapshot);
+        else await snapshot();
         created.push(s.snapshot);
       }
     } catch (e) {
       const failures = await deleteAll([...created].reverse(), ctx);
+      if (created.length === 0)
+        for (const dir of detail.snapshotDirs) await removeSnapshotDirIfEmpty(dir);
       // Never created: gone as far as the journal is concerned.
       for (const s of detail.snapshots.slice(created.length))
         await ctx.journal.done(entryFor(s.snapshot));
@@ -129,13 +129,11 @@ export const btrfsProvider: SnapshotProvider = {
     if (!isSnapbackSnapshotPath(entry.id)) {
       throw new SnapbackError(`refusing to delete ${entry.id}: not a snapback snapshot`);
     }
-    if (!(await isSubvolume(entry.id))) {
-      // Gone already is success; something else at that path is not ours to remove.
-      if (await exists(entry.id))
-        throw new SnapbackError(`refusing to delete ${entry.id}: not a btrfs subvolume`);
-      return;
-    }
-    await deleteSubvolume(entry.id);
+    if (await isSubvolume(entry.id)) await deleteSubvolume(entry.id);
+    // Gone already is success; something else at that path is not ours to remove.
+    else if (await exists(entry.id))
+      throw new SnapbackError(`refusing to delete ${entry.id}: not a btrfs subvolume`);
+    await removeSnapshotDirIfEmpty(dirname(entry.id));
   },
 };
 
