@@ -1,4 +1,5 @@
 import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { BackupSummary, RepositoryEngine } from "../engine/types.js";
 import { errorMessage, SnapbackError, UsageError } from "../errors.js";
 import { probeRestic } from "../engine/restic/index.js";
@@ -21,7 +22,7 @@ import { progressEvent } from "./progress.js";
 import { notifyStart, type NotifyChannel } from "../notify/index.js";
 import { firstCause, reportResult } from "./finish.js";
 import { dumpDatabases } from "../databases/dump.js";
-import { churnWarning, engineReports } from "./engine-report.js";
+import { churnWarning, DeviceIdMemory, engineReports, snapshotDeviceIds } from "./engine-report.js";
 
 export interface ApplyContext {
   engines: RepositoryEngine[];
@@ -225,6 +226,8 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
       const writable = unique([p.tmpDir, ...ready.flatMap((e) => e.writableDirs())]);
       const wrap = binds.length > 0 ? viewWrapper({ binds, writable }) : directWrapper;
       const excludeFile = await writeRunExcludes(p, binds, warn);
+      const devices = await snapshotDeviceIds(taken);
+      const deviceMemory = new DeviceIdMemory(join(p.stateDir, "cache"));
 
       for (const engine of ready) {
         throwIfAborted(ctx.signal);
@@ -247,11 +250,13 @@ export async function applyRun(p: RunPlan, outer: ApplyContext): Promise<Applied
           const event = summaryEvent(p.planName, engine.repoName, summary);
           summaries.push(event);
           ctx.emit(event);
-          const churn = await churnWarning(
-            engine,
-            summary,
-            taken.some((t) => t.plan.kind !== "none"),
+          const devicesKey = DeviceIdMemory.key(
+            engine.repoName,
+            p.sources.map((s) => s.path),
           );
+          const previous = await deviceMemory.get(devicesKey);
+          await deviceMemory.set(devicesKey, devices);
+          const churn = await churnWarning(engine, summary, previous, devices);
           if (churn !== undefined) warn(churn, engine.repoName);
         } catch (e) {
           if (ctx.signal.aborted) throw e;
