@@ -15,8 +15,8 @@ import { ProcessError, run, type RunOptions, type RunResult } from "../src/exec/
 import { DeferStack } from "../src/core/defer.js";
 import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
-import { benchBtrfsReplication } from "../src/engine/replication/bench.js";
-import { benchServe } from "../src/serve/bench.js";
+import { benchBtrfsReplication } from "./bench-replication.js";
+import { benchServe } from "./bench-serve.js";
 import { benchBtrbk } from "./bench-btrbk.js";
 import { benchIgnoreFiles } from "./bench-ignore.js";
 import { benchPages, benchTree, bundleSizes } from "./bench-webui.js";
@@ -948,7 +948,7 @@ async function main(signal: AbortSignal): Promise<string> {
   return out.join("\n");
 }
 
-/** Issue 12: the daemon over a long history (src/serve/bench.ts). */
+/** Issue 12: the daemon over a long history (scripts/bench-serve.ts). */
 async function serveReport(cli: string): Promise<string> {
   say("serve: a daemon over 2,000 runs");
   let pages: { dashboardMs: number[]; historyMs: number[] } | undefined;

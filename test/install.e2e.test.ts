@@ -50,6 +50,11 @@ describe("make install / make uninstall", () => {
       "/usr/local/share/man/man1/snapback.1",
     ])
       expect(files).toContain(f);
+    // The bundle is split (scripts/build.mjs): every chunk the entry may import is installed;
+    // doctor (the D-Bus chunk) and backup below load some of them from the installed copy.
+    const chunks = (await readdir(join(REPO, "dist/chunks"))).filter((f) => f.endsWith(".js"));
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) expect(files).toContain(`/usr/local/lib/snapback/chunks/${c}`);
     const bin = join(dest.dir, "usr/local/bin/snapback");
     expect((await stat(bin)).mode & 0o111).toBe(0o111);
     const template = await readFile(

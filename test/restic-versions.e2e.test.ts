@@ -94,6 +94,67 @@ describe("restic_binary and the two restic versions", () => {
     await zeroChurn(w, w.data, "[plans.p.retention]\nkeep_last = 10\nlocal_snapshots = 2");
   });
 
+  test("restic 0.14: a new device id is churn, named with its numbers even when files changed; a kept one is not", async () => {
+    await using w = await createWorld();
+    for (let d = 0; d < 20; d++) {
+      await mkdir(join(w.data, `d${d}`, "sub"), { recursive: true });
+      await writeFile(join(w.data, `d${d}`, "sub", "x"), `x ${d}`);
+    }
+    const config = (local: number) =>
+      w.basicConfig(
+        [w.data],
+        `[plans.p.retention]\nkeep_last = 100\nlocal_snapshots = ${local}`,
+        `restic_binary = "${RESTIC_014}"`,
+      );
+    // Kept after its run, the first snapshot holds its device number: the next gets another.
+    await w.writeConfig(config(1));
+    const first = await backupJson(w);
+    expect(first.result.warnings.filter((m) => m.includes("device id"))).toEqual([]);
+    await writeFile(join(w.data, "d3", "sub", "x"), "changed");
+    const second = await backupJson(w);
+    expect(second.summary.files_changed).toBe(1);
+    const [d1, d2] = await sourceDeviceIds(w, [
+      first.summary.snapshot_id,
+      second.summary.snapshot_id,
+    ]);
+    expect(d2).not.toBe(d1);
+    const churn = second.result.warnings.filter((m) => m.includes("device id"));
+    expect(churn).toEqual([
+      `r: the snapshot got a new device id (${w.data} (${d1} → ${d2})), so restic stored ` +
+        `${second.summary.dirs_changed} changed directories again (${second.summary.tree_blobs} ` +
+        `new tree blobs; the ${second.summary.data_added} bytes added include the changed ` +
+        `files' data, which restic does not report apart): restic 0.14.0 lacks ` +
+        `device-id-for-hardlinks: every incremental of a snapshot rewrites the tree data of ` +
+        `every directory below the source; upgrade to restic >= 0.17 (restic_binary = ` +
+        `"/usr/local/bin/restic")`,
+    ]);
+    // Every directory from the root down to the source, and each one below it.
+    expect(second.summary.dirs_changed).toBeGreaterThan(40);
+
+    // Without kept snapshots, a deleted snapshot's number is handed to the next one unless
+    // something else on the machine takes it in between: each run's warning must match what
+    // restic recorded, and one of a few runs must have kept its number.
+    await w.writeConfig(config(0));
+    let previous = second.summary.snapshot_id;
+    let kept = 0;
+    for (let i = 0; i < 5 && kept === 0; i++) {
+      const run = await backupJson(w);
+      const [before, after] = await sourceDeviceIds(w, [previous, run.summary.snapshot_id]);
+      const warned = run.result.warnings.filter((m) => m.includes("device id"));
+      if (before === after) {
+        kept++;
+        expect(warned).toEqual([]);
+      } else {
+        expect(warned).toHaveLength(1);
+        expect(warned[0]).toContain(`(${w.data} (${before} → ${after})), so restic stored`);
+        expect(warned[0]).toContain(`(${run.summary.data_added} bytes of tree data added)`);
+      }
+      previous = run.summary.snapshot_id;
+    }
+    expect(kept).toBe(1);
+    expect(await leftovers(w)).toEqual([]);
+  });
+
   test("zero churn: an unchanged incremental of a ZFS snapshot (a new clone, a new device id)", async () => {
     await using pool = await createZfsPool(256);
     await using w = await createWorld();
@@ -143,9 +204,10 @@ async function zeroChurn(w: World, source: string, extraPlan: string): Promise<v
 
   expect(summary("r")?.files_changed).toBe(0);
   expect(summary("r")?.dirs_changed).toBeGreaterThan(20);
+  // The first run's device id is remembered: the warning names the change.
   expect(
     result?.warnings.some((m) =>
-      /^r: no file changed, yet restic stored \d+ changed directories .*upgrade to restic >= 0\.17/.test(
+      /^r: the snapshot got a new device id \(.*\), so restic stored \d+ changed directories again .*upgrade to restic >= 0\.17/.test(
         m,
       ),
     ),
@@ -178,4 +240,56 @@ async function heldTmpfs(): Promise<AsyncDisposable> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+interface BackupJson {
+  summary: {
+    snapshot_id: string;
+    files_changed: number;
+    dirs_changed: number;
+    tree_blobs: number;
+    data_added: number;
+  };
+  result: ResultJson;
+}
+
+async function backupJson(w: World): Promise<BackupJson> {
+  const r = await w.cli(["--json", "backup"]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  const events = r.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const summary = events.find((e) => e["type"] === "summary") as BackupJson["summary"] | undefined;
+  const result = events.find((e) => e["type"] === "result") as ResultJson | undefined;
+  if (summary === undefined || result === undefined)
+    throw new Error(`no summary/result: ${r.stdout}`);
+  return { summary, result };
+}
+
+/**
+ * The device id restic 0.14 recorded for the source directory in each snapshot: read from the
+ * snapshot's trees, walking from the root down the source's path.
+ */
+async function sourceDeviceIds(w: World, snapshots: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const id of snapshots) {
+    const snap = JSON.parse(await w.repo.restic(["cat", "snapshot", id])) as { tree: string };
+    let tree = snap.tree;
+    let device: number | undefined;
+    for (const name of w.data.split("/").filter(Boolean)) {
+      const nodes = (
+        JSON.parse(await w.repo.restic(["cat", "blob", tree])) as {
+          nodes: { name: string; subtree?: string; device_id?: number }[];
+        }
+      ).nodes;
+      const node = nodes.find((n) => n.name === name);
+      if (node?.subtree === undefined) throw new Error(`${name} not in snapshot ${id}`);
+      tree = node.subtree;
+      device = node.device_id;
+    }
+    if (device === undefined) throw new Error(`no device id for ${w.data} in ${id}`);
+    out.push(device);
+  }
+  return out;
 }

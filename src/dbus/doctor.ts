@@ -1,7 +1,6 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../errors.js";
-import { connectSystemBus } from "./adapter.js";
 import { BUS_NAME, POLICY_DIRS, POLICY_FILE_NAME } from "./names.js";
 
 export interface DbusCheck {
@@ -18,6 +17,8 @@ export async function dbusDoctorChecks(): Promise<DbusCheck[]> {
     process.env["DBUS_SYSTEM_BUS_ADDRESS"] ?? "unix:path=/var/run/dbus/system_bus_socket";
   let bus: DbusCheck;
   try {
+    // The D-Bus library loads only for this check (the CLI's other commands never need it).
+    const { connectSystemBus } = await import("./adapter.js");
     await using _connection = await connectSystemBus();
     bus = { name: "system bus", ok: true, required: false, detail: `reachable at ${address}` };
   } catch (e) {

@@ -3,7 +3,7 @@ import { errorMessage } from "../errors.js";
 import { log } from "../log.js";
 import type { RunEvent } from "../core/events.js";
 import { BUS_NAME } from "./names.js";
-import { openBusService, type BusService } from "./service.js";
+import type { BusService } from "./service.js";
 
 /** What a `snapback backup` run sees of the bus: somewhere to put its events. */
 export interface RunBus extends AsyncDisposable {
@@ -17,6 +17,9 @@ export interface RunBus extends AsyncDisposable {
  */
 export async function openRunBus(config: Config): Promise<RunBus> {
   if (config.dbus?.enable === false) return noBus;
+  // Loaded here, not with the CLI: the D-Bus library is a large part of the bundle, and a
+  // dry run or any other command never needs it.
+  const { openBusService } = await import("./service.js");
   const opened = await openBusService({
     listPlans: () => Object.keys(config.plans),
     // Cancel() and Stop() must do exactly what SIGTERM does to this run (status

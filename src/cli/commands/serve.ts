@@ -1,5 +1,3 @@
-import { runDaemon } from "../../serve/daemon.js";
-import { attachDbus } from "../../serve/dbus.js";
 import { defineCommand } from "../command.js";
 
 export const serveCommand = defineCommand({
@@ -22,6 +20,12 @@ export const serveCommand = defineCommand({
   async run({ global, values }, io) {
     const { config, path } = await io.load(global);
     const script = process.argv[1] ?? "snapback";
+    // The daemon (HTTP server, web UI, scheduler, D-Bus) loads only for `serve`: the other
+    // commands would parse it for nothing (scripts/build.mjs splits it into a chunk).
+    const [{ runDaemon }, { attachDbus }] = await Promise.all([
+      import("../../serve/daemon.js"),
+      import("../../serve/dbus.js"),
+    ]);
     return runDaemon({
       config,
       ...(values.listen === undefined ? {} : { listen: values.listen }),

@@ -7,8 +7,3 @@ export { keepForReplication, needsKeeping, pinnedByEngines, releaseUnlessPinned 
 export { pinnedSnapshots, readPins } from "./pins.js";
 export { escapeSourceName, unescapeSourceName } from "./naming.js";
 export { localHost, sshHost, type Host } from "./ssh.js";
-export {
-  benchBtrfsReplication,
-  type ReplicationBenchOptions,
-  type ReplicationBenchResult,
-} from "./bench.js";

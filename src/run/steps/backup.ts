@@ -1,5 +1,6 @@
 import type { BackupSummary } from "../../engine/types.js";
-import { churnWarning } from "../engine-report.js";
+import { join } from "node:path";
+import { churnWarning, DeviceIdMemory } from "../engine-report.js";
 import type { SummaryEvent } from "../../core/events.js";
 import { progressEvent } from "../progress.js";
 import { throwIfAborted } from "./abort.js";
@@ -15,7 +16,10 @@ import type { TakenSnapshot } from "../../core/snapshot.js";
  */
 export const backup: RepositoryStep<RunState & View & { taken: readonly TakenSnapshot[] }> = {
   name: "backup",
-  async run({ p, emit, signal, warn, recordFailure, record, taken, wrap, excludeFile }, engine) {
+  async run(
+    { p, emit, signal, warn, recordFailure, record, wrap, excludeFile, taken, devices },
+    engine,
+  ) {
     throwIfAborted(signal);
     emit({ type: "backup_start", plan: p.planName, repository: engine.repoName });
     try {
@@ -36,11 +40,16 @@ export const backup: RepositoryStep<RunState & View & { taken: readonly TakenSna
       const event = summaryEvent(p.planName, engine.repoName, summary);
       record.summaries.push(event);
       emit(event);
-      const churn = await churnWarning(
-        engine,
-        summary,
-        taken.some((t) => t.plan.kind !== "none"),
+      // restic < 0.17 rewrites every tree when a snapshot's device id differs from the
+      // previous run's: remembered per repository and set of sources.
+      const memory = new DeviceIdMemory(join(p.stateDir, "cache"));
+      const key = DeviceIdMemory.key(
+        engine.repoName,
+        p.sources.map((s) => s.path),
       );
+      const previous = await memory.get(key);
+      await memory.set(key, devices);
+      const churn = await churnWarning(engine, summary, previous, devices);
       if (churn !== undefined) warn(churn, engine.repoName);
     } catch (e) {
       if (signal.aborted) throw e;

@@ -5,6 +5,7 @@ import { collectIgnorePatterns, writeExcludeFile } from "../../ignore/index.js";
 import type { TakenSnapshot, ViewBind } from "../../core/snapshot.js";
 import { directWrapper, viewWrapper } from "../../view/wrapper.js";
 import type { RunPlan } from "../../core/plan.js";
+import { snapshotDeviceIds, type DeviceIds } from "../engine-report.js";
 import type { RunState, RunStep } from "./types.js";
 
 export interface View {
@@ -12,6 +13,8 @@ export interface View {
   wrap: CommandWrapper;
   /** With `ignore_file`: the exclude file the engine reads. */
   excludeFile: string | undefined;
+  /** The device id of each frozen path, for the churn warning of restic < 0.17. */
+  devices: DeviceIds;
 }
 
 /**
@@ -29,7 +32,7 @@ export const view: RunStep<
     const writable = unique([p.tmpDir, ...ready.flatMap((e) => e.writableDirs())]);
     const wrap = binds.length > 0 ? viewWrapper({ binds, writable }) : directWrapper;
     const excludeFile = await writeRunExcludes(p, binds, warn);
-    return { wrap, excludeFile };
+    return { wrap, excludeFile, devices: await snapshotDeviceIds(taken) };
   },
   describe: ({ dry }) => {
     const f = dry.exclude_file;

@@ -2,8 +2,8 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
-import { run } from "../exec/index.js";
-import { HISTORY_FILE, SqliteHistoryStore } from "../history/index.js";
+import { run } from "../src/exec/index.js";
+import { HISTORY_FILE, SqliteHistoryStore } from "../src/history/index.js";
 
 /**
  * `make bench`, issue 12: a real `snapback serve` over a history of 2,000 runs holding 1,000

@@ -2,15 +2,19 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, open, readdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../../exec/index.js";
-import { newRunId } from "../../core/runid.js";
+import { run } from "../src/exec/index.js";
+import { newRunId } from "../src/core/runid.js";
 import {
   deleteSubvolume,
   formatSnapshotName,
   SNAPSHOT_DIR_NAME,
-} from "../../snapshot/btrfs/index.js";
-import { replicateBtrfsSnapshot, targetDirFor, type BtrfsReplication } from "./btrfs-replicate.js";
-import { localHost } from "./ssh.js";
+} from "../src/snapshot/btrfs/index.js";
+import {
+  localHost,
+  replicateBtrfsSnapshot,
+  targetDirFor,
+  type BtrfsReplication,
+} from "../src/engine/replication/index.js";
 
 /**
  * For `make bench` and the end-to-end test: snapback's btrfs replication against the bare
