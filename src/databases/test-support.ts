@@ -1,9 +1,8 @@
 import "disposablestack/auto";
 import { readdir, readFile, readlink } from "node:fs/promises";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestRepo, type TestRepo } from "../../test/fixtures/restic.js";
+import { tempDir } from "../../test/fixtures/tempdir.js";
 import { repositorySchema, type ResticRepository } from "../config/schema.js";
 import { resolveSecrets } from "../config/secrets.js";
 import { ResticEngine } from "../engine/restic-engine.js";
@@ -15,14 +14,7 @@ import { databasesSchema } from "./schema.js";
 
 /** Helpers for this folder's tests (never imported by product code). */
 
-export interface TempDir extends AsyncDisposable {
-  path: string;
-}
-
-export async function tempDir(prefix: string): Promise<TempDir> {
-  const path = await mkdtemp(join(tmpdir(), `snapback-test-${prefix}-`));
-  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
-}
+export { tempDir, type TempDir } from "../../test/fixtures/tempdir.js";
 
 export async function engineFor(t: TestRepo): Promise<ResticEngine> {
   const repo = repositorySchema.parse({
