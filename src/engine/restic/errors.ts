@@ -152,6 +152,20 @@ export function classifyFailure(input: FailureInput): ResticError {
   }
 }
 
+/** `parse()` of a command's output; output that does not parse fails naming the command. */
+export function parsedOutput<T>(repoName: string, action: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new ResticError(
+      "other",
+      repoName,
+      `restic ${action} for repository "${repoName}" printed no valid JSON`,
+      { cause: e },
+    );
+  }
+}
+
 /**
  * The lock holder restic names when it cannot lock: "repository is already locked
  * exclusively by PID 42 on nas by root (UID 0, GID 0)" and "lock was created at
