@@ -47,7 +47,11 @@ async function checkPrivate(key: string, path: string): Promise<void> {
   }
 }
 
-async function readSecretFile(key: string, path: string): Promise<string> {
+/**
+ * The first line of a secret file, refused when other users can read the file; `key` names
+ * the config key in every error.
+ */
+export async function readSecretFile(key: string, path: string): Promise<string> {
   await checkPrivate(key, path);
   const text = await readFile(path, "utf8");
   const first = firstLine(text);

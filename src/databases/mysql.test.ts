@@ -9,21 +9,13 @@ import {
   startMariadb,
   type TestMariadb,
 } from "../../test/fixtures/mariadb.js";
-import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
+import { storedDumpPath } from "../../test/fixtures/restic.js";
 import { run } from "../exec/index.js";
 import { dumpDatabases } from "./dump.js";
 import { dumpArgs, mysqlDriver, optionFileText } from "./mysql.js";
 import { restoreDatabase } from "./restore.js";
 import { databaseSchema, type MysqlDatabase } from "../config/databases.js";
-import {
-  dumpRun,
-  engineFor,
-  planWith,
-  recorder,
-  restoreRequest,
-  tempDir,
-  watchArgv,
-} from "./test-support.js";
+import { dumpSetup, planWith, recorder, tempDir, watchArgv } from "./test-support.js";
 
 const entry = (m: TestMariadb, extra: object = {}) => ({
   type: "mysql",
@@ -68,11 +60,9 @@ async function ids(m: TestMariadb, db: string, table: string): Promise<string> {
 
 describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
   it("dumps one consistent instant during concurrent inserts; the password reaches the client only through a private option file", async () => {
-    await using m = await startMariadb();
-    await using t = await createTestRepo();
-    await using dir = await tempDir("mysql");
+    await using setup = await dumpSetup("mysql", startMariadb);
+    const { server: m, engine, dir } = setup;
     await createApp(m, 300_000);
-    const engine = await engineFor(t);
     const plan = planWith([entry(m)]);
 
     const writing = m.sql("CALL writer()", "app");
@@ -80,7 +70,7 @@ describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
     const before = Number(await m.sql("SELECT max(id) FROM a_events", "app"));
     const ctx = recorder();
     const watched = await watchArgv(MARIADB_PASSWORD, () =>
-      dumpDatabases(dumpRun(plan, dir.path), engine, ctx),
+      dumpDatabases(setup.dumpRun(plan), engine, ctx),
     );
     await m.sql("INSERT INTO stop_flag VALUES (1)", "app");
     await writing;
@@ -96,13 +86,13 @@ describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
     expect(watched.leaks).toEqual([]);
     const dumpArgv = watched.argvs.find((a) => a[0]?.endsWith("mariadb-dump")) ?? [];
     expect(dumpArgv[1]).toMatch(
-      new RegExp(`^--defaults-extra-file=${dir.path}/mysql-app-[0-9a-f]{8}\\.cnf$`),
+      new RegExp(`^--defaults-extra-file=${dir}/mysql-app-[0-9a-f]{8}\\.cnf$`),
     );
     // The option file is gone with the dump.
-    expect(await readdir(dir.path)).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
 
     await m.sql("CREATE DATABASE app_restored");
-    await restoreDatabase(restoreRequest(plan, engine, dir.path));
+    await restoreDatabase(setup.restoreRequest(plan));
     const [count, min, max] = (await ids(m, "app_restored", "a_events")).split("\t").map(Number);
     expect(min).toBe(1);
     expect(count).toBe(max);
@@ -110,24 +100,19 @@ describe("MySQL/MariaDB dumps (real MariaDB, real restic)", () => {
     expect(max).toBeGreaterThanOrEqual(before);
     expect(max).toBeLessThan(after);
     expect(await m.sql("SELECT count(*) FROM b_bulk", "app_restored")).toBe("300000");
-    expect(await readdir(join(dir.path, "state", "tmp"))).toEqual([]);
+    expect(await readdir(join(dir, "state", "tmp"))).toEqual([]);
   });
 
   it("a wrong database name fails with the client's words and leaves no snapshot", async () => {
-    await using m = await startMariadb();
-    await using t = await createTestRepo();
-    await using dir = await tempDir("mysql");
+    await using setup = await dumpSetup("mysql", startMariadb);
+    const { server: m, repo: t, engine, dir } = setup;
     const ctx = recorder();
-    await dumpDatabases(
-      dumpRun(planWith([entry(m, { database: "nope" })]), dir.path),
-      await engineFor(t),
-      ctx,
-    );
+    await dumpDatabases(setup.dumpRun(planWith([entry(m, { database: "nope" })])), engine, ctx);
     expect(ctx.failures.map((f) => f.message)).toEqual([
       `database "app": mariadb-dump of "nope" failed (exit code 2): mariadb-dump: Got error: 1049: "Unknown database 'nope'" when selecting the database`,
     ]);
     expect(await t.snapshots()).toEqual([]);
-    expect(await readdir(dir.path)).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it("writes the option file 0600 in the given temp dir and removes it on dispose", async () => {

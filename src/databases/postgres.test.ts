@@ -3,19 +3,11 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { PG_PASSWORD, startPostgres, type TestPostgres } from "../../test/fixtures/postgres.js";
-import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
+import { storedDumpPath } from "../../test/fixtures/restic.js";
 import { UsageError } from "../errors.js";
 import { dumpDatabases } from "./dump.js";
 import { restoreDatabase } from "./restore.js";
-import {
-  dumpRun,
-  engineFor,
-  planWith,
-  recorder,
-  restoreRequest,
-  tempDir,
-  watchArgv,
-} from "./test-support.js";
+import { dumpSetup, planWith, recorder, watchArgv } from "./test-support.js";
 
 /**
  * A database whose consistency is checkable: every transaction of the writer inserts the
@@ -85,18 +77,16 @@ const tcpEntry = (pg: TestPostgres, extra: object = {}) => ({
 
 describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
   it("dumps one consistent instant during concurrent inserts; restores into a fresh database; the password is never in argv", async () => {
-    await using pg = await startPostgres();
-    await using t = await createTestRepo();
-    await using run = await tempDir("run");
+    await using setup = await dumpSetup("run", startPostgres);
+    const { server: pg, repo: t, engine } = setup;
     await createApp(pg);
-    const engine = await engineFor(t);
     const plan = planWith([tcpEntry(pg)], ["nightly"]);
 
     const writer = await startWriter(pg);
     const before = Number(await pg.sql("SELECT max(id) FROM a_events", "app"));
     const ctx = recorder();
     const watched = await watchArgv(PG_PASSWORD, () =>
-      dumpDatabases(dumpRun(plan, run.path), engine, ctx),
+      dumpDatabases(setup.dumpRun(plan), engine, ctx),
     );
     const after = await writer.stop();
 
@@ -117,7 +107,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     expect([...(snaps[0]?.tags ?? [])].sort()).toEqual(["database:app", "nightly", "plan-db:p"]);
 
     await pg.sql("CREATE DATABASE app_restored");
-    const restored = await restoreDatabase(restoreRequest(plan, engine, run.path));
+    const restored = await restoreDatabase(setup.restoreRequest(plan));
     expect(restored).toMatchObject({ format: "pg_dump", bytes: summary?.bytes });
 
     const a = await idStats(pg, "app_restored", "a_events");
@@ -133,12 +123,10 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
   });
 
   it("plain format as the postgres OS user (peer authentication over the socket), loaded back with psql", async () => {
-    await using pg = await startPostgres();
-    await using t = await createTestRepo();
-    await using run = await tempDir("run");
+    await using setup = await dumpSetup("run", startPostgres);
+    const { server: pg, engine } = setup;
     await createApp(pg, 1000);
     await pg.sql("INSERT INTO a_events SELECT g FROM generate_series(1, 50) g", "app");
-    const engine = await engineFor(t);
     const plan = planWith([
       {
         type: "postgresql",
@@ -151,7 +139,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
       },
     ]);
     const ctx = recorder();
-    await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
+    await dumpDatabases(setup.dumpRun(plan), engine, ctx);
     expect(ctx.failures).toEqual([]);
     expect(ctx.summaries[0]?.path).toBe(
       await storedDumpPath("/snapback-databases/p/app.pg_dump.sql"),
@@ -159,7 +147,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
 
     await pg.sql("CREATE DATABASE app_restored");
     await restoreDatabase(
-      restoreRequest(plan, engine, run.path, {
+      setup.restoreRequest(plan, {
         snapshot: ctx.summaries[0]?.snapshot_id.slice(0, 10) ?? "",
       }),
     );
@@ -168,14 +156,12 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
   });
 
   it("a wrong database name fails with pg_dump's words and leaves no snapshot; the plan's next database is still dumped", async () => {
-    await using pg = await startPostgres();
-    await using t = await createTestRepo();
-    await using run = await tempDir("run");
+    await using setup = await dumpSetup("run", startPostgres);
+    const { server: pg, repo: t, engine } = setup;
     await createApp(pg, 10);
-    const engine = await engineFor(t);
     const plan = planWith([tcpEntry(pg, { name: "typo", database: "nope" }), tcpEntry(pg)]);
     const ctx = recorder();
-    await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
+    await dumpDatabases(setup.dumpRun(plan), engine, ctx);
 
     expect(ctx.failures).toHaveLength(1);
     expect(ctx.failures[0]?.repository).toBe("r");
@@ -190,14 +176,12 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
   });
 
   it("a dump whose server connection dies halfway leaves no snapshot", async () => {
-    await using pg = await startPostgres();
-    await using t = await createTestRepo();
-    await using run = await tempDir("run");
+    await using setup = await dumpSetup("run", startPostgres);
+    const { server: pg, repo: t, engine } = setup;
     await createApp(pg, 2_000_000);
-    const engine = await engineFor(t);
     const plan = planWith([tcpEntry(pg)]);
     const ctx = recorder();
-    const dumping = dumpDatabases(dumpRun(plan, run.path), engine, ctx);
+    const dumping = dumpDatabases(setup.dumpRun(plan), engine, ctx);
     // Kill pg_dump's server session while it copies the big table: its output so far has
     // already gone to restic.
     let killed = "";
@@ -216,20 +200,18 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
   });
 
   it('database = "all" is a pg_dumpall dump: refused for --to-database, written to a file (never over one without --overwrite)', async () => {
-    await using pg = await startPostgres();
-    await using t = await createTestRepo();
-    await using run = await tempDir("run");
+    await using setup = await dumpSetup("run", startPostgres);
+    const { server: pg, engine, dir } = setup;
     await createApp(pg, 10);
-    const engine = await engineFor(t);
     const plan = planWith([tcpEntry(pg, { name: "cluster", database: "all" })]);
     const ctx = recorder();
-    await dumpDatabases(dumpRun(plan, run.path), engine, ctx);
+    await dumpDatabases(setup.dumpRun(plan), engine, ctx);
     expect(ctx.failures).toEqual([]);
     expect(ctx.summaries[0]?.path).toBe(
       await storedDumpPath("/snapback-databases/p/cluster.pg_dumpall.sql"),
     );
 
-    const base = restoreRequest(plan, engine, run.path, { name: "cluster" });
+    const base = setup.restoreRequest(plan, { name: "cluster" });
     const refused = await restoreDatabase({ ...base, to: { database: "postgres" } }).catch(
       (e: unknown) => e,
     );
@@ -238,7 +220,7 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
       'database "cluster" is a pg_dumpall dump of a whole cluster (roles and every database): it is not loaded into one database',
     );
 
-    const file = join(run.path, "cluster.sql");
+    const file = join(dir, "cluster.sql");
     await writeFile(file, "existing\n");
     const exists = await restoreDatabase({ ...base, to: { file } }).catch((e: unknown) => e);
     expect((exists as Error).message).toBe(`--to-file ${file} exists`);
@@ -252,19 +234,17 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
   });
 
   it("a load that fails is rolled back: the target database is left as it was", async () => {
-    await using pg = await startPostgres();
-    await using t = await createTestRepo();
-    await using run = await tempDir("run");
+    await using setup = await dumpSetup("run", startPostgres);
+    const { server: pg, engine, dir } = setup;
     await createApp(pg, 10);
     await pg.sql("INSERT INTO a_events SELECT g FROM generate_series(1, 5) g", "app");
-    const engine = await engineFor(t);
     const plan = planWith([tcpEntry(pg)]);
-    await dumpDatabases(dumpRun(plan, run.path), engine, recorder());
+    await dumpDatabases(setup.dumpRun(plan), engine, recorder());
     // The target already has c_events: the restore's CREATE TABLE c_events fails.
     await pg.sql("CREATE DATABASE busy");
     await pg.sql("CREATE TABLE c_events (id int); INSERT INTO c_events VALUES (42)", "busy");
     const err = await restoreDatabase(
-      restoreRequest(plan, engine, run.path, { to: { database: "busy" } }),
+      setup.restoreRequest(plan, { to: { database: "busy" } }),
     ).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
       /^database "app": pg_restore into "busy" failed \(exit code 1\): [\s\S]*relation "c_events" already exists/,
@@ -277,9 +257,9 @@ describe("PostgreSQL dumps (real PostgreSQL, real restic)", () => {
     ).toBe("c_events");
     expect(await pg.sql("SELECT id FROM c_events", "busy")).toBe("42");
     // The journaled temp dir of the restore is gone again.
-    expect((await stat(join(run.path, "state", "tmp"))).isDirectory()).toBe(true);
-    expect(await readdirSafe(join(run.path, "state", "tmp"))).toEqual([]);
-    expect(await readdirSafe(join(run.path, "state", "journal"))).toEqual([]);
+    expect((await stat(join(dir, "state", "tmp"))).isDirectory()).toBe(true);
+    expect(await readdirSafe(join(dir, "state", "tmp"))).toEqual([]);
+    expect(await readdirSafe(join(dir, "state", "journal"))).toEqual([]);
   });
 });
 

@@ -3,13 +3,13 @@ import { chmod, readdir, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createTestRepo, storedDumpPath } from "../../test/fixtures/restic.js";
+import { storedDumpPath } from "../../test/fixtures/restic.js";
 import { UsageError } from "../errors.js";
 import { run, type RunResult } from "../exec/index.js";
 import { dumpDatabases } from "./dump.js";
 import { restoreDatabase } from "./restore.js";
 import { integrityCheck } from "./sqlite.js";
-import { dumpRun, engineFor, planWith, recorder, tempDir, restoreRequest } from "./test-support.js";
+import { dumpSetup, planWith, recorder } from "./test-support.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -66,19 +66,18 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
   it.each(["wal", "delete"] as const)(
     "copies one consistent instant while a writer commits (journal_mode=%s); the restored file passes integrity_check",
     async (journal) => {
-      await using t = await createTestRepo();
-      await using dir = await tempDir("sqlite");
-      const db = join(dir.path, "app.sqlite");
-      const runDir = join(dir.path, "run");
+      await using setup = await dumpSetup("sqlite");
+      const { engine, dir } = setup;
+      const db = join(dir, "app.sqlite");
+      const runDir = join(dir, "run");
       await run("mkdir", ["-m", "700", runDir]);
       await createDb(db, journal, 200_000);
-      const engine = await engineFor(t);
       const plan = planWith([{ type: "sqlite", name: "app", path: db }]);
 
-      const writer = await startWriter(db, join(dir.path, "stop"));
+      const writer = await startWriter(db, join(dir, "stop"));
       const before = Number(await sqlite(db, "SELECT max(id) FROM a_events"));
       const ctx = recorder();
-      await dumpDatabases(dumpRun(plan, runDir), engine, ctx);
+      await dumpDatabases(setup.dumpRun(plan, runDir), engine, ctx);
       const after = await writer.stop();
 
       expect(ctx.failures).toEqual([]);
@@ -90,10 +89,8 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
       // The copy was made in the run's temp dir and is gone.
       expect(await readdir(runDir)).toEqual([]);
 
-      const restored = join(dir.path, "restored.sqlite");
-      const r = await restoreDatabase(
-        restoreRequest(plan, engine, dir.path, { to: { file: restored } }),
-      );
+      const restored = join(dir, "restored.sqlite");
+      const r = await restoreDatabase(setup.restoreRequest(plan, { to: { file: restored } }));
       expect(r.format).toBe("sqlite");
       expect(await integrityCheck(restored)).toBe("ok");
       expect((await stat(restored)).mode & 0o777).toBe(0o600);
@@ -114,35 +111,34 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
   );
 
   it("a missing database file fails clearly (no empty database created) and leaves no snapshot", async () => {
-    await using t = await createTestRepo();
-    await using dir = await tempDir("sqlite");
-    const missing = join(dir.path, "nope.sqlite");
+    await using setup = await dumpSetup("sqlite");
+    const { repo: t, engine, dir } = setup;
+    const missing = join(dir, "nope.sqlite");
     const plan = planWith([{ type: "sqlite", name: "app", path: missing }]);
     const ctx = recorder();
-    await dumpDatabases(dumpRun(plan, dir.path), await engineFor(t), ctx);
+    await dumpDatabases(setup.dumpRun(plan), engine, ctx);
     expect(ctx.failures.map((f) => f.message)).toEqual([
       `database "app": copying ${missing} with sqlite3 failed (exit code 1): Error: unable to open database "${missing}": unable to open database file`,
     ]);
     expect(existsSync(missing)).toBe(false);
     expect(await t.snapshots()).toEqual([]);
-    expect(await readdir(dir.path)).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it("restores over the live file only with --overwrite, keeping its mode and dropping its stale WAL", async () => {
-    await using t = await createTestRepo();
-    await using dir = await tempDir("sqlite");
-    const db = join(dir.path, "app.sqlite");
+    await using setup = await dumpSetup("sqlite");
+    const { engine, dir } = setup;
+    const db = join(dir, "app.sqlite");
     await createDb(db, "wal", 10);
     await sqlite(db, "INSERT INTO a_events VALUES (1), (2), (3)");
-    const engine = await engineFor(t);
     const plan = planWith([{ type: "sqlite", name: "app", path: db }]);
     const ctx = recorder();
-    await dumpDatabases(dumpRun(plan, dir.path), engine, ctx);
+    await dumpDatabases(setup.dumpRun(plan), engine, ctx);
     expect(ctx.failures).toEqual([]);
 
     await sqlite(db, "DELETE FROM a_events");
     await chmod(db, 0o640);
-    const base = restoreRequest(plan, engine, dir.path, { to: { file: db } });
+    const base = setup.restoreRequest(plan, { to: { file: db } });
     const refused = await restoreDatabase({ ...base, overwrite: false }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(UsageError);
     expect((refused as Error).message).toBe(`--to-file ${db} exists`);
@@ -155,7 +151,7 @@ describe("SQLite dumps (real sqlite3, real restic)", () => {
     expect((await stat(db)).mode & 0o777).toBe(0o640);
     expect(await sqlite(db, "SELECT group_concat(id) FROM a_events")).toBe("1,2,3");
     // No temp file beside it, no journal.
-    expect((await readdir(dir.path)).filter((n) => n.startsWith(".snapback"))).toEqual([]);
+    expect((await readdir(dir)).filter((n) => n.startsWith(".snapback"))).toEqual([]);
 
     const toDb = await restoreDatabase({ ...base, to: { database: "x" }, overwrite: false }).catch(
       (e: unknown) => e,

@@ -1,8 +1,8 @@
+import "disposablestack/auto";
 import { readdir, readFile, readlink } from "node:fs/promises";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestRepo } from "../../test/fixtures/restic.js";
+import { createTestRepo, type TestRepo } from "../../test/fixtures/restic.js";
+import { tempDir } from "../../test/fixtures/tempdir.js";
 import { repositorySchema, type ResticRepository } from "../config/schema.js";
 import { resolveSecrets } from "../config/secrets.js";
 import { ResticEngine } from "../engine/restic-engine.js";
@@ -14,14 +14,7 @@ import { databasesSchema } from "../config/databases.js";
 
 /** Helpers for this folder's tests (never imported by product code). */
 
-export interface TempDir extends AsyncDisposable {
-  path: string;
-}
-
-export async function tempDir(prefix: string): Promise<TempDir> {
-  const path = await mkdtemp(join(tmpdir(), `snapback-test-${prefix}-`));
-  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
-}
+export { tempDir, type TempDir } from "../../test/fixtures/tempdir.js";
 
 export async function engineFor(t: TestRepo): Promise<ResticEngine> {
   const repo = repositorySchema.parse({
@@ -30,6 +23,49 @@ export async function engineFor(t: TestRepo): Promise<ResticEngine> {
     password_file: t.passwordFile,
   }) as ResticRepository;
   return new ResticEngine("r", repo, await resolveSecrets("r", repo), join(t.dir, "cache"));
+}
+
+/** What a dump test works with: a restic repository, its engine "r" and a temp dir. */
+export interface DumpSetup extends AsyncDisposable {
+  repo: TestRepo;
+  engine: ResticEngine;
+  /** The run's temp dir and the restore's state live here. */
+  dir: string;
+  /** The dump run of `plan` with its temp dir (default `dir`). */
+  dumpRun(plan: { tags: string[] }, tmpDir?: string): DumpRun;
+  /** restoreRequest() from this engine, state under `dir`. */
+  restoreRequest(plan: object, changes?: Partial<RestoreDatabaseRequest>): RestoreDatabaseRequest;
+}
+
+/**
+ * The setup of a dump test: the database server `start` makes (when it has one), a restic
+ * repository, the engine for it and a temp dir, released in reverse order also when a later
+ * step fails.
+ */
+export async function dumpSetup(prefix: string): Promise<DumpSetup>;
+export async function dumpSetup<S extends AsyncDisposable>(
+  prefix: string,
+  start: () => Promise<S>,
+): Promise<DumpSetup & { server: S }>;
+export async function dumpSetup<S extends AsyncDisposable>(
+  prefix: string,
+  start?: () => Promise<S>,
+): Promise<DumpSetup & { server?: S }> {
+  await using stack = new AsyncDisposableStack();
+  const server = start ? stack.use(await start()) : undefined;
+  const repo = stack.use(await createTestRepo());
+  const dir = stack.use(await tempDir(prefix)).path;
+  const engine = await engineFor(repo);
+  const owned = stack.move();
+  return {
+    ...(server ? { server } : {}),
+    repo,
+    engine,
+    dir,
+    dumpRun: (plan, tmpDir = dir) => dumpRun(plan, tmpDir),
+    restoreRequest: (plan, changes = {}) => restoreRequest(plan, engine, dir, changes),
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
 }
 
 /** A plan "p" with these `[[databases]]` entries, parsed by the fragment. */

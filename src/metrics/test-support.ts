@@ -1,3 +1,4 @@
+import { sampleSummary } from "../../test/fixtures/events.js";
 import { run as exec } from "../exec/index.js";
 import type { ResultEvent, RunStatus, SummaryEvent } from "../core/events.js";
 import type { MetricsRun } from "./samples.js";
@@ -82,31 +83,7 @@ function grammarProblems(text: string): string[] {
   return problems;
 }
 
-export function summary(
-  plan: string,
-  repository: string,
-  extra: Partial<SummaryEvent> = {},
-): SummaryEvent {
-  return {
-    type: "summary",
-    plan,
-    repository,
-    snapshot_id: "1a2b3c4d",
-    files_new: 12,
-    files_changed: 3,
-    files_unmodified: 1000,
-    dirs_new: 1,
-    dirs_changed: 2,
-    dirs_unmodified: 50,
-    data_blobs: 14,
-    data_added: 1_234_567,
-    total_files_processed: 1015,
-    total_bytes_processed: 987_654_321,
-    error_count: 0,
-    duration_s: 42.5,
-    ...extra,
-  };
-}
+export const summary = sampleSummary;
 
 /** A run of plan into repositories; failed ones listed in failedRepos. */
 export function run(

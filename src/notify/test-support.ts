@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { sampleSummary } from "../../test/fixtures/events.js";
 import type { ResultEvent, RunStatus, SummaryEvent } from "../core/events.js";
 import { notifyChannelSchema, type NotifyChannel } from "../config/notify.js";
 import type { RunReport } from "./types.js";
@@ -67,25 +68,7 @@ export function channel(raw: Record<string, unknown>): NotifyChannel {
 }
 
 export function summary(repository: string, extra: Partial<SummaryEvent> = {}): SummaryEvent {
-  return {
-    type: "summary",
-    plan: "home",
-    repository,
-    snapshot_id: "1a2b3c4d5e6f7a8b9c0d",
-    files_new: 12,
-    files_changed: 3,
-    files_unmodified: 1000,
-    dirs_new: 1,
-    dirs_changed: 2,
-    dirs_unmodified: 50,
-    data_blobs: 14,
-    data_added: 1_234_567,
-    total_files_processed: 1015,
-    total_bytes_processed: 987_654_321,
-    error_count: 0,
-    duration_s: 42.5,
-    ...extra,
-  };
+  return sampleSummary("home", repository, { snapshot_id: "1a2b3c4d5e6f7a8b9c0d", ...extra });
 }
 
 export function report(status: RunStatus, extra: Partial<ResultEvent> = {}): RunReport {

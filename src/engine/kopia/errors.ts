@@ -1,5 +1,5 @@
 import { redactText } from "../../config/secrets.js";
-import { SnapbackError } from "../../errors.js";
+import * as shared from "../errors.js";
 
 export type KopiaErrorKind =
   | "wrong-password"
@@ -29,61 +29,20 @@ const EXIT_CODES: Record<KopiaErrorKind, number> = {
 };
 
 /** A kopia command failed; `kind` says why, the message names the repository by its config name. */
-export class KopiaError extends SnapbackError {
-  readonly kind: KopiaErrorKind;
-  readonly repository: string | undefined;
-  /** The last lines kopia printed on stderr, secrets redacted. */
-  readonly stderrTail: string;
+export class KopiaError extends shared.engineErrorClass<KopiaErrorKind>(EXIT_CODES) {}
 
-  constructor(
-    kind: KopiaErrorKind,
-    repository: string | undefined,
-    message: string,
-    options: { hint?: string; stderrTail?: string; cause?: unknown } = {},
-  ) {
-    super(message, {
-      exitCode: EXIT_CODES[kind],
-      ...(options.hint === undefined ? {} : { hint: options.hint }),
-      ...(options.cause === undefined ? {} : { cause: options.cause }),
-    });
-    this.kind = kind;
-    this.repository = repository;
-    this.stderrTail = options.stderrTail ?? "";
-  }
-}
-
-const UNREACHABLE = new RegExp(
-  [
-    "connection refused",
-    "no such host",
-    "server misbehaving",
-    "temporary failure in name resolution",
-    "network is unreachable",
-    "no route to host",
-    "host is down",
-    "i/o timeout",
-    "connection timed out",
-    "connection reset",
-    "tls handshake",
-    "x509: ",
-    "dial tcp",
-    "error connecting to sftp",
-    "ssh: handshake failed",
-    "unable to connect to",
-  ].join("|"),
-);
+const UNREACHABLE = shared.unreachablePattern([
+  "error connecting to sftp",
+  "ssh: handshake failed",
+  "unable to connect to",
+]);
 
 /**
  * Why a kopia command failed. kopia exits 1 for every error, so the text decides; the
  * phrases are kopia's own (repo.ErrInvalidPassword, App.openRepository, the storage
  * backends' Go network errors).
  */
-export function failureKind(input: {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  aborted: boolean;
-  stderr: string;
-}): KopiaErrorKind {
+export function failureKind(input: shared.Outcome): KopiaErrorKind {
   if (input.aborted || input.signal !== null || input.exitCode === 130) return "killed";
   const text = input.stderr.toLowerCase();
   if (text.includes("invalid repository password")) return "wrong-password";
@@ -106,15 +65,11 @@ export function failureKind(input: {
   return "other";
 }
 
-export interface FailureInput {
+export interface FailureInput extends shared.Outcome {
   repoName: string;
   configFile: string;
   /** The kopia command, e.g. "snapshot create", for messages. */
   action: string;
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  aborted: boolean;
-  stderr: string;
   secrets: readonly string[];
   version?: string | undefined;
 }
@@ -123,11 +78,13 @@ export interface FailureInput {
 export function classifyFailure(input: FailureInput): KopiaError {
   const kind = failureKind(input);
   const stderr = redactText(input.stderr, input.secrets);
-  const tail = stderrTail(stderr);
+  const tail = shared.stderrTail(stderr);
   const detail = mainLine(stderr);
   const name = `repository "${input.repoName}"`;
   const key = `repositories.${input.repoName}`;
   const opts = { stderrTail: tail };
+  const make = (k: shared.CommonFailureKind, message: string): KopiaError =>
+    new KopiaError(k, input.repoName, message, opts);
   switch (kind) {
     case "wrong-password":
       return new KopiaError(
@@ -136,7 +93,7 @@ export function classifyFailure(input: FailureInput): KopiaError {
         `${name}: wrong password (kopia: invalid repository password)`,
         {
           ...opts,
-          hint: `check ${key}.password_file / password_command`,
+          hint: shared.passwordHint(input.repoName),
         },
       );
     case "no-password":
@@ -163,46 +120,25 @@ export function classifyFailure(input: FailureInput): KopiaError {
       return new KopiaError(
         kind,
         input.repoName,
-        `${name}: no kopia repository where ${input.configFile} points${detail ? `: ${detail}` : ""}`,
+        `${name}: no kopia repository where ${input.configFile} points${shared.suffix(detail)}`,
         opts,
       );
     case "unreachable":
       return new KopiaError(
         kind,
         input.repoName,
-        `${name} is unreachable${detail ? `: ${detail}` : ""}`,
-        opts,
-      );
-    case "disk-full":
-      return new KopiaError(
-        kind,
-        input.repoName,
-        `kopia ${input.action} for ${name} ran out of disk space${detail ? `: ${detail}` : ""}`,
+        `${name} is unreachable${shared.suffix(detail)}`,
         opts,
       );
     case "unsupported":
       return new KopiaError(
         kind,
         input.repoName,
-        `kopia${input.version ? ` ${input.version}` : ""} does not understand "kopia ${input.action}" as snapback runs it${detail ? `: ${detail}` : ""}`,
+        `kopia${input.version ? ` ${input.version}` : ""} does not understand "kopia ${input.action}" as snapback runs it${shared.suffix(detail)}`,
         { ...opts, hint: "snapback needs kopia 0.12 or newer (snapshot tags)" },
       );
-    case "killed":
-      return new KopiaError(
-        kind,
-        input.repoName,
-        `kopia ${input.action} for ${name} was interrupted`,
-        opts,
-      );
-    default: {
-      const how = input.exitCode === null ? "failed" : `failed (exit ${input.exitCode})`;
-      return new KopiaError(
-        "other",
-        input.repoName,
-        `kopia ${input.action} for ${name} ${how}${detail ? `: ${detail}` : ""}`,
-        opts,
-      );
-    }
+    default:
+      return shared.commonFailure(make, kind, "kopia", input, detail);
   }
 }
 
@@ -212,15 +148,6 @@ export function notConnectedMessage(repoName: string, configFile: string): strin
 
 export function connectHint(configFile: string): string {
   return `connect it once: kopia repository connect <storage> ... --config-file=${configFile}`;
-}
-
-function stderrTail(stderr: string, lines = 10): string {
-  return stderr
-    .split("\n")
-    .map((l) => l.trimEnd())
-    .filter(Boolean)
-    .slice(-lines)
-    .join("\n");
 }
 
 /** kopia prefixes its chain of wrapped errors; the last link says what happened. */
@@ -241,6 +168,5 @@ export function mainLine(stderr: string): string {
     if (m?.[1]) error = m[1];
     else last = line;
   }
-  const line = (error ?? last ?? "").replace(WRAPPERS, "");
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+  return shared.clipLine((error ?? last ?? "").replace(WRAPPERS, ""));
 }

@@ -1,8 +1,9 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { planSchema, repositorySchema, type Plan } from "../../config/schema.js";
-import type { BackupProgress, BackupRequest, CommandWrapper } from "../types.js";
+import { repositorySchema } from "../../config/schema.js";
+import { backupRequest as sharedBackupRequest, type RequestParts } from "../test-support.js";
+import type { BackupRequest } from "../types.js";
 import type { KopiaRepository } from "./command.js";
 
 /** Helpers for this folder's tests and test/kopia.e2e.test.ts (never imported by product code). */
@@ -126,37 +127,14 @@ export async function createFakeKopiaRepo(
   };
 }
 
-export function plan(sources: string[], extra: object = {}): Plan {
-  return planSchema.parse({ sources, repositories: ["test"], ...extra });
-}
+export { plan } from "../test-support.js";
 
-export interface RequestParts {
-  planName?: string;
-  plan: Plan;
-  repo: KopiaRepository;
-  password?: string;
-  paths: string[];
-  extraExcludes?: string[];
-  wrap?: CommandWrapper;
-  signal?: AbortSignal;
-  onProgress?: (p: BackupProgress) => void;
-  warnings?: string[];
-}
-
-export function backupRequest(parts: RequestParts): BackupRequest {
-  return {
-    planName: parts.planName ?? "home",
-    plan: parts.plan,
-    repoName: "test",
-    repo: parts.repo,
+/** A backup request into a fake kopia repository, with FAKE_PASSWORD unless told. */
+export function backupRequest(
+  parts: Omit<RequestParts, "repo" | "secrets"> & { repo: KopiaRepository; password?: string },
+): BackupRequest {
+  return sharedBackupRequest({
+    ...parts,
     secrets: { password: parts.password ?? FAKE_PASSWORD, env: {} },
-    paths: parts.paths,
-    extraExcludes: parts.extraExcludes ?? [],
-    host: "test-host",
-    wrap: parts.wrap ?? ((file, args) => ({ file, args })),
-    env: {},
-    signal: parts.signal ?? new AbortController().signal,
-    onProgress: parts.onProgress ?? (() => undefined),
-    onWarning: (m) => parts.warnings?.push(m),
-  };
+  });
 }

@@ -13,7 +13,7 @@ import {
 } from "./command.js";
 import { displayUrl, secretValues } from "./env.js";
 import { classifyFailure } from "./errors.js";
-import { stripEscapes } from "./messages.js";
+import { parseObject, stripEscapes } from "./messages.js";
 
 export interface CheckOptions extends ResticOptions {
   /** "all" reads every pack; other values go to `--read-data-subset`. */
@@ -95,15 +95,8 @@ export async function sampleFiles(
 
 /** A regular-file line of `restic ls --json` (0.14: struct_type; 0.17+: message_type). */
 export function parseLsFile(line: string): BackupFile | undefined {
-  if (!line.startsWith("{")) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== "object") return undefined;
-  const o = v as Record<string, unknown>;
+  const o = parseObject(line);
+  if (o === undefined) return undefined;
   if ((o["message_type"] ?? o["struct_type"]) !== "node" || o["type"] !== "file") return undefined;
   const path = o["path"];
   const mtime = typeof o["mtime"] === "string" ? parseTimeNs(o["mtime"]) : undefined;

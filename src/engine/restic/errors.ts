@@ -1,5 +1,5 @@
 import { redactText } from "../../config/secrets.js";
-import { SnapbackError } from "../../errors.js";
+import * as shared from "../errors.js";
 import { parseBackupLine, stripEscapes } from "./messages.js";
 
 export type ResticErrorKind =
@@ -30,29 +30,7 @@ const EXIT_CODES: Record<ResticErrorKind, number> = {
 };
 
 /** A restic command failed; `kind` says why, the message names the repository by its config name. */
-export class ResticError extends SnapbackError {
-  readonly kind: ResticErrorKind;
-  /** The repository's name in the config, when the command had one. */
-  readonly repository: string | undefined;
-  /** The last lines restic printed on stderr, secrets redacted. */
-  readonly stderrTail: string;
-
-  constructor(
-    kind: ResticErrorKind,
-    repository: string | undefined,
-    message: string,
-    options: { hint?: string; stderrTail?: string; cause?: unknown; exitCode?: number } = {},
-  ) {
-    super(message, {
-      exitCode: options.exitCode ?? EXIT_CODES[kind],
-      ...(options.hint === undefined ? {} : { hint: options.hint }),
-      ...(options.cause === undefined ? {} : { cause: options.cause }),
-    });
-    this.kind = kind;
-    this.repository = repository;
-    this.stderrTail = options.stderrTail ?? "";
-  }
-}
+export class ResticError extends shared.engineErrorClass<ResticErrorKind>(EXIT_CODES) {}
 
 /**
  * Why a restic command failed. restic >= 0.17 says it with exit codes (10 no repository,
@@ -60,12 +38,7 @@ export class ResticError extends SnapbackError {
  * stderr text decides. Network errors come before "no repository": 0.14 prints
  * "Is there a repository at the following location?" after a refused connection too.
  */
-export function failureKind(input: {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  aborted: boolean;
-  stderr: string;
-}): ResticErrorKind {
+export function failureKind(input: shared.Outcome): ResticErrorKind {
   const { exitCode, stderr } = input;
   if (input.aborted || input.signal !== null || exitCode === 130) return "killed";
   if (exitCode === 12) return "wrong-password";
@@ -89,31 +62,16 @@ export function failureKind(input: {
   return "other";
 }
 
-const UNREACHABLE = new RegExp(
-  [
-    "connection refused",
-    "no such host",
-    "server misbehaving",
-    "temporary failure in name resolution",
-    "network is unreachable",
-    "no route to host",
-    "host is down",
-    "i/o timeout",
-    "connection timed out",
-    "connection reset",
-    "context deadline exceeded",
-    "tls handshake",
-    "x509: ",
-    "ssh: connect to host",
-    "ssh: could not resolve",
-    "unable to start the sftp session",
-    "permission denied \\(publickey",
-    "host key verification failed",
-    "dial tcp",
-    // A REST server or S3 endpoint refusing the URL's credentials: reached, but not usable.
-    "unexpected http response \\(40[13]\\)",
-  ].join("|"),
-);
+const UNREACHABLE = shared.unreachablePattern([
+  "context deadline exceeded",
+  "ssh: connect to host",
+  "ssh: could not resolve",
+  "unable to start the sftp session",
+  "permission denied \\(publickey",
+  "host key verification failed",
+  // A REST server or S3 endpoint refusing the URL's credentials: reached, but not usable.
+  "unexpected http response \\(40[13]\\)",
+]);
 
 /**
  * Reached, but the server refused who we are: the user must fix the key or credentials, it
@@ -122,16 +80,12 @@ const UNREACHABLE = new RegExp(
 const AUTH_REFUSED =
   /permission denied \(publickey|host key verification failed|unexpected http response \(40[13]\)/;
 
-export interface FailureInput {
+export interface FailureInput extends shared.Outcome {
   repoName: string;
   /** Already stripped of credentials (displayUrl). */
   url: string;
   /** The restic command, e.g. "backup", for messages. */
   action: string;
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  aborted: boolean;
-  stderr: string;
   secrets: readonly string[];
   cause?: unknown;
 }
@@ -140,16 +94,17 @@ export interface FailureInput {
 export function classifyFailure(input: FailureInput): ResticError {
   const kind = failureKind(input);
   const stderr = redactText(stripEscapes(input.stderr), input.secrets);
-  const tail = stderrTail(stderr);
+  const tail = shared.stderrTail(stderr);
   const detail = mainLine(stderr);
   const name = `repository "${input.repoName}"`;
   const opts = { stderrTail: tail, cause: input.cause };
-  const key = `repositories.${input.repoName}`;
+  const make = (k: shared.CommonFailureKind, message: string): ResticError =>
+    new ResticError(k, input.repoName, message, opts);
   switch (kind) {
     case "wrong-password":
       return new ResticError(kind, input.repoName, `${name}: wrong password`, {
         ...opts,
-        hint: `check ${key}.password_file / password_command`,
+        hint: shared.passwordHint(input.repoName),
       });
     case "repo-missing":
       return new ResticError(kind, input.repoName, repoMissingMessage(input.repoName, input.url), {
@@ -162,7 +117,7 @@ export function classifyFailure(input: FailureInput): ResticError {
       return new ResticError(
         kind,
         input.repoName,
-        `${name} at ${input.url} is unreachable${why ? `: ${why}` : ""}`,
+        `${name} at ${input.url} is unreachable${shared.suffix(why)}`,
         AUTH_REFUSED.test(stderr.toLowerCase()) ? { ...opts, exitCode: 2 } : opts,
       );
     }
@@ -173,20 +128,13 @@ export function classifyFailure(input: FailureInput): ResticError {
         input.repoName,
         holder
           ? `${name} is locked by another restic process: ${holder}`
-          : `${name} is locked by another restic process${detail ? `: ${detail}` : ""}`,
+          : `${name} is locked by another restic process${shared.suffix(detail)}`,
         {
           ...opts,
           hint: `wait for it to finish; if none is running, remove the stale lock with: snapback unlock --repository ${input.repoName}`,
         },
       );
     }
-    case "disk-full":
-      return new ResticError(
-        kind,
-        input.repoName,
-        `restic ${input.action} for ${name} ran out of disk space${detail ? `: ${detail}` : ""}`,
-        opts,
-      );
     case "killed":
       // Stopped by snapback (SIGINT on an interrupt) is an interruption; killed by anyone
       // else (the OOM killer, an admin) is a failure of this repository's backup.
@@ -198,21 +146,23 @@ export function classifyFailure(input: FailureInput): ResticError {
           { ...opts, exitCode: 1 },
         );
       }
-      return new ResticError(
-        kind,
-        input.repoName,
-        `restic ${input.action} for ${name} was interrupted`,
-        opts,
-      );
-    default: {
-      const how = input.exitCode === null ? "failed" : `failed (exit ${input.exitCode})`;
-      return new ResticError(
-        "other",
-        input.repoName,
-        `restic ${input.action} for ${name} ${how}${detail ? `: ${detail}` : ""}`,
-        opts,
-      );
-    }
+      return shared.commonFailure(make, kind, "restic", input, detail);
+    default:
+      return shared.commonFailure(make, kind, "restic", input, detail);
+  }
+}
+
+/** `parse()` of a command's output; output that does not parse fails naming the command. */
+export function parsedOutput<T>(repoName: string, action: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new ResticError(
+      "other",
+      repoName,
+      `restic ${action} for repository "${repoName}" printed no valid JSON`,
+      { cause: e },
+    );
   }
 }
 
@@ -240,15 +190,6 @@ export function repoMissingMessage(repoName: string, url: string): string {
   return `repository "${repoName}" does not exist at ${url} (set init = true to create it)`;
 }
 
-function stderrTail(stderr: string, lines = 10): string {
-  return stderr
-    .split("\n")
-    .map((l) => l.trimEnd())
-    .filter(Boolean)
-    .slice(-lines)
-    .join("\n");
-}
-
 /**
  * The one line that says what went wrong: restic 0.17+'s exit_error message, else the last
  * "Fatal:" line, else the last plain line.
@@ -264,6 +205,5 @@ function mainLine(stderr: string): string {
     if (/^Fatal:/.test(msg.line)) fatal = msg.line.replace(/^Fatal:\s*/, "");
     else if (!/^(Is there a repository|signal interrupt|Warning:)/i.test(msg.line)) last = msg.line;
   }
-  const line = exitError ?? fatal ?? last ?? "";
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+  return shared.clipLine(exitError ?? fatal ?? last ?? "");
 }

@@ -1,7 +1,7 @@
 import type { EngineSnapshot, ForgetReport, KeepRules, RetainedSnapshot } from "../types.js";
 import { resticRepository, runRestic, type ResticOptions, type ResticTarget } from "./command.js";
 import { UsageError } from "../../errors.js";
-import { ResticError } from "./errors.js";
+import { parsedOutput, ResticError } from "./errors.js";
 import { planTag, toSnapshot } from "./snapshots.js";
 
 export interface ForgetOptions extends ResticOptions {
@@ -128,18 +128,7 @@ export async function forget(target: ResticTarget, options: ForgetOptions): Prom
   // restic 0.18 reports every refused removal, then carries on and exits 0 as if it had
   // forgotten them (and runs prune with --prune): its word cannot be trusted here.
   if (refusal !== undefined) throw deletesRefused(target);
-  try {
-    return parseForgetOutput(r.stdout);
-  } catch (e) {
-    throw new ResticError(
-      "other",
-      target.repoName,
-      `restic forget for repository "${target.repoName}" printed no valid JSON`,
-      {
-        cause: e,
-      },
-    );
-  }
+  return parsedOutput(target.repoName, "forget", () => parseForgetOutput(r.stdout));
 }
 
 /** `restic prune`: deletes the data no snapshot references any more. Repository-wide. */

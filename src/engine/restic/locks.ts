@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
 import { ResticError } from "./errors.js";
+import { parseObject } from "./messages.js";
 
 /**
  * restic's own staleness rule (Lock.Stale in internal/restic/lock.go, as in 0.14): a lock
@@ -47,14 +48,8 @@ export function judgeLock(lock: ResticLock, ctx: JudgeContext): LockVerdict {
 
 /** Parses `restic cat lock ID` output; undefined for anything that is not a lock. */
 export function parseLock(id: string, json: string): ResticLock | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== "object") return undefined;
-  const o = v as Record<string, unknown>;
+  const o = parseObject(json.trim());
+  if (o === undefined) return undefined;
   if (typeof o["time"] !== "string" || typeof o["pid"] !== "number") return undefined;
   const time = Date.parse(o["time"]);
   return {

@@ -210,7 +210,8 @@ function errnoText(err: unknown): string {
   return "";
 }
 
-function parseObject(line: string): Json | undefined {
+/** One JSON object on one line (restic's messages, `ls --json` nodes, a lock); else undefined. */
+export function parseObject(line: string): Json | undefined {
   if (!line.startsWith("{")) return undefined;
   try {
     const v: unknown = JSON.parse(line);

@@ -6,6 +6,7 @@ import { UsageError } from "../../errors.js";
 import type { EngineSnapshot } from "../types.js";
 import { probeRestic, versionAtLeast } from "./binary.js";
 import { resticBinaryOf, runRestic, type ResticOptions, type ResticTarget } from "./command.js";
+import { parseObject } from "./messages.js";
 import { listTargetSnapshots } from "./snapshots.js";
 
 export interface RestoreRequest extends ResticOptions {
@@ -236,15 +237,8 @@ function within(path: string, dir: string): boolean {
 export function parseLsNode(
   line: string,
 ): { path: string; type: string; mtime?: string } | undefined {
-  if (!line.startsWith("{")) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== "object") return undefined;
-  const o = v as Record<string, unknown>;
+  const o = parseObject(line);
+  if (o === undefined) return undefined;
   const kind = o["message_type"] ?? o["struct_type"];
   if (kind !== "node" || typeof o["path"] !== "string" || typeof o["type"] !== "string") {
     return undefined;

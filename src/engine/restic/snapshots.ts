@@ -2,7 +2,7 @@ import type { Repository } from "../../config/schema.js";
 import type { RepositorySecrets } from "../../config/secrets.js";
 import type { EngineSnapshot } from "../types.js";
 import { runRestic, type ResticOptions, type ResticTarget } from "./command.js";
-import { ResticError } from "./errors.js";
+import { parsedOutput } from "./errors.js";
 
 /** The tag every backup of a plan carries; listings and "latest" are scoped by it. */
 export function planTag(planName: string): string {
@@ -42,16 +42,7 @@ export async function listTargetSnapshots(
   if (options.planName !== undefined) args.push(`--tag=${planTag(options.planName)}`);
   if (options.ids?.length) args.push("--", ...options.ids);
   const r = await runRestic(target, args, { ...options, action: "snapshots" });
-  try {
-    return parseSnapshots(r.stdout);
-  } catch (e) {
-    throw new ResticError(
-      "other",
-      target.repoName,
-      `restic snapshots for repository "${target.repoName}" printed no valid JSON`,
-      { cause: e },
-    );
-  }
+  return parsedOutput(target.repoName, "snapshots", () => parseSnapshots(r.stdout));
 }
 
 /** Parses `restic snapshots --json` (an array; restic 0.14 … 0.19). */

@@ -23,7 +23,7 @@ import {
   type ResticTarget,
 } from "./command.js";
 import { displayUrl, resticEnv, secretValues } from "./env.js";
-import { classifyFailure, ResticError } from "./errors.js";
+import { classifyFailure, parsedOutput, ResticError } from "./errors.js";
 import { clearStaleLocks } from "./locks.js";
 import { parseBackupLine, type SummaryMessage } from "./messages.js";
 import { listTargetSnapshots, parseSnapshots } from "./snapshots.js";
@@ -162,18 +162,7 @@ export async function listTagged(
   const args = ["snapshots", "--json"];
   if (tags.length > 0) args.push(`--tag=${tags.join(",")}`);
   const r = await runRestic(target, args, { ...options, action: "snapshots" });
-  try {
-    return parseSnapshots(r.stdout);
-  } catch (e) {
-    throw new ResticError(
-      "other",
-      target.repoName,
-      `restic snapshots for repository "${target.repoName}" printed no valid JSON`,
-      {
-        cause: e,
-      },
-    );
-  }
+  return parsedOutput(target.repoName, "snapshots", () => parseSnapshots(r.stdout));
 }
 
 type Producer = (out: Writable, signal: AbortSignal) => Promise<unknown>;

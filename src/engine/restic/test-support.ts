@@ -1,33 +1,15 @@
 import { randomFillSync } from "node:crypto";
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { planSchema, repositorySchema, type Plan, type Repository } from "../../config/schema.js";
+import { open } from "node:fs/promises";
+import { repositorySchema, type Repository } from "../../config/schema.js";
 import { resolveSecrets, type RepositorySecrets } from "../../config/secrets.js";
-import type { BackupProgress, BackupRequest, CommandWrapper } from "../types.js";
+import type { CommandWrapper } from "../types.js";
 
 /** Helpers for this folder's tests (never imported by product code). */
 
-export interface TempDir extends AsyncDisposable {
-  path: string;
-}
-
-export async function tempDir(prefix: string): Promise<TempDir> {
-  const path = await mkdtemp(join(tmpdir(), `snapback-test-${prefix}-`));
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await rm(path, { recursive: true, force: true });
-    },
-  };
-}
+export { backupRequest, plan, tempDir, type RequestParts, type TempDir } from "../test-support.js";
 
 export function resticRepo(url: string, passwordFile: string, extra: object = {}): Repository {
   return repositorySchema.parse({ engine: "restic", url, password_file: passwordFile, ...extra });
-}
-
-export function plan(sources: string[], extra: object = {}): Plan {
-  return planSchema.parse({ sources, repositories: ["test"], ...extra });
 }
 
 export async function secretsOf(repo: Repository): Promise<RepositorySecrets> {
@@ -46,37 +28,6 @@ export function recordingWrap(): {
       calls.push({ file, args: [...args] });
       return { file, args };
     },
-  };
-}
-
-export interface RequestParts {
-  planName?: string;
-  plan: Plan;
-  repo: Repository;
-  secrets: RepositorySecrets;
-  paths: string[];
-  extraExcludes?: string[];
-  wrap?: CommandWrapper;
-  signal?: AbortSignal;
-  onProgress?: (p: BackupProgress) => void;
-  warnings?: string[];
-}
-
-export function backupRequest(parts: RequestParts): BackupRequest {
-  return {
-    planName: parts.planName ?? "home",
-    plan: parts.plan,
-    repoName: "test",
-    repo: parts.repo,
-    secrets: parts.secrets,
-    paths: parts.paths,
-    extraExcludes: parts.extraExcludes ?? [],
-    host: "test-host",
-    wrap: parts.wrap ?? ((file, args) => ({ file, args })),
-    env: {},
-    signal: parts.signal ?? new AbortController().signal,
-    onProgress: parts.onProgress ?? (() => undefined),
-    onWarning: (m) => parts.warnings?.push(m),
   };
 }
 
