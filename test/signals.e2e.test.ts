@@ -83,6 +83,16 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * SIGKILL for all at one instant, as a power cut would: each is stopped first, so none sees
+ * another die (restic would take snapback's death signal and remove its lock, snapback would
+ * clean up after a killed restic).
+ */
+function killTogether(pids: number[]): void {
+  for (const pid of pids) process.kill(pid, "SIGSTOP");
+  for (const pid of pids) process.kill(pid, "SIGKILL");
+}
+
 async function resticLocks(w: World): Promise<string[]> {
   return (await w.repo.restic(["list", "locks"])).split("\n").filter(Boolean);
 }
@@ -137,8 +147,7 @@ describe("signals", () => {
     await using b = startBackup(w, gate);
     await gate.held();
     const restic = await descendants(b.pid);
-    process.kill(b.pid, "SIGKILL");
-    for (const pid of restic) process.kill(pid, "SIGKILL");
+    killTogether([b.pid, ...restic]);
     await b.done;
     // Later runs go through the same gate.
     gate.open();
@@ -206,8 +215,7 @@ describe("signals", () => {
     await using b = startBackup(w, gate);
     await gate.held();
     const restic = await descendants(b.pid);
-    process.kill(b.pid, "SIGKILL");
-    for (const pid of restic) process.kill(pid, "SIGKILL");
+    killTogether([b.pid, ...restic]);
     await b.done;
     // Later runs go through the same gate.
     gate.open();
