@@ -184,11 +184,11 @@ describe("signals", () => {
     const restic = await descendants(b.pid);
     process.kill(b.pid, "SIGKILL");
     await b.done;
-    // Later runs go through the same gate.
-    gate.open();
     // The orphaned restic gets its parent-death SIGINT and dies writing to the pipe whose
     // reader is gone, without removing its lock; until then its lock is live and rightly kept.
+    // The gate stays shut till then: a released upload would let it finish its backup.
     await until("the orphaned restic to exit", () => restic.every((pid) => !alive(pid)));
+    gate.open();
     expect((await leftovers(w)).length).toBeGreaterThan(0);
     const r = await w.cli(["--json", "cleanup"]);
     expect(r.exitCode).toBe(0);
