@@ -88,9 +88,12 @@ async function descendants(pid: number): Promise<number[]> {
  * another die (restic would take snapback's death signal and remove its lock, snapback would
  * clean up after a killed restic).
  */
-function killTogether(pids: number[]): void {
+async function killTogether(pids: number[]): Promise<void> {
   for (const pid of pids) process.kill(pid, "SIGSTOP");
   for (const pid of pids) process.kill(pid, "SIGKILL");
+  // Until the kernel has reaped them (restic's new parent may take a moment), they count as
+  // alive, and their lock as live.
+  await until("the killed processes to be reaped", () => pids.every((pid) => !alive(pid)));
 }
 
 async function resticLocks(w: World): Promise<string[]> {
@@ -147,7 +150,7 @@ describe("signals", () => {
     await using b = startBackup(w, gate);
     await gate.held();
     const restic = await descendants(b.pid);
-    killTogether([b.pid, ...restic]);
+    await killTogether([b.pid, ...restic]);
     await b.done;
     // Later runs go through the same gate.
     gate.open();
@@ -215,7 +218,7 @@ describe("signals", () => {
     await using b = startBackup(w, gate);
     await gate.held();
     const restic = await descendants(b.pid);
-    killTogether([b.pid, ...restic]);
+    await killTogether([b.pid, ...restic]);
     await b.done;
     // Later runs go through the same gate.
     gate.open();
