@@ -5,6 +5,7 @@ import { basename, join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run, type RunResult } from "../src/exec/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { holdBackups } from "./fixtures/held-backup.js";
 import { startRestServer } from "./fixtures/rest-server.js";
 import { freePort } from "./fixtures/sshd.js";
 
@@ -256,23 +257,17 @@ describe("failure matrix", () => {
   });
 
   test("engine killed (SIGKILL to restic mid-backup): exit 1, nothing left, the next run clears its lock", async () => {
-    await using w = await createWorld(1024);
-    await run("sh", [
-      "-c",
-      `for i in $(seq 150); do head -c 1048576 /dev/urandom > "${w.data}/f$i"; done`,
-    ]);
-    await w.writeConfig(w.basicConfig([w.data]));
+    await using w = await createWorld();
+    // restic is held after taking its lock, its pack upload waiting, until the gate opens.
+    await using gate = await holdBackups(w.repo.url);
+    await writeFile(join(w.data, "f"), "x\n");
+    await w.writeConfig(configWith(w, { r: [`url = "${gate.url}"`] }));
     const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
-    let onProgress: () => void = () => undefined;
-    const progressing = new Promise<void>((r) => (onProgress = r));
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      if (stdout.includes('"type":"progress"')) onProgress();
-    });
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const code = new Promise<number | null>((resolve) => child.on("close", resolve));
     // Should an expectation fail while it runs, the run is interrupted and waited for, so the
@@ -280,11 +275,12 @@ describe("failure matrix", () => {
     await using running = {
       async [Symbol.asyncDispose]() {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+        gate.open();
         await code;
       },
     };
     void running;
-    await progressing;
+    await gate.held();
     const children = (await run("pgrep", ["-P", String(child.pid)])).stdout
       .trim()
       .split("\n")
@@ -310,6 +306,7 @@ describe("failure matrix", () => {
 
     // restic had no chance to remove its lock; the next run does, and says so.
     expect((await w.repo.restic(["list", "locks", "--no-lock"])).trim()).not.toBe("");
+    gate.open();
     const next = await w.cli(["backup"]);
     expect(next.exitCode, next.stderr).toBe(0);
     expect(next.stderr).toMatch(

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
 import { escapeSourceName } from "../src/engine/replication/naming.js";
 import { run, type RunResult } from "../src/exec/index.js";
@@ -167,12 +166,10 @@ async function sameAsTarget(rig: Rig): Promise<void> {
     for (const tree of [rig.home.mountpoint, dir])
       expect(await readdir(tree), tree).not.toContain(".snapback");
   } finally {
-    // zfs-fuse calls a mounted dataset busy: unmount first, and give it a moment.
-    for (let i = 0; i < 20; i++) {
-      await run("zfs", ["unmount", clone], { reject: false });
-      if ((await run("zfs", ["destroy", clone], { reject: false })).exitCode === 0) break;
-      await sleep(100);
-    }
+    // zfs-fuse calls a mounted dataset busy: unmounted first (`zfs unmount` returns once the
+    // mount is gone), it is destroyed at once.
+    await run("zfs", ["unmount", clone], { reject: false });
+    await run("zfs", ["destroy", clone]);
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -312,8 +309,10 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
       expect((await killed).signal).toBe("SIGKILL");
     }
 
-    // zfs-fuse finishes or discards a transfer whose client died; either way the next run completes.
-    await sleep(500);
+    // zfs-fuse finishes or discards a transfer once its client is gone: wait for the killed
+    // processes to be gone (pidwait returns at once when none is left).
+    await run("pidwait", ["-f", `zfs receive .*${rig.target}`], { reject: false });
+    await run("pidwait", ["-f", `zfs send .*${rig.home.name}@`], { reject: false });
     const next = await rig.backup();
     expect(next.r.exitCode, next.errors.join("\n")).toBe(0);
     const [s] = await rig.sourceSnaps();
@@ -324,13 +323,9 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     // What an interrupted first receive leaves elsewhere (OpenZFS without -s): a dataset without a snapshot.
     for (const snap of await rig.targetSnaps())
       await run("zfs", ["release", "snapback", snap], { reject: false });
-    // zfs-fuse calls a dataset busy for a moment after the run that unmounted it; so does snapback.
-    for (let attempt = 0; ; attempt++) {
-      const r = await run("zfs", ["destroy", "-r", rig.target], { reject: false });
-      if (r.exitCode === 0) break;
-      if (!/busy/i.test(r.stderr) || attempt >= 10) throw new Error(r.stderr);
-      await sleep(300);
-    }
+    // Unmounted first (zfs-fuse calls a mounted dataset busy), then destroyed at once.
+    await run("zfs", ["unmount", rig.target], { reject: false });
+    await run("zfs", ["destroy", "-r", rig.target]);
     await run("zfs", ["create", rig.target]);
     await writeFile(join(rig.home.mountpoint, "after"), "x\n");
     const clean = await rig.backup();

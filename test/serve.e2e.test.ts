@@ -8,21 +8,28 @@ import { run } from "../src/exec/index.js";
 import { SqliteHistoryStore, HISTORY_FILE } from "../src/history/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { TEST_PASSWORD } from "./fixtures/restic.js";
-import { createResticGate } from "./fixtures/restic-gate.js";
+import { holdBackups } from "./fixtures/held-backup.js";
 import { startDaemon, type Daemon } from "./fixtures/serve.js";
 
 /**
- * A world whose backups stop in the engine: a restic first on PATH (for the daemon and its
- * children) lets restic's first progress line through and holds the rest until the gate opens,
- * so a signal or a cancel surely lands mid-run — a handshake, not a data size.
+ * A world whose backups stop in the engine: its repository is reached through a gate that
+ * holds restic's pack uploads (after it took its lock, on every restic version) until the gate
+ * opens; restic meanwhile reports progress, so a signal or a cancel surely lands mid-run — a
+ * handshake, not a data size.
  */
 async function heldInEngine(w: World) {
   await writeFile(join(w.data, "hello.txt"), "hello");
-  await w.writeConfig(w.basicConfig([w.data]));
-  const gate = await createResticGate();
+  const gate = await holdBackups(w.repo.url);
+  try {
+    await w.writeConfig(
+      w.basicConfig([w.data]).replace(`url = "${w.repo.url}"`, `url = "${gate.url}"`),
+    );
+  } catch (e) {
+    await gate[Symbol.asyncDispose]();
+    throw e;
+  }
   return {
     gate,
-    env: { PATH: `${gate.binDir}:${process.env["PATH"] ?? ""}` },
     [Symbol.asyncDispose]: () => gate[Symbol.asyncDispose](),
   };
 }
@@ -136,8 +143,8 @@ describe("snapback serve", () => {
 
   test("cancel of a running backup: interrupted, no snapshot, mount or restic lock left", async () => {
     await using w = await createWorld();
-    await using held = await heldInEngine(w);
-    await using d = await startDaemon(w, { env: held.env });
+    await using _held = await heldInEngine(w);
+    await using d = await startDaemon(w);
     const events = await d.events();
     const { run_id } = await json<{ run_id: string }>(
       await d.api("api/plans/p/backup", { method: "POST" }),
@@ -185,8 +192,8 @@ describe("snapback serve", () => {
 
   test("SIGTERM to the daemon mid-run: the run is interrupted, cleanup done, exit 0", async () => {
     await using w = await createWorld();
-    await using held = await heldInEngine(w);
-    const d = await startDaemon(w, { env: held.env });
+    await using _held = await heldInEngine(w);
+    const d = await startDaemon(w);
     try {
       const events = await d.events();
       const { run_id } = await json<{ run_id: string }>(
@@ -214,8 +221,8 @@ describe("snapback serve", () => {
 
   test("SIGKILL of the daemon and its run: the next start reclaims what the run left", async () => {
     await using w = await createWorld();
-    await using held = await heldInEngine(w);
-    const d = await startDaemon(w, { env: held.env });
+    await using _held = await heldInEngine(w);
+    const d = await startDaemon(w);
     let runId: string;
     try {
       const events = await d.events();
@@ -539,7 +546,7 @@ while True:
   test("SIGKILL of the daemon alone: its run finishes on its own and the next daemon shows it", async () => {
     await using w = await createWorld();
     await using held = await heldInEngine(w);
-    const d = await startDaemon(w, { env: held.env });
+    const d = await startDaemon(w);
     let runId: string;
     try {
       const events = await d.events();
@@ -550,7 +557,7 @@ while True:
       process.kill(d.pid, "SIGKILL");
       expect(await d.exited).toBe(null);
       // Only now may the orphaned run go on.
-      await held.gate.open();
+      held.gate.open();
     } finally {
       await d[Symbol.asyncDispose]();
     }

@@ -1,50 +1,68 @@
+import "disposablestack/auto";
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
-import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
+import { CLI, createWorld, leftovers, writeConfigFile, type World } from "./fixtures/cli.js";
+import { holdBackups, type HeldBackups } from "./fixtures/held-backup.js";
 
 /**
- * Incompressible data that restic uploads at THROTTLE's rate: once the first progress line
- * comes (the handshake the tests wait for) restic is surely still mid-upload, holding its lock,
- * for seconds (2 MiB at 128 KiB/s: ~16 s), whatever the machine's speed.
+ * Each test needs restic running and holding its repository lock when the signal comes: the
+ * repository is reached through a gate that holds restic's pack uploads until the test says go,
+ * so one small file is enough and no data size, throttle or sleep decides the timing.
  */
-const THROTTLE = "limit_upload = 128";
-
-async function fillData(w: World, files = 2): Promise<void> {
-  const dir = join(w.data, "bulk");
-  await mkdir(dir);
-  await run("sh", [
-    "-c",
-    `for i in $(seq ${files}); do head -c 1048576 /dev/urandom > "${dir}/f$i"; done`,
+async function heldWorld(
+  extraPlan = "",
+): Promise<{ w: World; gate: HeldBackups } & AsyncDisposable> {
+  await using stack = new AsyncDisposableStack();
+  const w = stack.use(await createWorld(1024));
+  const gate = stack.use(await holdBackups(w.repo.url));
+  await writeFile(join(w.data, "hello.txt"), "hello\n");
+  await writeConfigFile(w.configPath, [
+    `state_dir = "${w.stateDir}"`,
+    "[repositories.r]",
+    'engine = "restic"',
+    `url = "${gate.url}"`,
+    `password_file = "${w.repo.passwordFile}"`,
+    "[plans.p]",
+    `sources = [${JSON.stringify(w.data)}]`,
+    'repositories = ["r"]',
+    extraPlan,
+    "",
   ]);
+  const owned = stack.move();
+  return { w, gate, [Symbol.asyncDispose]: owned.disposeAsync.bind(owned) };
 }
 
-interface Started {
+interface Started extends AsyncDisposable {
   pid: number;
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** Resolves once restic has reported progress (it is reading the view). */
-  engineRunning: Promise<void>;
 }
 
-function startBackup(w: World): Started {
+/** A `--json backup` of plan `p`. */
+function startBackup(w: World, gate: HeldBackups): Started {
   const child = spawn(process.execPath, [CLI, "--config", w.configPath, "--json", "backup"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
   let stderr = "";
-  let onRunning: () => void = () => undefined;
-  const engineRunning = new Promise<void>((r) => (onRunning = r));
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString();
-    if (stdout.includes('"type":"progress"')) onRunning();
-  });
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     child.on("close", (code) => resolve({ code, stdout, stderr })),
   );
-  return { pid: child.pid ?? 0, done, engineRunning };
+  return {
+    pid: child.pid ?? 0,
+    done,
+    // Should an expectation fail while it runs, the run is stopped and waited for (its restic
+    // let go), so the world is not torn down under its mounts.
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      gate.open();
+      await done;
+    },
+  };
 }
 
 /** Every process below `pid` (the view's unshare/setpriv and restic inside it, not only children). */
@@ -63,6 +81,19 @@ async function descendants(pid: number): Promise<number[]> {
   };
   walk(pid);
   return out;
+}
+
+/**
+ * SIGKILL for all at one instant, as a power cut would: each is stopped first, so none sees
+ * another die (restic would take snapback's death signal and remove its lock, snapback would
+ * clean up after a killed restic).
+ */
+async function killTogether(pids: number[]): Promise<void> {
+  for (const pid of pids) process.kill(pid, "SIGSTOP");
+  for (const pid of pids) process.kill(pid, "SIGKILL");
+  // Until the kernel has reaped them (restic's new parent may take a moment), they count as
+  // alive, and their lock as live.
+  await until("the killed processes to be reaped", () => pids.every((pid) => !alive(pid)));
 }
 
 async function resticLocks(w: World): Promise<string[]> {
@@ -88,11 +119,12 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000): Pr
 
 describe("signals", () => {
   test("SIGTERM during the engine run: exit 130, restic stopped cleanly, nothing left", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w);
-    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
-    const b = startBackup(w);
-    await b.engineRunning;
+    await using h = await heldWorld();
+    const { w, gate } = h;
+    await using b = startBackup(w, gate);
+    await gate.held();
+    // The moment the test needs: restic is running and holds its repository lock.
+    expect(await resticLocks(w)).toHaveLength(1);
     const restic = await descendants(b.pid);
     expect(restic.length).toBeGreaterThan(0);
     process.kill(b.pid, "SIGTERM");
@@ -113,15 +145,15 @@ describe("signals", () => {
   });
 
   test("SIGKILL of snapback and restic: the next run reports and removes the leftovers", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w);
-    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
-    const b = startBackup(w);
-    await b.engineRunning;
+    await using h = await heldWorld();
+    const { w, gate } = h;
+    await using b = startBackup(w, gate);
+    await gate.held();
     const restic = await descendants(b.pid);
-    process.kill(b.pid, "SIGKILL");
-    for (const pid of restic) process.kill(pid, "SIGKILL");
+    await killTogether([b.pid, ...restic]);
     await b.done;
+    // Later runs go through the same gate.
+    gate.open();
     const left = await leftovers(w);
     expect(left.some((l) => l.includes("snapback@p@"))).toBe(true);
     expect(left.filter((l) => l.startsWith("mount"))).toEqual([]);
@@ -134,31 +166,32 @@ describe("signals", () => {
   });
 
   test("two concurrent runs of one plan: one gets exit 4", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w);
-    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
-    const b = startBackup(w);
-    await b.engineRunning;
+    await using h = await heldWorld();
+    const { w, gate } = h;
+    await using b = startBackup(w, gate);
+    await gate.held();
     const second = await w.cli(["backup"]);
     expect(second.exitCode).toBe(4);
     expect(second.stderr).toMatch(/plan "p" is locked by another snapback run \(pid \d+/);
+    gate.open();
     const first = await b.done;
     expect(first.code).toBe(0);
     expect(await leftovers(w)).toEqual([]);
   });
 
   test("SIGKILL, then `snapback cleanup`: snapshots, temp dir, journal and the stale lock are removed", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w);
-    await w.writeConfig(w.basicConfig([w.data], "", THROTTLE));
-    const b = startBackup(w);
-    await b.engineRunning;
+    await using h = await heldWorld();
+    const { w, gate } = h;
+    await using b = startBackup(w, gate);
+    await gate.held();
     const restic = await descendants(b.pid);
     process.kill(b.pid, "SIGKILL");
     await b.done;
-    // The orphaned restic dies on its next progress line (its stdout's reader is gone); until
-    // then its lock is live and rightly kept.
+    // The orphaned restic gets its parent-death SIGINT and dies writing to the pipe whose
+    // reader is gone, without removing its lock; until then its lock is live and rightly kept.
+    // The gate stays shut till then: a released upload would let it finish its backup.
     await until("the orphaned restic to exit", () => restic.every((pid) => !alive(pid)));
+    gate.open();
     expect((await leftovers(w)).length).toBeGreaterThan(0);
     const r = await w.cli(["--json", "cleanup"]);
     expect(r.exitCode).toBe(0);
@@ -180,15 +213,15 @@ describe("signals", () => {
     expect(again.stdout).toContain("nothing to clean up");
   });
   test("SIGKILLed backup → cleanup (its --dry-run lists the restic lock) → prune and check succeed", async () => {
-    await using w = await createWorld(1024);
-    await fillData(w);
-    await w.writeConfig(w.basicConfig([w.data], "[plans.p.retention]\nkeep_last = 1", THROTTLE));
-    const b = startBackup(w);
-    await b.engineRunning;
+    await using h = await heldWorld("[plans.p.retention]\nkeep_last = 1");
+    const { w, gate } = h;
+    await using b = startBackup(w, gate);
+    await gate.held();
     const restic = await descendants(b.pid);
-    process.kill(b.pid, "SIGKILL");
-    for (const pid of restic) process.kill(pid, "SIGKILL");
+    await killTogether([b.pid, ...restic]);
     await b.done;
+    // Later runs go through the same gate.
+    gate.open();
     const lockIds = await resticLocks(w);
     expect(lockIds).toHaveLength(1);
 
