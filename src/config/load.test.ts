@@ -115,7 +115,7 @@ const bad: BadCase[] = [
   {
     name: "keep_daily is negative",
     toml: `${REPO}${PLAN}[plans.home.retention]\nkeep_daily = -1\n`,
-    expect: "plans.home.retention.keep_daily: must be >= 0",
+    expect: "plans.home.retention.keep_daily: -1 must be >= 0",
     at: "keep_daily",
   },
   {
@@ -139,7 +139,7 @@ const bad: BadCase[] = [
   {
     name: "relative source path",
     toml: `${REPO}[plans.home]\nsources = ["/srv", "home"]\nrepositories = ["offsite"]\n`,
-    expect: "plans.home.sources[1]: must be an absolute path",
+    expect: 'plans.home.sources[1]: "home" must be an absolute path',
     at: "sources =",
   },
   {
@@ -231,20 +231,21 @@ const bad: BadCase[] = [
   {
     name: "relative password_file",
     toml: `[repositories.offsite]\nengine = "restic"\nurl = "/srv/restic"\npassword_file = "offsite.pass"\n`,
-    expect: "repositories.offsite.password_file: must be an absolute path",
+    expect: 'repositories.offsite.password_file: "offsite.pass" must be an absolute path',
     at: "password_file",
   },
   {
     name: "relative local restic url",
     toml: `[repositories.offsite]\nengine = "restic"\nurl = "backups/restic"\npassword_file = "/p"\n`,
-    expect: "repositories.offsite.url: must be an absolute path or a restic repository string",
+    expect:
+      'repositories.offsite.url: "backups/restic" must be an absolute path or a restic repository string',
     at: "url =",
   },
   {
     name: "relative restic_binary",
     toml: `${REPO}restic_binary = "bin/restic"\n`,
     expect:
-      'repositories.offsite.restic_binary: must be an absolute path or a program name, e.g. "/usr/local/bin/restic"',
+      'repositories.offsite.restic_binary: "bin/restic" must be an absolute path or a program name, e.g. "/usr/local/bin/restic"',
     at: "restic_binary",
   },
   {
@@ -286,19 +287,19 @@ const bad: BadCase[] = [
   {
     name: "relative state_dir",
     toml: `state_dir = "var/lib/snapback"\n`,
-    expect: "state_dir: must be an absolute path",
+    expect: 'state_dir: "var/lib/snapback" must be an absolute path',
     at: "state_dir",
   },
   {
     name: "keep_within in a wrong format",
     toml: `${REPO}${PLAN}[plans.home.retention]\nkeep_within = "30 days"\n`,
-    expect: "plans.home.retention.keep_within: must look like 30d, 1y6m, 12h",
+    expect: 'plans.home.retention.keep_within: "30 days" must look like 30d, 1y6m, 12h',
     at: "keep_within",
   },
   {
     name: "tag with a comma",
     toml: `${REPO}${PLAN}tags = ["a,b"]\n`,
-    expect: "plans.home.tags[0]: must not contain commas or spaces",
+    expect: 'plans.home.tags[0]: "a,b" must not contain commas or spaces',
     at: "tags =",
   },
   {

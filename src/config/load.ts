@@ -91,7 +91,8 @@ function formatIssues(issues: readonly z.core.$ZodIssue[], text: string, raw: un
       const allowed = allowedKeysAt(path, raw);
       for (const key of issue.keys) add([...path, key], unknownKey(key, allowed));
     } else {
-      add(path, describeIssue(issue, valueAt(raw, path)));
+      const actual = valueAt(raw, path);
+      add(path, withValue(describeIssue(issue, actual), actual, path));
     }
   }
   // Stable sort: problems without a line keep their order after the located ones.
@@ -154,6 +155,30 @@ function describeIssue(issue: z.core.$ZodIssue, actual: unknown): string {
     default:
       return issue.message;
   }
+}
+
+/**
+ * `"relative/path" must be an absolute path`: the offending value quoted before what is wrong
+ * with it, so the user sees what was read — unless the message already shows it, the value is
+ * not a plain scalar, or the key may hold a secret (a URL's credentials are cut out).
+ * Only for "must …" messages, which all read well with the value in front.
+ */
+function withValue(message: string, actual: unknown, path: readonly Key[]): string {
+  if (!message.startsWith("must ") || message.includes("(got ")) return message;
+  if (typeof actual !== "string" && typeof actual !== "number" && typeof actual !== "boolean")
+    return message;
+  // Nothing to show in an empty string; control characters are not echoed to a terminal.
+  if (actual === "" || (typeof actual === "string" && [...actual].some((c) => c < " ")))
+    return message;
+  // Environment values and engine options often carry credentials: never echoed.
+  if (path.some((k) => k === "env" || k === "options")) return message;
+  const key = path.findLast((k): k is string => typeof k === "string") ?? "";
+  if (/pass|secret|token|credential|auth|key$/i.test(key) && !key.endsWith("_file")) return message;
+  let shown = typeof actual === "string" ? actual.replace(/\/\/[^/@\s]*@/, "//…@") : actual;
+  if (typeof shown === "string" && shown.length > 60) shown = `${shown.slice(0, 57)}…`;
+  const quoted = typeof shown === "string" ? JSON.stringify(shown) : String(shown);
+  if (message.includes(quoted)) return message;
+  return `${quoted} ${message}`;
 }
 
 function unknownKey(key: string, allowed: readonly string[]): string {

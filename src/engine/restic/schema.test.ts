@@ -137,7 +137,7 @@ describe("extra_args in the config", () => {
       "repositories.r.compression",
     );
     expect(problems(base(`pack_size = 2`)).join("\n")).toContain(
-      "repositories.r.pack_size: must be at least 4",
+      "repositories.r.pack_size: 2 must be at least 4",
     );
     expect(problems(base(`limit_upload = 0`)).join("\n")).toContain("repositories.r.limit_upload");
     expect(problems(base("", `read_concurrency = 0`)).join("\n")).toContain(
