@@ -1,3 +1,13 @@
+/** The exit codes of the contract (the interface contract; README "Exit codes"). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  partial: 3,
+  locked: 4,
+  interrupted: 130,
+} as const;
+
 /**
  * Every failure a command can end with. Commands throw; only the CLI entry catches and maps
  * `exitCode` to the process exit status, so a user error never prints a stack trace.
@@ -21,7 +31,7 @@ export class SnapbackError extends Error {
 /** Bad command line or bad configuration: nothing was touched. Exit 2. */
 export class UsageError extends SnapbackError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, { ...options, exitCode: 2 });
+    super(message, { ...options, exitCode: EXIT.usage });
   }
 }
 
@@ -41,25 +51,19 @@ export class ConfigError extends UsageError {
 /** Another run holds a lock we need. Exit 4. */
 export class LockedError extends SnapbackError {
   constructor(message: string, hint?: string) {
-    super(message, hint === undefined ? { exitCode: 4 } : { exitCode: 4, hint });
+    super(
+      message,
+      hint === undefined ? { exitCode: EXIT.locked } : { exitCode: EXIT.locked, hint },
+    );
   }
 }
 
 /** SIGINT/SIGTERM arrived; cleanup has run by the time this reaches the CLI. Exit 130. */
 export class InterruptedError extends SnapbackError {
   constructor(signal: string) {
-    super(`interrupted by ${signal}`, { exitCode: 130 });
+    super(`interrupted by ${signal}`, { exitCode: EXIT.interrupted });
   }
 }
-
-export const EXIT = {
-  ok: 0,
-  failed: 1,
-  usage: 2,
-  partial: 3,
-  locked: 4,
-  interrupted: 130,
-} as const;
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

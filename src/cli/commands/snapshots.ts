@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { Config } from "../../config/schema.js";
-import { databaseFromTags, listPlanDumps } from "../../databases/index.js";
+import { databaseFromTags, planDatabasesTag } from "../../databases/index.js";
+import { planTag } from "../../engine/restic/index.js";
 import { openEngines } from "../../engine/open.js";
 import { listLocalSnapshots } from "../../run/local-snapshots.js";
 import { planRun } from "../../run/plan.js";
@@ -95,10 +96,14 @@ export const snapshotsCommand = defineCommand({
       for (const engine of await openEngines(config, plan, { resolveSecrets: true })) {
         if (values.repository && engine.repoName !== values.repository) continue;
         try {
-          const files = await engine.snapshots(plan);
-          const dumps = engine.engine === "restic" ? await listPlanDumps(engine, plan) : [];
+          // restic ORs repeated --tag filters: the plan's file backups and its database dumps
+          // come from one `restic snapshots` (one repository open, not two).
+          const found =
+            engine.engine === "restic"
+              ? await engine.snapshotsWithTags([planTag(plan), planDatabasesTag(plan)])
+              : await engine.snapshots(plan);
           listed++;
-          for (const s of [...files, ...dumps]) {
+          for (const s of found) {
             const database = databaseFromTags(s.tags);
             listing.push({
               id: s.id,

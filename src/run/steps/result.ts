@@ -1,4 +1,4 @@
-import { errorMessage } from "../../errors.js";
+import { errorMessage, EXIT } from "../../errors.js";
 import type { ResultEvent, RunStatus } from "../../core/events.js";
 import { engineReports } from "../engine-report.js";
 import { firstCause, reportResult } from "../finish.js";
@@ -73,18 +73,18 @@ export const result: RunStep<RunState & Started, { applied: AppliedRun }> = {
 function exitCodeFor(status: RunStatus, failedCodes: number[], somethingBackedUp: boolean): number {
   switch (status) {
     case "success":
-      return 0;
+      return EXIT.ok;
     case "partial":
-      return 3;
+      return EXIT.partial;
     case "interrupted":
-      return 130;
+      return EXIT.interrupted;
     case "failed":
       // A repository that failed for a config reason (wrong password, missing) or a lock keeps
       // its own code; anything else is a plain failure. Exit 2 and 4 promise that nothing was
       // touched: once a repository got its backup, the run as a whole simply failed.
-      if (somethingBackedUp) return 1;
+      if (somethingBackedUp) return EXIT.failed;
       if (failedCodes.length > 0 && failedCodes.every((c) => c === failedCodes[0]))
-        return failedCodes[0] ?? 1;
-      return 1;
+        return failedCodes[0] ?? EXIT.failed;
+      return EXIT.failed;
   }
 }

@@ -36,7 +36,7 @@ export interface StepPreview {
   dry: DryRun;
 }
 
-/** The exit code that goes with a finished plan (see errors.ts EXIT). */
+/** The exit code that goes with a finished plan (errors.ts `EXIT`). */
 export interface AppliedRun {
   result: ResultEvent;
   exitCode: number;
