@@ -187,9 +187,8 @@ describe("signals", () => {
     const restic = await descendants(b.pid);
     process.kill(b.pid, "SIGKILL");
     await b.done;
-    // The orphaned restic gets its parent-death SIGINT and dies writing to the pipe whose
-    // reader is gone, without removing its lock; until then its lock is live and rightly kept.
-    // The gate stays shut till then: a released upload would let it finish its backup.
+    // The orphaned restic gets its parent-death SIGINT; until it is gone its lock is live and
+    // rightly kept. The gate stays shut till then: a released upload would let it finish.
     await until("the orphaned restic to exit", () => restic.every((pid) => !alive(pid)));
     gate.open();
     expect((await leftovers(w)).length).toBeGreaterThan(0);
@@ -201,9 +200,13 @@ describe("signals", () => {
       restic_locks: { repository: string; reason: string }[];
     };
     expect(doc.removed.map((e) => e.type).sort()).toEqual(["dir", "subvolume"]);
-    expect(doc.restic_locks.map((l) => [l.repository, l.reason])).toEqual([
-      ["r", "its process is gone"],
-    ]);
+    // restic 0.14 dies on that write and leaves its lock; 0.17+ may catch the SIGINT first and
+    // remove its own lock before its next status line (the order is restic's). Either way the
+    // lock of a process that is gone is cleanup's to remove, and none is left after it.
+    expect(doc.restic_locks.length).toBeLessThanOrEqual(1);
+    for (const l of doc.restic_locks)
+      expect([l.repository, l.reason]).toEqual(["r", "its process is gone"]);
+    expect(await resticLocks(w)).toEqual([]);
     expect(doc.stale_locks.map((l) => l.path).sort()).toEqual([
       join(w.stateDir, "locks", "plan-p.lock"),
       join(w.stateDir, "locks", "repo-r.lock"),
