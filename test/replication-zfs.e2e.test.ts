@@ -146,6 +146,24 @@ async function same(a: string, b: string): Promise<void> {
 }
 
 /**
+ * Unmounts and destroys a dataset. zfs-fuse may still call it busy for a moment after the last
+ * process that used it is gone (it finishes its own work on the dataset in the daemon, which
+ * nothing outside it can observe): "busy" alone is retried, a bounded number of times, on a
+ * condition the daemon reports — any other error fails at once.
+ */
+async function destroyDataset(name: string, ...flags: string[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    await run("zfs", ["unmount", name], { reject: false });
+    const r = await run("zfs", ["destroy", ...flags, name], { reject: false });
+    if (r.exitCode === 0) return;
+    if (!/busy/i.test(r.stderr) || attempt >= 50)
+      throw new Error(`zfs destroy ${name}: ${r.stderr}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    await run("zfs", ["list", "-H", "-o", "name", name], { reject: false });
+  }
+}
+
+/**
  * The source (unchanged since the backup) against the newest snapshot on the target, read
  * through a fresh clone: zfs-fuse has no .zfs/snapshot, and the FUSE page cache of the
  * received dataset's own mount can still show what it held before an incremental receive.
@@ -166,10 +184,7 @@ async function sameAsTarget(rig: Rig): Promise<void> {
     for (const tree of [rig.home.mountpoint, dir])
       expect(await readdir(tree), tree).not.toContain(".snapback");
   } finally {
-    // zfs-fuse calls a mounted dataset busy: unmounted first (`zfs unmount` returns once the
-    // mount is gone), it is destroyed at once.
-    await run("zfs", ["unmount", clone], { reject: false });
-    await run("zfs", ["destroy", clone]);
+    await destroyDataset(clone);
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -323,9 +338,7 @@ describe("ZFS replication end to end (two real zfs-fuse pools)", () => {
     // What an interrupted first receive leaves elsewhere (OpenZFS without -s): a dataset without a snapshot.
     for (const snap of await rig.targetSnaps())
       await run("zfs", ["release", "snapback", snap], { reject: false });
-    // Unmounted first (zfs-fuse calls a mounted dataset busy), then destroyed at once.
-    await run("zfs", ["unmount", rig.target], { reject: false });
-    await run("zfs", ["destroy", "-r", rig.target]);
+    await destroyDataset(rig.target, "-r");
     await run("zfs", ["create", rig.target]);
     await writeFile(join(rig.home.mountpoint, "after"), "x\n");
     const clean = await rig.backup();
