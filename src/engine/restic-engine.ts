@@ -213,6 +213,15 @@ export class ResticEngine implements RepositoryEngine {
     );
   }
 
+  /** A plan's file backups and the snapshots tagged `orTag` (its dumps), in one `restic snapshots`. */
+  async planSnapshotsAnd(plan: string, orTag: string): Promise<EngineSnapshot[]> {
+    await this.unlocked();
+    return this.restic.listSnapshots(this.repoName, this.repo, this.secrets, {
+      planName: plan,
+      orTags: [orTag],
+    });
+  }
+
   async restore(req: RestoreRequest): Promise<void> {
     await this.unlocked(req.signal);
     await this.restic.restore({

@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import type { Config } from "../../config/schema.js";
 import { databaseFromTags, planDatabasesTag } from "../../databases/index.js";
-import { planTag } from "../../engine/restic/index.js";
+import { ResticEngine } from "../../engine/restic-engine.js";
 import { openEngines } from "../../engine/open.js";
 import { listLocalSnapshots } from "../../run/local-snapshots.js";
 import { planRun } from "../../run/plan.js";
@@ -99,8 +99,8 @@ export const snapshotsCommand = defineCommand({
           // restic ORs repeated --tag filters: the plan's file backups and its database dumps
           // come from one `restic snapshots` (one repository open, not two).
           const found =
-            engine.engine === "restic"
-              ? await engine.snapshotsWithTags([planTag(plan), planDatabasesTag(plan)])
+            engine instanceof ResticEngine
+              ? await engine.planSnapshotsAnd(plan, planDatabasesTag(plan))
               : await engine.snapshots(plan);
           listed++;
           for (const s of found) {

@@ -17,6 +17,11 @@ export function planFromTags(tags: readonly string[]): string | undefined {
 export interface ListSnapshotsOptions extends ResticOptions {
   /** Only the backups of this plan. */
   planName?: string;
+  /**
+   * Also the snapshots carrying any of these tags (a plan's database dumps): restic ORs
+   * repeated `--tag` options (a comma inside one means AND), so it is still one call.
+   */
+  orTags?: readonly string[];
   /** Snapshot ids or prefixes to show (default: all). */
   ids?: string[];
   /** Read without a lock (e.g. right after our own backup). */
@@ -40,6 +45,7 @@ export async function listTargetSnapshots(
   const args = ["snapshots", "--json"];
   if (options.noLock) args.push("--no-lock");
   if (options.planName !== undefined) args.push(`--tag=${planTag(options.planName)}`);
+  for (const tag of options.orTags ?? []) args.push(`--tag=${tag}`);
   if (options.ids?.length) args.push("--", ...options.ids);
   const r = await runRestic(target, args, { ...options, action: "snapshots" });
   return parsedOutput(target.repoName, "snapshots", () => parseSnapshots(r.stdout));
