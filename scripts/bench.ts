@@ -5,6 +5,7 @@
  * missed target is reported, not failed. `--quick` shrinks everything for a smoke run whose
  * figures mean nothing; `--repeat=N` measures each incremental N times (default 3).
  */
+import type { SummaryEvent } from "../src/core/events.js";
 import { createCipheriv, createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm, stat, statfs, symlink, writeFile } from "node:fs/promises";
@@ -184,19 +185,22 @@ async function generate(root: string, specs: FileSpec[], signal: AbortSignal): P
 
 // ---------------------------------------------------------------- measuring
 
-interface Counts {
-  files_new: number;
-  files_changed: number;
-  files_unmodified: number;
-  dirs_new: number;
-  dirs_changed: number;
-  dirs_unmodified: number;
-  data_added: number;
-  total_files_processed: number;
-  total_bytes_processed: number;
+/** What restic reported for one run (snapback's `summary` event carries the same fields). */
+type Counts = Pick<
+  SummaryEvent,
+  | "files_new"
+  | "files_changed"
+  | "files_unmodified"
+  | "dirs_new"
+  | "dirs_changed"
+  | "dirs_unmodified"
+  | "data_added"
+  | "total_files_processed"
+  | "total_bytes_processed"
+> & {
   /** restic's own time for the backup (its summary), without process start and repository opening. */
   restic_s: number;
-}
+};
 
 interface Measured {
   ms: number;
