@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
 import { createWorld, leftovers, snapback } from "./fixtures/cli.js";
+import { ensureZfsDaemon } from "./fixtures/zfs.js";
 
 describe("CLI commands end to end", () => {
   test("--dry-run prints snapshots, mounts and engine commands and touches nothing", async () => {
@@ -78,6 +79,8 @@ describe("CLI commands end to end", () => {
   });
 
   test("doctor reports restic, btrfs and ZFS capabilities", async () => {
+    // zfs-fuse is a daemon: up only if a ZFS test ran first, so this test starts it itself.
+    await ensureZfsDaemon();
     const r = await snapback(["--json", "doctor"]);
     const doc = JSON.parse(r.stdout) as {
       ok: boolean;
