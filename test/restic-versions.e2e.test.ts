@@ -48,6 +48,11 @@ describe("restic_binary and the two restic versions", () => {
       version: "0.18.0",
       features: ["device-id-for-hardlinks"],
     });
+    // `snapback restic` runs each repository's own binary too.
+    const wrapped = async (repo: string) =>
+      (await w.cli(["restic", "p", "--repository", repo, "--", "version"])).stdout;
+    expect(await wrapped("r")).toMatch(/^restic 0\.14\.0 /);
+    expect(await wrapped("r18")).toMatch(/^restic 0\.18\.0 /);
 
     const backup = await w.cli(["--json", "backup"]);
     expect(backup.exitCode, backup.stderr).toBe(0);

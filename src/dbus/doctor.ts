@@ -1,6 +1,7 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../errors.js";
+import { systemBusAddress } from "./address.js";
 import { BUS_NAME, POLICY_DIRS, POLICY_FILE_NAME } from "./names.js";
 
 export interface DbusCheck {
@@ -13,8 +14,7 @@ export interface DbusCheck {
 
 /** For `snapback doctor`: D-Bus is optional, so these only warn. */
 export async function dbusDoctorChecks(): Promise<DbusCheck[]> {
-  const address =
-    process.env["DBUS_SYSTEM_BUS_ADDRESS"] ?? "unix:path=/var/run/dbus/system_bus_socket";
+  const address = systemBusAddress();
   let bus: DbusCheck;
   try {
     // The D-Bus library loads only for this check (the CLI's other commands never need it).

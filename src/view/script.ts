@@ -1,4 +1,5 @@
 import type { ViewBind } from "../core/snapshot.js";
+import { isUnder } from "../util/paths.js";
 
 /**
  * The view: a private mount namespace in which every snapshot is bind-mounted read-only over
@@ -40,23 +41,24 @@ export function viewScript(spec: ViewSpec): string {
   const rootBind = spec.binds.find((b) => b.to === "/");
   const prefix = rootBind ? rootBind.from : "";
   const at = (path: string): string => quote(path === "/" ? prefix || "/" : prefix + path);
+  // A writable dir needs its own mount only where a snapshot bind covers it; elsewhere the
+  // live directory stays reachable as it is (one process start fewer per dir and run).
+  const writable = spec.writable.filter((dir) => spec.binds.some((b) => isUnder(dir, b.to)));
   const lines = ["set -eu"];
   spec.binds.forEach((b, i) => lines.push(`exec {s${i}}< ${quote(b.from)}`));
-  spec.writable.forEach((dir, i) => lines.push(`exec {w${i}}< ${quote(dir)}`));
+  writable.forEach((dir, i) => lines.push(`exec {w${i}}< ${quote(dir)}`));
   // -c: hand the magic link to the kernel as is; canonicalising it would name a hidden path.
+  // bind,ro in one command: mount(8) (util-linux ≥ 2.27) binds, then remounts read-only.
   spec.binds.forEach((b, i) => {
-    lines.push(`mount -c --bind "/proc/self/fd/$s${i}" ${at(b.to)}`);
-    lines.push(`mount -o remount,bind,ro ${at(b.to)}`);
+    lines.push(`mount -c -o bind,ro "/proc/self/fd/$s${i}" ${at(b.to)}`);
   });
   if (rootBind) {
     for (const m of ROOT_SYSTEM_MOUNTS) {
       lines.push(`if [ -d ${at(m)} ]; then mount --rbind ${m} ${at(m)}; fi`);
     }
   }
-  spec.writable.forEach((dir, i) =>
-    lines.push(`mount -c --bind "/proc/self/fd/$w${i}" ${at(dir)}`),
-  );
-  const fds = [...spec.binds.map((_, i) => `s${i}`), ...spec.writable.map((_, i) => `w${i}`)];
+  writable.forEach((dir, i) => lines.push(`mount -c --bind "/proc/self/fd/$w${i}" ${at(dir)}`));
+  const fds = [...spec.binds.map((_, i) => `s${i}`), ...writable.map((_, i) => `w${i}`)];
   if (fds.length > 0) lines.push(fds.map((f) => `exec {${f}}<&-`).join("; "));
   lines.push(rootBind ? `cd / && exec chroot ${quote(prefix)} "$@"` : `exec "$@"`);
   return lines.join("\n");

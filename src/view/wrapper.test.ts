@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { createLoopBtrfs } from "../../test/fixtures/btrfs.js";
 import { run } from "../exec/index.js";
 import { viewWrapper } from "./wrapper.js";
-import type { ViewSpec } from "./script.js";
+import { viewScript, type ViewSpec } from "./script.js";
 
 async function inView(spec: ViewSpec, file: string, args: string[]): Promise<string> {
   const w = viewWrapper(spec)(file, args);
@@ -50,6 +50,21 @@ describe("view", () => {
     await inView(spec, "sh", ["-c", `echo written-in-view > ${join(cache, "f")}`]);
     expect(await readFile(join(cache, "f"), "utf8")).toBe("written-in-view\n");
     expect(await mountsUnder(data)).toEqual([]);
+    await run("btrfs", ["subvolume", "delete", snap]);
+  });
+
+  test("a writable directory outside every source gets no mount of its own and stays writable", async () => {
+    await using fs = await createLoopBtrfs(256);
+    const data = await fs.subvolume("data");
+    const cache = join(fs.mountpoint, "cache");
+    await mkdir(cache);
+    const snap = join(fs.mountpoint, "s1");
+    await run("btrfs", ["subvolume", "snapshot", "-r", data, snap]);
+
+    const spec: ViewSpec = { binds: [{ from: snap, to: data }], writable: [cache] };
+    expect(viewScript(spec)).not.toContain(cache);
+    await inView(spec, "sh", ["-c", `echo written-in-view > ${join(cache, "f")}`]);
+    expect(await readFile(join(cache, "f"), "utf8")).toBe("written-in-view\n");
     await run("btrfs", ["subvolume", "delete", snap]);
   });
 

@@ -4,6 +4,7 @@ import type { EngineSnapshot } from "../types.js";
 import { probeRestic } from "./binary.js";
 import {
   optionArgs,
+  resticBinaryOf,
   resticRepository,
   runRestic,
   type ResticOptions,
@@ -176,7 +177,7 @@ export async function runResticWrapper(
   options: ResticOptions & { signal: AbortSignal },
 ): Promise<number> {
   const repo = resticRepository(target);
-  const binary = await probeRestic(options.resticPath);
+  const binary = await probeRestic(resticBinaryOf(repo, options));
   const env = resticEnv({
     url: repo.url,
     secrets: target.secrets,
