@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { appendFile, chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../src/exec/index.js";
+import { SNAPBACK_ENV } from "./bench-env.js";
 import { createLoopBtrfs } from "../test/fixtures/btrfs.js";
 
 export interface BtrbkBenchOptions {
@@ -29,10 +30,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
-async function timed(file: string, args: string[]): Promise<number> {
+async function timed(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
   await run("sync", []);
   const t0 = performance.now();
-  await run(file, args);
+  await run(file, args, env ? { env } : {});
   return (performance.now() - t0) / 1000;
 }
 
@@ -99,7 +100,7 @@ export async function benchBtrbk(o: BtrbkBenchOptions): Promise<string> {
     ].join("\n"),
   );
   const snapback = (): Promise<number> =>
-    timed(process.execPath, [o.cli, "--config", config, "--quiet", "backup", "p"]);
+    timed(process.execPath, [o.cli, "--config", config, "--quiet", "backup", "p"], SNAPBACK_ENV);
   const btrbkRun = (): Promise<number> => timed("btrbk", ["-c", btrbkConf, "-q", "run"]);
 
   o.say("btrbk: full replication of both (not measured)");

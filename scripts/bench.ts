@@ -19,6 +19,7 @@ import { createTestRepo, type TestRepo } from "../test/fixtures/restic.js";
 import { benchBtrfsReplication } from "./bench-replication.js";
 import { benchServe } from "./bench-serve.js";
 import { benchBtrbk } from "./bench-btrbk.js";
+import { SNAPBACK_ENV } from "./bench-env.js";
 import { benchIgnoreFiles } from "./bench-ignore.js";
 import { benchPages, benchTree, bundleSizes } from "./bench-webui.js";
 
@@ -309,6 +310,7 @@ class Bench {
       [this.cli, "--config", this.configPath, "--json", "backup", plan],
       {
         reject: false,
+        env: SNAPBACK_ENV,
         onStdoutLine: (line) => {
           const type = /"type":"(\w+)"/.exec(line)?.[1];
           if (type && !arrived.has(type)) arrived.set(type, performance.now());
@@ -768,7 +770,7 @@ function report(w: World, r: Results, machine: [string, string][]): string {
 
   const lines = [
     scale.quick ? "**QUICK RUN (`--quick`): the figures below mean nothing.**\n" : "",
-    `Tree: ${specs.length} files (${specs.filter((s) => s.text).length} compressible text), ${dirs} directories, ${(totalBytes / GiB).toFixed(2)} GiB, seed ${SEED}; generated in ${sec(w.genMs)}. Every measured command starts after \`sync; echo 3 > /proc/sys/vm/drop_caches\`. Each incremental phase runs ${scale.repeat} times per side; the table shows medians.`,
+    `Tree: ${specs.length} files (${specs.filter((s) => s.text).length} compressible text), ${dirs} directories, ${(totalBytes / GiB).toFixed(2)} GiB, seed ${SEED}; generated in ${sec(w.genMs)}. Every measured command starts after \`sync; echo 3 > /proc/sys/vm/drop_caches\`. Each incremental phase runs ${scale.repeat} times per side; the table shows medians. snapback runs without the machine's NODE_EXTRA_CA_CERTS, as its systemd units do (scripts/bench-env.ts).`,
     "",
     "| measure | snapback | baseline | ratio | target | met? |",
     "|---|---|---|---|---|---|",
