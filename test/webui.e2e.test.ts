@@ -8,7 +8,7 @@ import { createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { startGatedProxy } from "./fixtures/gated-proxy.js";
 import { startProxy } from "./fixtures/proxy.js";
 import { startRestServer } from "./fixtures/rest-server.js";
-import { createResticGate } from "./fixtures/restic-gate.js";
+import { holdBackups } from "./fixtures/held-backup.js";
 import { startDaemon } from "./fixtures/serve.js";
 
 /**
@@ -49,10 +49,6 @@ function eventually<T>(read: () => Promise<T>) {
   return expect.poll(read, { timeout: 60_000 });
 }
 
-function pathWith(dir: string): Record<string, string> {
-  return { PATH: `${dir}:${process.env["PATH"] ?? ""}` };
-}
-
 describe("web UI", () => {
   test("first run: the login page says which command creates a user", async () => {
     await using w = await createWorld();
@@ -66,14 +62,16 @@ describe("web UI", () => {
   });
 
   test("log in, dashboard, back up now with live progress, history, run timeline", async () => {
-    await using gate = await createResticGate();
     await using w = await createWorld();
+    await using gate = await holdBackups(w.repo.url);
     await writeFile(join(w.data, "hello.txt"), "hello\n");
     await w.writeConfig(
-      w.basicConfig([w.data], 'schedule = "daily"\n[plans.p.retention]\nkeep_last = 1'),
+      w
+        .basicConfig([w.data], 'schedule = "daily"\n[plans.p.retention]\nkeep_last = 1')
+        .replace(`url = "${w.repo.url}"`, `url = "${gate.url}"`),
     );
     const password = await addUser(w, "alice", "admin");
-    await using d = await startDaemon(w, { env: pathWith(gate.binDir) });
+    await using d = await startDaemon(w);
     await using b = await launchBrowser();
     const page = await b.context.newPage();
     await login(page, d.url, "alice", password);
@@ -82,12 +80,12 @@ describe("web UI", () => {
 
     await page.getByRole("link", { name: "p", exact: true }).click();
     await page.getByRole("button", { name: "Back up now" }).click();
-    // The gate holds restic in the backup (snapback has one status line): the page shows it live.
+    // The gate holds restic's first pack upload, its lock taken: the page shows the run live.
     const progress = page.locator(".repo-progress[data-repository=r]");
     await progress.waitFor();
     await eventually(() => page.locator(".phase").textContent()).toBe("engine");
     await shot(page, "plan-progress");
-    await gate.open();
+    gate.open();
     await eventually(() => page.locator("h1 + .badge").textContent()).toBe("success");
 
     // Check, and the prune dry run with the rule that keeps each backup, from the plan page.
@@ -206,10 +204,12 @@ describe("web UI", () => {
   });
 
   test("a CLI backup beside the browser shows up live", async () => {
-    await using gate = await createResticGate();
     await using w = await createWorld();
+    await using gate = await holdBackups(w.repo.url);
     await writeFile(join(w.data, "hello.txt"), "hello\n");
-    await w.writeConfig(w.basicConfig([w.data]));
+    await w.writeConfig(
+      w.basicConfig([w.data]).replace(`url = "${w.repo.url}"`, `url = "${gate.url}"`),
+    );
     const password = await addUser(w, "alice", "admin");
     await using d = await startDaemon(w);
     await using b = await launchBrowser();
@@ -217,12 +217,12 @@ describe("web UI", () => {
     await login(page, d.url, "alice", password);
     await page.goto(`${d.url}#/plans/p`);
     await page.getByRole("button", { name: "Back up now" }).waitFor();
-    const cli = w.cli(["backup", "p"], { env: { ...process.env, ...pathWith(gate.binDir) } });
+    const cli = w.cli(["backup", "p"]);
     try {
       // Held in the engine: the page can only know through the daemon's live view.
       await page.locator(".repo-progress[data-repository=r]").waitFor({ timeout: 60_000 });
     } finally {
-      await gate.open();
+      gate.open();
     }
     expect((await cli).exitCode).toBe(0);
     await eventually(() => page.locator("h1 + .badge").textContent()).toBe("success");
