@@ -40,6 +40,29 @@ export async function setup(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error("the test suite must run as root (real btrfs, mounts)");
   await run("node", ["scripts/build.mjs"]);
+  zfsFuseAtStart = await zfsFuseRunning();
+}
+
+/** Whether a zfs-fuse daemon was running before the tests: one they start, they stop. */
+let zfsFuseAtStart = true;
+
+async function zfsFuseRunning(): Promise<boolean> {
+  // Not a zombie: the daemon forks away from us, and PID 1 here may be slow to reap it.
+  const states = ["-r", "R,S,D,T,t,I"];
+  return (await run("pgrep", [...states, "-x", "zfs-fuse"], { reject: false })).exitCode === 0;
+}
+
+/**
+ * The ZFS fixture starts the zfs-fuse daemon when none answers and leaves it for the next ZFS
+ * test (a start costs seconds). Once every test pool is gone it is stopped like any other
+ * daemon a test started; SIGTERM makes zfs-fuse unmount and export cleanly.
+ */
+async function stopZfsFuseStartedByTests(): Promise<string[]> {
+  if (zfsFuseAtStart || !(await zfsFuseRunning())) return [];
+  await run("pkill", ["-TERM", "-x", "zfs-fuse"], { reject: false });
+  // pidwait returns once no zfs-fuse is left; timeout(1) bounds a daemon that never exits.
+  await run("timeout", ["60", "pidwait", "-x", "zfs-fuse"], { reject: false });
+  return (await zfsFuseRunning()) ? ["process: the zfs-fuse daemon the tests started"] : [];
 }
 
 export async function teardown(): Promise<void> {
@@ -65,6 +88,8 @@ export async function teardown(): Promise<void> {
     ...loops.map((l) => `loop: ${l}`),
     ...zfs.map((z) => `zfs: ${z}`),
   ];
+  // Only without ZFS leftovers: a pool still there keeps what it holds for the report above.
+  if (zfs.length === 0) leaks.push(...(await stopZfsFuseStartedByTests()));
   if (leaks.length > 0) {
     // vitest reports a throwing teardown but still exits 0: set the status ourselves.
     process.exitCode = 1;
