@@ -106,8 +106,11 @@ describe("failure matrix", () => {
       }),
     );
     const r = await w.cli(["backup"]);
+    // ssh's own words ("connection refused") reach us through restic, which copies ssh's
+    // stderr in a goroutine that races its own exit: now and then the line is lost (seen once
+    // in CI) and restic's "unable to start the sftp session" is all there is to quote.
     expect(theError(r)).toMatch(
-      /repository "remote" at sftp:root@127\.0\.0\.1:\/srv\/restic is unreachable: ssh: connect to host 127\.0\.0\.1 port \d+: connection refused/i,
+      /repository "remote" at sftp:root@127\.0\.0\.1:\/srv\/restic is unreachable: (ssh: connect to host 127\.0\.0\.1 port \d+: connection refused|unable to open repository at .*unable to start the sftp session)/i,
     );
     expect(r.exitCode).toBe(1);
     expect(await leftovers(w)).toEqual([]);
