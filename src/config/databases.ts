@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 
 /**
  * `[[plans.X.databases]]`: databases dumped into the plan's repositories after its

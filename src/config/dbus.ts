@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../util/zod.js";
 
 /** `[dbus]`: progress and control on the system bus (org.snapback.Snapback1). */
 export const dbusSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../util/zod.js";
 import { MAX_HOOK_TIMEOUT_MS, parseDuration } from "./duration.js";
 
 /**

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../util/zod.js";
 
 /**
  * Plan keys for ignore files and restic's other exclude options, to spread into the plan

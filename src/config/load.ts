@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { parse as parseToml, TomlError } from "smol-toml";
-import type { z } from "zod";
+import type * as z from "zod";
 import { ConfigError, UsageError } from "../errors.js";
 import { applyEnvironment } from "./env.js";
 import { lineOfKey } from "./locate.js";

@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 
 /**
  * `[metrics]`: where the Prometheus textfile goes. node_exporter's textfile collector reads

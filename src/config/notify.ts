@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 
 /**
  * Notification channels: `[[notify]]` (top level, the default for every plan) and

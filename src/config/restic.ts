@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../util/zod.js";
 
 /**
  * Config keys that reach restic's argument list: `extra_args` (flags users pass through, as

@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 import { READ_DATA_FORMS, readDataSubsetProblem } from "./read-data.js";
 import { databasesSchema } from "./databases.js";
 import { dbusSchema } from "./dbus.js";

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { run } from "../exec/index.js";
 import { hookSchema, type HookConfig } from "../config/hooks.js";
 

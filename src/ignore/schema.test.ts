@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 import { createTestRepo } from "../../test/fixtures/restic.js";
 import { resticExcludeArgs } from "./args.js";
 import { ignorePlanKeys, parseResticSize } from "../config/ignore.js";

@@ -3,7 +3,7 @@ import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { streamSSE } from "hono/streaming";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 import type { Config } from "../config/schema.js";
 import { redactConfig } from "../config/redact.js";
 import { errorMessage, SnapbackError } from "../errors.js";

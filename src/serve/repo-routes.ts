@@ -2,7 +2,7 @@ import { lstat, readdir, realpath } from "node:fs/promises";
 import { posix } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import type { Hono } from "hono";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 import type { Config } from "../config/schema.js";
 import { resolveSecrets } from "../config/secrets.js";
 import { runRestic, type ResticTarget } from "../engine/restic/command.js";

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { z } from "zod";
+import * as z from "../util/zod.js";
 import { SnapbackError, UsageError } from "../errors.js";
 
 export const roleSchema = z.enum(["admin", "viewer"]);
