@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { deleteSubvolume, parseSnapshotName } from "../../snapshot/btrfs/index.js";
@@ -88,27 +89,33 @@ function btrfsTransfer(
   const dir = targetDirFor(r.targetRoot, subvolume);
   const received = join(dir, basename(snapshot));
   const where = onHost(r.host, dir);
-  let ownOnTarget = 0;
+  // The target's complete snapshots as prepareTarget found them: with the target locked,
+  // that and what this transfer receives is what retention has to choose from.
+  let onTarget: SubvolumeInfo[] = [];
+  let gotten: SubvolumeInfo | undefined;
   return {
     where,
 
     async prepareTarget() {
-      await r.host.run(["mkdir", "-p", dir], { signal: r.signal });
-      const onTarget = await removePartials(r.host, dir, r.warn, r.signal);
-      ownOnTarget = onTarget.filter((t) => parseSnapshotName(t.name)?.plan === r.planName).length;
+      if (r.host.remote) await r.host.run(["mkdir", "-p", dir], { signal: r.signal });
+      else await mkdir(dir, { recursive: true });
+      onTarget = await removePartials(r.host, dir, r.warn, r.signal);
       return new Set(onTarget.map((t) => t.receivedUuid ?? ""));
     },
 
     async sourceSnapshots() {
-      const [sub, snap] = await Promise.all([showOne(subvolume), showOne(snapshot)]);
+      // The snapshot is in the directory listed for the candidates: one listing serves both.
+      const [sub, listed] = await Promise.all([
+        showOne(subvolume),
+        listSnapbackSubvolumes(localHost, dirname(snapshot), r.signal),
+      ]);
       if (!sub) throw new SnapbackError(`${subvolume} is not a btrfs subvolume any more`);
+      const snap = listed.find((c) => c.path === snapshot) ?? (await showOne(snapshot));
       if (!snap?.readonly)
         throw new SnapbackError(`${snapshot} is not a read-only btrfs snapshot: it cannot be sent`);
       // What the target receives is the user's tree, not snapback's own snapshots inside it.
       await removeOwnSnapshotStubs(snapshot, subvolume);
-      const candidates = (
-        await listSnapbackSubvolumes(localHost, dirname(snapshot), r.signal)
-      ).filter(
+      const candidates = listed.filter(
         (c) =>
           c.path !== snapshot &&
           c.readonly &&
@@ -119,6 +126,9 @@ function btrfsTransfer(
     },
 
     reconcile(common) {
+      const ownOnTarget = onTarget.filter(
+        (t) => parseSnapshotName(t.name)?.plan === r.planName,
+      ).length;
       if (!common && ownOnTarget > 0) {
         r.warn(
           `no snapshot of ${subvolume} exists on both the source and ${where} any more: sending ${basename(snapshot)} in full ` +
@@ -151,6 +161,7 @@ function btrfsTransfer(
           `btrfs receive reported success, but ${received} on ${r.host.label} is not the complete snapshot of ${snapshot}`,
         );
       }
+      gotten = got;
       return received;
     },
 
@@ -163,6 +174,7 @@ function btrfsTransfer(
         new Set([basename(snapshot)]),
         false,
         r.warn,
+        [...onTarget.filter((t) => t.path !== received), ...(gotten ? [gotten] : [])],
       );
     },
 

@@ -1,4 +1,6 @@
-import { basename } from "node:path";
+import { readdir } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { ProcessError, run } from "../../exec/index.js";
 import type { Host } from "./ssh.js";
 
 /** What `btrfs subvolume show` says about one subvolume, as replication needs it. */
@@ -70,6 +72,7 @@ export async function showSubvolumes(
   signal?: AbortSignal,
 ): Promise<SubvolumeInfo[]> {
   if (paths.length === 0) return [];
+  if (!host.remote) return showHere(paths, signal);
   const r = await host.run(["sh", "-c", SHOW_SCRIPT, "sh", ...paths], signal ? { signal } : {});
   return parseBatch(r.stdout);
 }
@@ -80,6 +83,41 @@ export async function listSnapbackSubvolumes(
   dir: string,
   signal?: AbortSignal,
 ): Promise<SubvolumeInfo[]> {
+  if (!host.remote) {
+    const names = await readdir(dir).catch(() => []);
+    const ours = names.filter((n) => n.startsWith("snapback@")).sort();
+    return showHere(
+      ours.map((n) => join(dir, n)),
+      signal,
+    );
+  }
   const r = await host.run(["sh", "-c", LIST_SCRIPT, "sh", dir], signal ? { signal } : {});
   return parseBatch(r.stdout);
+}
+
+/** How many `btrfs subvolume show` run at once on this machine. */
+const LOCAL_SHOWS = 4;
+
+/**
+ * On this machine there is no connection to save: `btrfs subvolume show` runs directly for
+ * each path, a few at a time, without the shell loop (a replication makes a dozen of these
+ * calls, and every process start counts in its fixed cost). Same result, same order.
+ */
+async function showHere(paths: readonly string[], signal?: AbortSignal): Promise<SubvolumeInfo[]> {
+  const found: (SubvolumeInfo | undefined)[] = new Array<SubvolumeInfo | undefined>(paths.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < paths.length; i = next++) {
+      const path = paths[i] ?? "";
+      const r = await run("btrfs", ["subvolume", "show", path], {
+        reject: false,
+        ...(signal ? { signal } : {}),
+      });
+      // As the shell loop's run would: an interrupted run fails, it does not read as "none".
+      if (r.aborted) throw new ProcessError(r);
+      found[i] = r.exitCode === 0 ? parseSubvolumeShow(path, r.stdout) : undefined;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LOCAL_SHOWS, paths.length) }, worker));
+  return found.filter((s): s is SubvolumeInfo => s !== undefined);
 }

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, statfs } from "node:fs/promises";
 import { basename, isAbsolute, join, relative } from "node:path";
 import type { BtrfsRepository } from "../../config/schema.js";
 import { errorMessage, SnapbackError, UsageError } from "../../errors.js";
@@ -43,6 +43,8 @@ import { escapeSourceName, unescapeSourceName } from "./naming.js";
 type TargetSnapshot = TargetSnapshotBase & { info: SubvolumeInfo };
 
 const LOCK_FILE = ".snapback.lock";
+/** statfs(2) f_type of btrfs. */
+const BTRFS_SUPER_MAGIC = 0x9123683e;
 const BTRFS: TargetKind = { tool: "btrfs", parentFlag: "-p", label: "btrfs", units: "subvolumes" };
 
 /**
@@ -71,6 +73,12 @@ export class BtrfsTargetEngine
   }
 
   async prepare(signal: AbortSignal): Promise<void> {
+    // On this machine one statfs says it; btrfs-progs is here, the source snapshots were taken
+    // with it. Anything else takes the long way, which names what is wrong.
+    if (!this.host.remote) {
+      const here = await statfs(this.repo.path).catch(() => undefined);
+      if (here?.type === BTRFS_SUPER_MAGIC) return;
+    }
     const fs = await this.host.run(["stat", "-f", "-c", "%T", this.repo.path], {
       reject: false,
       signal,

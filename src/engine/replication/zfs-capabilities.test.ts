@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ensureZfsDaemon } from "../../../test/fixtures/zfs.js";
 import { localHost } from "./ssh.js";
 import { parseReplicationCapabilities, replicationCapabilities } from "./zfs-capabilities.js";
 
@@ -34,6 +35,9 @@ describe("ZFS replication capabilities", () => {
   });
 
   it("reads the installed zfs-fuse: -F and holds, but no -u and nothing resumable", async () => {
+    // zfs-fuse prints its usage only with its daemon up; on a fresh machine this test may be
+    // the first to need it.
+    await ensureZfsDaemon();
     const caps = await replicationCapabilities(localHost);
     expect(caps).toEqual({
       receiveNoMount: false,
