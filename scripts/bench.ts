@@ -274,7 +274,7 @@ class Bench {
 
   constructor(
     private readonly signal: AbortSignal,
-    private readonly cli: string,
+    readonly cli: string,
     private readonly configPath: string,
     private readonly mountpoint: string,
   ) {}
@@ -633,6 +633,8 @@ interface Results {
   peaks: { what: string; kib: number }[];
   /** Median wall time of `restic cat config` (warm): the price of opening the repository. */
   repoOpenMs: number;
+  /** Median wall times of doing nothing, from an empty page cache, as every measured run starts. */
+  coldStarts: { node: number; snapback: number; restic: number };
 }
 
 async function measure(w: World, stack: DeferStack): Promise<Results> {
@@ -694,6 +696,25 @@ async function measure(w: World, stack: DeferStack): Promise<Results> {
     openRuns.push(performance.now() - t0);
   }
 
+  // Every measured command starts from an empty page cache, the program's own binary
+  // included: what each costs before doing anything splits snapback's overhead into node's
+  // and its own.
+  const cold = async (file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> => {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await coldStart();
+      const t0 = performance.now();
+      await bench.exec(file, args, env ? { env } : {});
+      runs.push(performance.now() - t0);
+    }
+    return median(runs);
+  };
+  const coldStarts = {
+    node: await cold(process.execPath, ["-e", "0"], SNAPBACK_ENV),
+    snapback: await cold(process.execPath, [bench.cli, "--version"], SNAPBACK_ENV),
+    restic: await cold("restic", ["version"]),
+  };
+
   say("reading back the device ids restic recorded");
   const ids = [snapFirst, ...snapInc, ...snapIncNewDev].map((m) => m.snapshotId);
   const devIds = await recordedDeviceIds(w.snapRepo, data, ids);
@@ -710,6 +731,7 @@ async function measure(w: World, stack: DeferStack): Promise<Results> {
     devIds,
     peaks: bench.peaks,
     repoOpenMs: median(openRuns),
+    coldStarts,
   };
 }
 
@@ -836,6 +858,8 @@ function report(w: World, r: Results, machine: [string, string][]): string {
     `Device id of ${w.data} as restic recorded it (restic 0.14 stores it in every node), first backup then each incremental in run order (\\* = restic rewrote every tree): ${r.devIds[0] ?? "?"}; ${devLine}. ${mismatches === 0 ? "Trees were rewritten exactly in the runs whose device id differed from the parent's." : `**${mismatches} run(s) do not fit that explanation.**`} Half the incrementals force a new device id by holding one more subvolume open; the others get whatever number is free.`,
     "",
     `One more repository open (\`restic cat config\`, warm, median of 3): ${sec(r.repoOpenMs)}.`,
+    "",
+    `Starting from an empty page cache, doing nothing (median of 3): \`node -e 0\` ${sec(r.coldStarts.node)}, \`snapback --version\` ${sec(r.coldStarts.snapback)}, \`restic version\` ${sec(r.coldStarts.restic)}. Every measured command above starts that way, so node's own cold start is part of snapback's overhead in every ratio.`,
     "",
     "Machine:",
     "",
