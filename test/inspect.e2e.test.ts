@@ -54,7 +54,8 @@ async function build(made: AsyncDisposable[], release: () => Promise<void>): Pro
     [
       `state_dir = "${stateDir}"`,
       `[repositories.r1]\nengine = "restic"\nurl = "${r1.url}"\npassword_file = "${r1.passwordFile}"`,
-      `[repositories.r2]\nengine = "restic"\nurl = "${r2.url}"\npassword_file = "${r2.passwordFile}"`,
+      // A tuning key: every restic command for r2 gets its flag, `snapback restic` included.
+      `[repositories.r2]\nengine = "restic"\nurl = "${r2.url}"\npassword_file = "${r2.passwordFile}"\nlimit_download = 4096`,
       `[plans.p]\nsources = ["${src}"]\nrepositories = ["r1", "r2"]\nsnapshot = "none"\nschedule = "daily"`,
       `[plans.q]\nsources = ["${other}"]\nrepositories = ["r2"]\nsnapshot = "none"`,
       "",
@@ -239,7 +240,9 @@ describe("inspecting backups from the CLI", () => {
     );
     expect((await s.cli(["restic", "p", "--", "exit-with-42"], env)).exitCode).toBe(42);
     const calls = await readFile(log, "utf8");
-    expect(calls).toContain("argv: snapshots --json");
+    expect(calls).toContain("argv: snapshots --json\n");
+    // The repository's tuning flags apply to the wrapper as to every other restic command.
+    expect(calls).toContain("argv: --limit-download=4096 snapshots --json\n");
     expect(calls).toContain(`repo: ${s.r1.url} pw: ${TEST_PASSWORD}`);
     expect(calls).toContain(`repo: ${s.r2.url} pw: ${TEST_PASSWORD}`);
     for (const line of calls.split("\n").filter((l) => l.startsWith("argv:")))

@@ -8,7 +8,7 @@ import { run } from "../src/exec/index.js";
 import { SqliteHistoryStore, HISTORY_FILE } from "../src/history/index.js";
 import { CLI, createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { TEST_PASSWORD } from "./fixtures/restic.js";
-import { holdBackups } from "./fixtures/held-backup.js";
+import { heldConfig, holdBackups } from "./fixtures/held-backup.js";
 import { startDaemon, type Daemon } from "./fixtures/serve.js";
 
 /**
@@ -21,9 +21,7 @@ async function heldInEngine(w: World) {
   await writeFile(join(w.data, "hello.txt"), "hello");
   const gate = await holdBackups(w.repo.url);
   try {
-    await w.writeConfig(
-      w.basicConfig([w.data]).replace(`url = "${w.repo.url}"`, `url = "${gate.url}"`),
-    );
+    await w.writeConfig(heldConfig(w, gate, [w.data]));
   } catch (e) {
     await gate[Symbol.asyncDispose]();
     throw e;

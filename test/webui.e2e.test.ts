@@ -8,7 +8,7 @@ import { createWorld, leftovers, type World } from "./fixtures/cli.js";
 import { startGatedProxy } from "./fixtures/gated-proxy.js";
 import { startProxy } from "./fixtures/proxy.js";
 import { startRestServer } from "./fixtures/rest-server.js";
-import { holdBackups } from "./fixtures/held-backup.js";
+import { heldConfig, holdBackups } from "./fixtures/held-backup.js";
 import { startDaemon } from "./fixtures/serve.js";
 
 /**
@@ -66,9 +66,7 @@ describe("web UI", () => {
     await using gate = await holdBackups(w.repo.url);
     await writeFile(join(w.data, "hello.txt"), "hello\n");
     await w.writeConfig(
-      w
-        .basicConfig([w.data], 'schedule = "daily"\n[plans.p.retention]\nkeep_last = 1')
-        .replace(`url = "${w.repo.url}"`, `url = "${gate.url}"`),
+      heldConfig(w, gate, [w.data], 'schedule = "daily"\n[plans.p.retention]\nkeep_last = 1'),
     );
     const password = await addUser(w, "alice", "admin");
     await using d = await startDaemon(w);
@@ -207,9 +205,7 @@ describe("web UI", () => {
     await using w = await createWorld();
     await using gate = await holdBackups(w.repo.url);
     await writeFile(join(w.data, "hello.txt"), "hello\n");
-    await w.writeConfig(
-      w.basicConfig([w.data]).replace(`url = "${w.repo.url}"`, `url = "${gate.url}"`),
-    );
+    await w.writeConfig(heldConfig(w, gate, [w.data]));
     const password = await addUser(w, "alice", "admin");
     await using d = await startDaemon(w);
     await using b = await launchBrowser();

@@ -124,6 +124,21 @@ const RESTIC: command.EngineDriver<ResticRepository, ResticBinary, ResticRunOpti
   };
 
 /**
+ * The binary, environment and argv `runRestic` would run, for the one caller that runs restic
+ * itself: the `snapback restic` wrapper, which hands restic the terminal. Same binary choice,
+ * same secrets handling, same tuning flags checked against the version.
+ */
+export async function prepareRestic(
+  target: ResticTarget,
+  args: readonly string[],
+  options: ResticRunOptions,
+): Promise<command.PreparedCommand & { binary: ResticBinary }> {
+  const repo = RESTIC.repository(target);
+  const binary = await RESTIC.probe(repo, options);
+  return { ...RESTIC.prepare(target, repo, binary, args, options), binary };
+}
+
+/**
  * Runs restic against one repository: repository and password through the environment,
  * SIGINT on abort (SIGTERM would leave a stale lock), failures classified. Returns the
  * result of an accepted exit code; throws ResticError otherwise.

@@ -1,16 +1,7 @@
 import { UsageError } from "../../errors.js";
 import { run } from "../../exec/index.js";
 import type { EngineSnapshot } from "../types.js";
-import { probeRestic } from "./binary.js";
-import {
-  optionArgs,
-  resticBinaryOf,
-  resticRepository,
-  runRestic,
-  type ResticOptions,
-  type ResticTarget,
-} from "./command.js";
-import { resticEnv } from "./env.js";
+import { prepareRestic, runRestic, type ResticOptions, type ResticTarget } from "./command.js";
 import { resolveSnapshot } from "./restore.js";
 import { planTag } from "./snapshots.js";
 
@@ -176,17 +167,11 @@ export async function runResticWrapper(
   args: readonly string[],
   options: ResticOptions & { signal: AbortSignal },
 ): Promise<number> {
-  const repo = resticRepository(target);
-  const binary = await probeRestic(resticBinaryOf(repo, options));
-  const env = resticEnv({
-    url: repo.url,
-    secrets: target.secrets,
-    binary,
-    cacheDir: options.cacheDir ?? repo.cache_dir,
-    extra: options.env,
-  });
-  const r = await run(binary.path, [...optionArgs(repo), ...args], {
-    env,
+  // The repository's tuning flags apply (global flags, as the user's restic would want them);
+  // its extra_args do not: the user types this command's flags.
+  const prepared = await prepareRestic(target, args, { ...options, action: "wrapper" });
+  const r = await run(prepared.binary.path, prepared.args, {
+    env: prepared.env,
     inheritStdio: true,
     reject: false,
     killSignal: "SIGINT",

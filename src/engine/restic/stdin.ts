@@ -1,7 +1,7 @@
 import { PassThrough, Transform, type Readable, type Writable } from "node:stream";
 import { redactText } from "../../config/secrets.js";
 import { errorMessage, SnapbackError } from "../../errors.js";
-import { ProcessError, run, type RunResult } from "../../exec/index.js";
+import { ProcessError, run } from "../../exec/index.js";
 import type {
   EngineSnapshot,
   StreamBackupRequest,
@@ -15,15 +15,13 @@ import type {
 import { probeRestic, stdinFilenameFor } from "./binary.js";
 import {
   DEFAULT_KILL_GRACE_MS,
-  optionArgs,
   resticBinaryOf,
   resticRepository,
   runRestic,
   type ResticOptions,
   type ResticTarget,
 } from "./command.js";
-import { displayUrl, resticEnv, secretValues } from "./env.js";
-import { classifyFailure, parsedOutput, ResticError } from "./errors.js";
+import { parsedOutput, ResticError } from "./errors.js";
 import { clearStaleLocks } from "./locks.js";
 import { parseBackupLine, type SummaryMessage } from "./messages.js";
 import { listTargetSnapshots, parseSnapshots } from "./snapshots.js";
@@ -339,8 +337,8 @@ function commandFailure(cmd: StreamCommand, e: unknown): SnapbackError {
 }
 
 /**
- * runRestic with stdout streamed (binary) instead of captured as text: repository and
- * password through the environment, SIGINT on abort, failures classified.
+ * runRestic with stdout streamed (binary) instead of captured as text: the same binary,
+ * environment, tuning flags, SIGINT on abort and classification as every other command.
  */
 async function runResticToStream(
   target: ResticTarget,
@@ -348,52 +346,12 @@ async function runResticToStream(
   out: Writable,
   options: StdinOptions & { signal: AbortSignal },
 ): Promise<void> {
-  const repo = resticRepository(target);
-  const binary = await probeRestic(resticBinaryOf(repo, options));
-  const env = resticEnv({
-    url: repo.url,
-    secrets: target.secrets,
-    binary,
-    cacheDir: options.cacheDir,
-    extra: options.env,
+  await runRestic(target, args, {
+    ...options,
+    action: args[0] ?? "dump",
+    killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    stdoutTo: out,
   });
-  const full = [...optionArgs(repo), ...args];
-  options.onCommand?.(binary.path, full);
-  let result: RunResult;
-  try {
-    result = await run(binary.path, full, {
-      env,
-      reject: false,
-      killSignal: "SIGINT",
-      killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-      signal: options.signal,
-      stdoutTo: out,
-    });
-  } catch (e) {
-    if (e instanceof ProcessError && e.spawnCode !== undefined) {
-      throw new ResticError(
-        e.spawnCode === "ENOENT" ? "not-found-binary" : "other",
-        target.repoName,
-        `${binary.path}: could not start (${e.spawnCode})`,
-        {
-          cause: e,
-        },
-      );
-    }
-    throw e;
-  }
-  if (result.exitCode !== 0) {
-    throw classifyFailure({
-      repoName: target.repoName,
-      url: displayUrl(repo.url),
-      action: args[0] ?? "dump",
-      secrets: secretValues(repo.url, target.secrets),
-      exitCode: result.exitCode,
-      signal: result.signal,
-      aborted: result.aborted,
-      stderr: result.stderr,
-    });
-  }
 }
 
 /** restic 0.14 reports the short id; the snapshot exists either way, so a failed lookup keeps it. */
