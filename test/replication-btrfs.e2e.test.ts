@@ -74,7 +74,13 @@ interface Rig extends AsyncDisposable {
   dir: string;
   stateDir: string;
   configPath: string;
-  configure(opts?: { repo?: string; plan?: string; sources?: string[] }): Promise<void>;
+  /** `path`: the repository's path instead of `target`. */
+  configure(opts?: {
+    repo?: string;
+    plan?: string;
+    sources?: string[];
+    path?: string;
+  }): Promise<void>;
   cli(args: string[]): Promise<RunResult>;
   backup(): Promise<Backup>;
   /** Names of the plan's snapshots kept on the source. */
@@ -114,7 +120,7 @@ async function createRig(sizeMiB = 512): Promise<Rig> {
         oneRepositoryConfig({
           stateDir,
           repo: "usb",
-          repoKeys: ['engine = "btrfs"', `path = "${target}"`],
+          repoKeys: ['engine = "btrfs"', `path = "${opts.path ?? target}"`],
           sources: opts.sources ?? [data],
           extraRepo: opts.repo,
           extraPlan: opts.plan,
@@ -654,5 +660,31 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
       await other[Symbol.asyncDispose]();
     }
     expect((await rig.backup()).r.exitCode).toBe(0);
+  });
+
+  test("a target path that is missing or not on btrfs is refused, naming the key; nothing is sent or left", async () => {
+    await using rig = await createRig();
+    await fill(rig.data, "where");
+    const missing = join(rig.dst.mountpoint, "not-mounted-yet");
+    await rig.configure({ path: missing });
+    const gone = await rig.backup();
+    expect(gone.r.exitCode).toBe(1);
+    expect(gone.errors.join("\n")).toContain(`repositories.usb.path: ${missing}`);
+    expect(gone.errors.join("\n")).toContain("does not exist");
+
+    // The state dir is on the machine's own disk, not btrfs: named by what it is.
+    const plain = join(rig.dir, "plain-target");
+    await mkdir(plain);
+    await rig.configure({ path: plain });
+    const other = await rig.backup();
+    expect(other.r.exitCode).toBe(1);
+    const fstype = (await run("stat", ["-f", "-c", "%T", plain])).stdout.trim();
+    expect(fstype).not.toBe("btrfs");
+    expect(other.errors.join("\n")).toContain(
+      `repositories.usb.path: ${plain} is on ${fstype}, not btrfs`,
+    );
+    expect(gone.transfers.concat(other.transfers)).toEqual([]);
+    expect(await readdir(plain)).toEqual([]);
+    expect(await rig.sourceSnaps()).toEqual([]);
   });
 });
