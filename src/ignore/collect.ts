@@ -14,6 +14,7 @@ import {
   versionText,
   type VersionLike,
 } from "./translate.js";
+import { limiter } from "../util/limit.js";
 
 export interface IgnoreRoot {
   /** Where the tree is read: the snapshot, so ignore files are read as of the snapshot. */
@@ -81,21 +82,6 @@ interface DirResult {
   /** Frozen trees: the topmost excluded paths (literal patterns). */
   exact: string[];
   children: DirResult[];
-}
-
-function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    while (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
 }
 
 /**

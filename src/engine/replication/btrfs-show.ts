@@ -1,6 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ProcessError, run } from "../../exec/index.js";
+import { limiter } from "../../util/limit.js";
 import type { Host } from "./ssh.js";
 
 /** What `btrfs subvolume show` says about one subvolume, as replication needs it. */
@@ -104,20 +105,19 @@ const LOCAL_SHOWS = 4;
  * calls, and every process start counts in its fixed cost). Same result, same order.
  */
 async function showHere(paths: readonly string[], signal?: AbortSignal): Promise<SubvolumeInfo[]> {
-  const found: (SubvolumeInfo | undefined)[] = new Array<SubvolumeInfo | undefined>(paths.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < paths.length; i = next++) {
-      const path = paths[i] ?? "";
-      const r = await run("btrfs", ["subvolume", "show", path], {
-        reject: false,
-        ...(signal ? { signal } : {}),
-      });
-      // As the shell loop's run would: an interrupted run fails, it does not read as "none".
-      if (r.aborted) throw new ProcessError(r);
-      found[i] = r.exitCode === 0 ? parseSubvolumeShow(path, r.stdout) : undefined;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LOCAL_SHOWS, paths.length) }, worker));
+  const limit = limiter(LOCAL_SHOWS);
+  const found = await Promise.all(
+    paths.map((path) =>
+      limit(async () => {
+        const r = await run("btrfs", ["subvolume", "show", path], {
+          reject: false,
+          ...(signal ? { signal } : {}),
+        });
+        // As the shell loop's run would: an interrupted run fails, it does not read as "none".
+        if (r.aborted) throw new ProcessError(r);
+        return r.exitCode === 0 ? parseSubvolumeShow(path, r.stdout) : undefined;
+      }),
+    ),
+  );
   return found.filter((s): s is SubvolumeInfo => s !== undefined);
 }

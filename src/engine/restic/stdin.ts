@@ -144,7 +144,15 @@ export async function dumpToSink(
   const label = `restic dump of ${req.filename} from repository "${target.repoName}"`;
   const { bytes } = await connect(
     req.signal,
-    (out, signal) => runResticToStream(target, args, out, { ...options, signal }),
+    // stdout streamed (binary) instead of captured: otherwise like every restic command.
+    (out, signal) =>
+      runRestic(target, args, {
+        ...options,
+        action: args[0] ?? "dump",
+        signal,
+        killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+        stdoutTo: out,
+      }).then(() => undefined),
     label,
     consumerFor(req.sink),
   );
@@ -334,24 +342,6 @@ function commandFailure(cmd: StreamCommand, e: unknown): SnapbackError {
   const how = e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode_}`;
   const tail = redactText(e.stderrTail(5), cmd.secrets ?? []).trim();
   return new SnapbackError(`${cmd.label} failed (${how})${tail ? `: ${tail}` : ""}`);
-}
-
-/**
- * runRestic with stdout streamed (binary) instead of captured as text: the same binary,
- * environment, tuning flags, SIGINT on abort and classification as every other command.
- */
-async function runResticToStream(
-  target: ResticTarget,
-  args: string[],
-  out: Writable,
-  options: StdinOptions & { signal: AbortSignal },
-): Promise<void> {
-  await runRestic(target, args, {
-    ...options,
-    action: args[0] ?? "dump",
-    killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-    stdoutTo: out,
-  });
 }
 
 /** restic 0.14 reports the short id; the snapshot exists either way, so a failed lookup keeps it. */
