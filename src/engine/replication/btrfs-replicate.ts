@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { errorMessage, SnapbackError } from "../../errors.js";
 import { deleteSubvolume, parseSnapshotName } from "../../snapshot/btrfs/index.js";
@@ -97,8 +96,7 @@ function btrfsTransfer(
     where,
 
     async prepareTarget() {
-      if (r.host.remote) await r.host.run(["mkdir", "-p", dir], { signal: r.signal });
-      else await mkdir(dir, { recursive: true });
+      await r.host.mkdir(dir, r.signal);
       onTarget = await removePartials(r.host, dir, r.warn, r.signal);
       return new Set(onTarget.map((t) => t.receivedUuid ?? ""));
     },

@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SnapbackError } from "../../errors.js";
 import {
@@ -22,6 +23,8 @@ export interface Host {
   command(argv: readonly string[]): PipelineStage;
   /** Runs `argv` on the host; ssh's own failures (exit 255) become a clear error. */
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** `mkdir -p` on the host; on this machine without a process. */
+  mkdir(dir: string, signal?: AbortSignal): Promise<void>;
 }
 
 const SAFE = /^[\w@%+=:,./-]+$/;
@@ -37,6 +40,9 @@ export const localHost: Host = {
   remote: false,
   command: ([file = "", ...args]) => ({ file, args }),
   run: ([file = "", ...args], options) => run(file, args, options),
+  mkdir: async (dir) => {
+    await mkdir(dir, { recursive: true });
+  },
 };
 
 /**
@@ -78,6 +84,9 @@ export function sshHost(
         });
       }
       return r;
+    },
+    async mkdir(dir, signal) {
+      await host.run(["mkdir", "-p", dir], signal ? { signal } : {});
     },
   };
   return host;
