@@ -94,6 +94,7 @@ function btrfsTransfer(
   let gotten: SubvolumeInfo | undefined;
   return {
     where,
+    sidesAtOnce: true,
 
     async prepareTarget() {
       await r.host.mkdir(dir, r.signal);

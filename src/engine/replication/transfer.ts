@@ -7,6 +7,7 @@ import {
   type TransferRecord,
 } from "./engine-base.js";
 import { writePin } from "./pins.js";
+import { bothSettled } from "../../util/limit.js";
 
 /** A snapshot of the source as the transfer sees it, whatever the filesystem. */
 export interface SourceSnapshot extends Candidate {
@@ -22,6 +23,12 @@ export interface SourceSnapshot extends Candidate {
 export interface TransferKind<S extends SourceSnapshot> {
   /** The place on the target that receives this source, as messages name it. */
   readonly where: string;
+  /**
+   * Whether a step on the source and one on the target may run at the same time (btrfs: two
+   * filesystems, or two subvolumes of one). zfs-fuse serves every pool from one daemon that
+   * calls a dataset busy while another command works on it: there, one step at a time.
+   */
+  readonly sidesAtOnce: boolean;
   /** Removes (or resumes) what an interrupted transfer left there; the ids of what it holds. */
   prepareTarget(): Promise<ReadonlySet<string>>;
   /** The snapshot to send, ready to be sent, and the plan's other snapshots of the source. */
@@ -57,8 +64,11 @@ export async function transfer<S extends SourceSnapshot>(
   snapshot: string,
   kind: TransferKind<S>,
 ): Promise<TransferRecord> {
-  const onTarget = await kind.prepareTarget();
-  const { sent, candidates } = await kind.sourceSnapshots();
+  const [onTarget, { sent, candidates }] = await sides(
+    kind,
+    () => kind.prepareTarget(),
+    () => kind.sourceSnapshots(),
+  );
   const parent = await kind.reconcile(newestCommon(candidates, onTarget), sent);
   const { command, durationMs } = await sendReceive(r, kind.stages(sent, parent), {
     snapshot,
@@ -68,15 +78,21 @@ export async function transfer<S extends SourceSnapshot>(
   const received = await kind.verify(sent);
   await kind.afterReceive?.(received);
   await writePin(r.stateDir, r.repoName, r.planName, source, { snapshot, sendId: sent.sendId });
-  await kind.retain(received);
-  // Creation order is the generation or createtxg, not the birth time (a btrfs snapshot's
-  // root inode keeps its source's) and not the run id alone (two runs can share a second).
-  await pruneSourceParents(r, candidates, {
-    name: (c) => c.name,
-    runId: (c) => c.runId,
-    order: (c) => c.order,
-    remove: (c) => kind.removeSource(c),
-  });
+  // The new parent is pinned: the target's retention and the source's old parents are
+  // independent from here.
+  await sides(
+    kind,
+    () => kind.retain(received),
+    // Creation order is the generation or createtxg, not the birth time (a btrfs snapshot's
+    // root inode keeps its source's) and not the run id alone (two runs can share a second).
+    () =>
+      pruneSourceParents(r, candidates, {
+        name: (c) => c.name,
+        runId: (c) => c.runId,
+        order: (c) => c.order,
+        remove: (c) => kind.removeSource(c),
+      }),
+  );
   return {
     source,
     snapshot,
@@ -85,4 +101,15 @@ export async function transfer<S extends SourceSnapshot>(
     command,
     durationMs,
   };
+}
+
+/** A target step and a source step: at once where the kind allows it, else target first. */
+async function sides<A, B>(
+  kind: { sidesAtOnce: boolean },
+  target: () => Promise<A>,
+  source: () => Promise<B>,
+): Promise<[A, B]> {
+  if (kind.sidesAtOnce) return bothSettled(target(), source());
+  const a = await target();
+  return [a, await source()];
 }

@@ -208,6 +208,7 @@ function zfsTransfer(
   let counterpart: ZfsSnap | undefined;
   return {
     where,
+    sidesAtOnce: false,
 
     async prepareTarget() {
       await cleanInterrupted(r, td);
