@@ -3,7 +3,9 @@
 // which the D-Bus library requires only to find a session bus through X11 (never used here).
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const options = {
   bundle: true,
@@ -17,18 +19,23 @@ const options = {
   },
 };
 
-// The CLI is split at its dynamic imports: dist/snapback.js is the entry, and what only some
-// commands need (the app behind `--version`, the daemon, D-Bus) sits in dist/chunks, loaded
-// when a command imports it. Node parses only what it loads: a 2 MB single file cost every
-// command ~0.1 s CPU. `make install` copies the chunks beside the entry.
+// The CLI is two files: dist/snapback.js, a small ES module entry that answers `--version` by
+// itself, and the app (every command) as one CommonJS script, dist/chunks/app.cjs, which the
+// entry compiles through vm.Script with V8's code cache (src/cli/load-app.ts): node 20 keeps no
+// compiled code for ES modules, and compiling the app was ~20 ms of every command. What only some
+// commands need (the daemon, D-Bus) is in the script but not run until a command requires it.
+// `make install` copies dist/chunks beside the entry.
 await mkdir("dist", { recursive: true });
 await rm("dist/chunks", { recursive: true, force: true });
+await build({ ...options, entryPoints: ["src/cli/main.ts"], outfile: "dist/snapback.js" });
 await build({
   ...options,
-  entryPoints: { snapback: "src/cli/main.ts" },
-  outdir: "dist",
-  splitting: true,
-  chunkNames: "chunks/[name]-[hash]",
+  entryPoints: ["src/cli/app.ts"],
+  outfile: "dist/chunks/app.cjs",
+  format: "cjs",
+  banner: {},
+  // src/serve/web.ts finds dist/web from where its code runs.
+  define: { "import.meta.dirname": "__dirname" },
 });
 await build({ ...options, entryPoints: ["scripts/bench.ts"], outfile: "dist/bench.js" });
 await chmod("dist/snapback.js", 0o755);
@@ -70,4 +77,37 @@ for (const [what, path] of Object.entries(generated)) {
     encoding: "utf8",
   });
   await writeFile(path, text, { mode: 0o644 });
+}
+
+// V8's code cache for the app, taken after a run of a command that parses a config: what V8
+// compiled for the CLI, the config schemas and the parser is then loaded instead of compiled.
+// A node binary other than this one rejects it and compiles as usual (src/cli/load-app.ts).
+{
+  const dir = await mkdtemp(join(tmpdir(), "snapback-build-"));
+  try {
+    const config = join(dir, "config.toml");
+    await writeFile(join(dir, "password"), "never used\n", { mode: 0o600 });
+    await writeFile(
+      config,
+      [
+        `state_dir = "${join(dir, "state")}"`,
+        "[repositories.r]",
+        'engine = "restic"',
+        `url = "${join(dir, "repo")}"`,
+        `password_file = "${join(dir, "password")}"`,
+        "[plans.p]",
+        `sources = ["${dir}"]`,
+        'repositories = ["r"]',
+        'snapshot = "none"',
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    execFileSync(process.execPath, ["dist/snapback.js", "--config", config, "config", "validate"], {
+      env: { ...process.env, SNAPBACK_BUILD_CODE_CACHE: "dist/chunks/app.cjs.cache" },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -74,10 +74,10 @@ async function install() {
   if (!(await exists(join(dist, "snapback.js"))))
     throw new Error("dist/snapback.js missing: run make build");
   await put("lib/snapback/snapback.js", join(dist, "snapback.js"));
-  // The code the entry imports on demand (scripts/build.mjs splits the bundle).
+  // The app the entry loads, and V8's code cache for it (scripts/build.mjs); not the source maps.
   if (await exists(join(dist, "chunks")))
     for (const f of await walk(join(dist, "chunks")))
-      if (f.endsWith(".js")) await put(`lib/snapback/chunks/${f}`, join(dist, "chunks", f));
+      if (!f.endsWith(".map")) await put(`lib/snapback/chunks/${f}`, join(dist, "chunks", f));
   // The bundle keeps better-sqlite3 external (a native addon); it and the two packages it loads
   // at run time go beside the bundle, where its require() looks first.
   const nm = join(repo, "node_modules");

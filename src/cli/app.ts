@@ -6,6 +6,9 @@ import { processIO, type Command, type CommandIO } from "./command.js";
 import { commandHelp, mainHelp } from "./docs/help.js";
 import { VERSION } from "./version.js";
 
+/** What became of the build's V8 code cache for the app (src/cli/load-app.ts). */
+export type CodeCacheStatus = "accepted" | "rejected" | "absent";
+
 export function findCommand(name: string): Command | undefined {
   return commands.find((c) => c.name === name);
 }
@@ -46,7 +49,11 @@ function jsonError(
  * The one place errors are caught: a SnapbackError is a message for the user and an exit
  * code; anything else is a bug and gets its stack.
  */
-export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CommandIO = processIO,
+  startup: { codeCache?: CodeCacheStatus } = {},
+): Promise<number> {
   const { command: name, rest } = splitCommand(argv);
   // Only snapback's own arguments: what follows `--` belongs to a wrapped program (restic).
   const dash = argv.indexOf("--");
@@ -74,6 +81,11 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
   }
   try {
     setLogLevel(logLevel(own, process.env));
+    if (startup.codeCache !== undefined && startup.codeCache !== "accepted")
+      log.verbose(
+        `V8 code cache ${startup.codeCache === "absent" ? "missing" : "rejected by this node binary"}: ` +
+          "every command compiles the app first (~30 ms); `make build` with this node writes a matching one",
+      );
     return await command.execute(rest, io);
   } catch (e) {
     // The failure is printed once, below, whatever event stream the command had set up.
