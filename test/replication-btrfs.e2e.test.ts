@@ -245,6 +245,16 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     expect(s1).toBeDefined();
     expect(names(await rig.targetSnaps())).toEqual([s1]);
     await same(join(rig.data, ".snapback", s1 ?? ""), join(rig.targetDir, s1 ?? ""));
+    // The summary says what was sent (a replication target counts no files).
+    const sent = (b: Backup) => b.events.find((e) => e.type === "summary")?.["replicated"];
+    expect(sent(first)).toEqual([
+      {
+        source: rig.data,
+        received: join(rig.targetDir, s1 ?? ""),
+        parent: null,
+        duration_s: expect.any(Number) as number,
+      },
+    ]);
     const onTarget = (await rig.targetSnaps())[0];
     expect(onTarget?.readonly).toBe(true);
     expect(onTarget?.receivedUuid).toBeDefined();
@@ -255,6 +265,14 @@ describe("btrfs replication end to end (two real btrfs filesystems)", () => {
     expect(second.r.exitCode).toBe(0);
     const [s2] = await rig.sourceSnaps();
     expect(second.transfers.map((t) => [t.parent, t.snapshot])).toEqual([[s1, s2]]);
+    expect(sent(second)).toEqual([
+      {
+        source: rig.data,
+        received: join(rig.targetDir, s2 ?? ""),
+        parent: join(rig.data, ".snapback", s1 ?? ""),
+        duration_s: expect.any(Number) as number,
+      },
+    ]);
     // The replaced parent left the source; the target keeps both (no retention configured).
     expect(await rig.sourceSnaps()).toEqual([s2]);
     expect(names(await rig.targetSnaps())).toEqual([s1, s2].sort());

@@ -23,6 +23,11 @@ export interface SummaryEvent {
   total_bytes_processed: number;
   error_count: number;
   duration_s: number;
+  /**
+   * Replication targets (btrfs, zfs) only: each source snapshot sent, `parent` null for a full
+   * send. They count no files: the file and data counts above are 0 for them.
+   */
+  replicated?: { source: string; received: string; parent: string | null; duration_s: number }[];
 }
 
 export interface ResultEvent {

@@ -61,6 +61,22 @@ export interface BackupSummary {
   /** Files that could not be read: the backup exists but is incomplete (exit 3). */
   errorCount: number;
   errors: string[];
+  /**
+   * A replication target (btrfs, ZFS): what was sent, one entry per source. Such engines count
+   * no files, so the counts above stay 0 and this is what a report shows instead.
+   */
+  replicated?: ReplicatedSnapshot[];
+}
+
+/** One source snapshot a replication target received. */
+export interface ReplicatedSnapshot {
+  /** The source subvolume or dataset. */
+  source: string;
+  /** What it became on the target (btrfs path, ZFS `dataset@snap`). */
+  received: string;
+  /** The parent of an incremental send; undefined: sent in full. */
+  parent?: string;
+  durationS: number;
 }
 
 export interface EngineSnapshot {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { keepTail, shortText } from "./message.js";
+import { keepTail, shortText, summaryText } from "./message.js";
 import { report } from "./test-support.js";
 
 describe("keepTail", () => {
@@ -28,5 +28,23 @@ describe("shortText", () => {
     expect(text.length).toBe(120);
     expect(text.startsWith("failed in 1:23: first line second x")).toBe(true);
     expect(text.endsWith("...")).toBe(true);
+  });
+});
+
+describe("summaryText", () => {
+  test("a replication target's line says what was sent; restic's keeps its file counts", () => {
+    const r = report("success");
+    const [local, offsite] = r.summaries;
+    if (!local || !offsite) throw new Error("the fixture has two summaries");
+    const usb = {
+      ...offsite,
+      repository: "usb",
+      snapshot_id: "20261122T024000Z-ab12",
+      duration_s: 5,
+      replicated: [{ source: "/home", received: "/mnt/usb/home/s", parent: null, duration_s: 2 }],
+    };
+    const lines = summaryText({ ...r, summaries: [local, usb] }).split("\n");
+    expect(lines).toContain("usb: snapshot 20261122T024000Z-ab12, 1 snapshot sent in full, 0:05");
+    expect(lines.some((l) => l.startsWith("local: snapshot ") && l.includes(" new, "))).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration } from "../report/format.js";
+import { formatBytes, formatDuration, replicatedText } from "../report/format.js";
 import type { RunStatus } from "../core/events.js";
 import type { RunReport, StartContext } from "./types.js";
 
@@ -35,6 +35,12 @@ export function summaryText(report: RunReport): string {
   const lines = [`plan ${r.plan}, run ${r.run_id}: ${r.status} in ${formatDuration(r.duration_s)}`];
   if (r.error) lines.push(`error: ${r.error}`);
   for (const s of report.summaries) {
+    if (s.replicated) {
+      lines.push(
+        `${s.repository}: snapshot ${s.snapshot_id}, ${replicatedText(s.replicated)}, ${formatDuration(s.duration_s)}`,
+      );
+      continue;
+    }
     lines.push(
       `${s.repository}: snapshot ${s.snapshot_id.slice(0, 8)}, files ${s.files_new} new, ` +
         `${s.files_changed} changed, ${s.files_unmodified} unmodified, ` +

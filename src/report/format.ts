@@ -20,3 +20,19 @@ export function formatDuration(seconds: number): string {
 function pad(n: number): string {
   return n.toString().padStart(2, "0");
 }
+
+/**
+ * What a replication target's summary says instead of file counts (it has none): how many
+ * source snapshots were sent, and how.
+ */
+export function replicatedText(sent: readonly { parent: string | null }[]): string {
+  const incremental = sent.filter((s) => s.parent !== null).length;
+  const full = sent.length - incremental;
+  const how =
+    full === 0
+      ? "incrementally"
+      : incremental === 0
+        ? "in full"
+        : `(${incremental} incrementally, ${full} in full)`;
+  return `${sent.length} ${sent.length === 1 ? "snapshot" : "snapshots"} sent ${how}`;
+}

@@ -86,3 +86,56 @@ describe("progress from restic to the terminal", () => {
     expect(toProgress("local", msg).fraction).toBe(1);
   });
 });
+
+describe("summary lines", () => {
+  const summary = {
+    type: "summary",
+    plan: "home",
+    repository: "usb",
+    snapshot_id: "20261128T062722-ab12",
+    files_new: 0,
+    files_changed: 0,
+    files_unmodified: 0,
+    dirs_new: 0,
+    dirs_changed: 0,
+    dirs_unmodified: 0,
+    data_blobs: 0,
+    data_added: 0,
+    total_files_processed: 2,
+    total_bytes_processed: 0,
+    error_count: 0,
+    duration_s: 1.2,
+  } as const;
+  const printed = (e: RunEvent): string[] => {
+    const out: string[] = [];
+    new TerminalReporter((l) => out.push(l), stream(false)).handle(e);
+    return out;
+  };
+
+  test("a replication target says what it sent, not restic's zero file counts", () => {
+    const one = { source: "/data", received: "/mnt/usb/data/s2", duration_s: 1 };
+    expect(printed({ ...summary, replicated: [{ ...one, parent: "/data/.snapback/s1" }] })).toEqual(
+      ["home → usb: snapshot 20261128T062722-ab12: 1 snapshot sent incrementally in 0:01"],
+    );
+    expect(printed({ ...summary, replicated: [{ ...one, parent: null }] })).toEqual([
+      "home → usb: snapshot 20261128T062722-ab12: 1 snapshot sent in full in 0:01",
+    ]);
+    expect(
+      printed({
+        ...summary,
+        replicated: [
+          { ...one, parent: null },
+          { ...one, parent: "/p" },
+        ],
+      }),
+    ).toEqual([
+      "home → usb: snapshot 20261128T062722-ab12: 2 snapshots sent (1 incrementally, 1 in full) in 0:01",
+    ]);
+  });
+
+  test("restic's summary keeps its counts", () => {
+    expect(printed({ ...summary, files_new: 3, data_added: 2048 })).toEqual([
+      "home → usb: snapshot 20261128: files 3 new, 0 changed, 0 unmodified; 2.0 KiB added in 0:01",
+    ]);
+  });
+});

@@ -1,6 +1,6 @@
 import { redact } from "../log.js";
 import type { RunEvent } from "../core/events.js";
-import { formatBytes, formatDuration } from "./format.js";
+import { formatBytes, formatDuration, replicatedText } from "./format.js";
 
 /** The stderr line of a warning or error event (also printed next to its JSON with --json). */
 export function problemLine(event: Extract<RunEvent, { type: "warning" | "error" }>): string {
@@ -69,7 +69,9 @@ export class TerminalReporter {
       case "summary":
         this.clearLive();
         this.out(
-          `${event.plan} → ${event.repository}: snapshot ${event.snapshot_id.slice(0, 8)}: files ${event.files_new} new, ${event.files_changed} changed, ${event.files_unmodified} unmodified; ${formatBytes(event.data_added)} added in ${formatDuration(event.duration_s)}${event.error_count ? `; ${event.error_count} files unreadable` : ""}`,
+          event.replicated
+            ? `${event.plan} → ${event.repository}: snapshot ${event.snapshot_id}: ${replicatedText(event.replicated)} in ${formatDuration(event.duration_s)}`
+            : `${event.plan} → ${event.repository}: snapshot ${event.snapshot_id.slice(0, 8)}: files ${event.files_new} new, ${event.files_changed} changed, ${event.files_unmodified} unmodified; ${formatBytes(event.data_added)} added in ${formatDuration(event.duration_s)}${event.error_count ? `; ${event.error_count} files unreadable` : ""}`,
         );
         break;
       case "database_summary":

@@ -1,5 +1,6 @@
 import { redact } from "../log.js";
 import type { RunEvent } from "../core/events.js";
+import { replicatedText } from "../report/format.js";
 
 /**
  * The last lines of a run in words, for the history store and notifications: what a person
@@ -32,6 +33,8 @@ function describe(e: RunEvent): string | undefined {
     case "error":
       return `error: ${e.repository ? `${e.repository}: ` : ""}${e.message}`;
     case "summary":
+      if (e.replicated)
+        return `${e.repository}: snapshot ${e.snapshot_id}, ${replicatedText(e.replicated)}`;
       return `${e.repository}: snapshot ${e.snapshot_id.slice(0, 8)}, ${e.files_new} new, ${e.files_changed} changed, ${e.files_unmodified} unmodified, ${e.data_added} bytes added`;
     case "database_summary":
       return `${e.repository}: database ${e.database} dumped (${e.bytes} bytes) as ${e.snapshot_id.slice(0, 8)}`;

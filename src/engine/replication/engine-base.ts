@@ -148,8 +148,6 @@ export interface TargetKind {
  * kept).
  */
 export abstract class ReplicationEngine<S extends TargetSnapshotBase> {
-  /** Every transfer of this engine's backups so far, oldest first. */
-  readonly transfers: TransferRecord[] = [];
   protected readonly host: Host;
 
   protected constructor(
@@ -227,10 +225,11 @@ export abstract class ReplicationEngine<S extends TargetSnapshotBase> {
     const send = await this.sender(req, runId);
     await using _lock = await this.lock();
     const failures: string[] = [];
+    const sent: TransferRecord[] = [];
     for (const item of items) {
       if (req.signal.aborted) throw new SnapbackError("interrupted");
       try {
-        this.transfers.push(await send(item));
+        sent.push(await send(item));
       } catch (e) {
         if (req.signal.aborted) throw e;
         failures.push(errorMessage(e));
@@ -243,7 +242,7 @@ export abstract class ReplicationEngine<S extends TargetSnapshotBase> {
           : `${failures.length} ${units} were not replicated:\n  ${failures.join("\n  ")}`,
       );
     }
-    return replicationSummary(runId, items.length, started);
+    return replicationSummary(runId, sent, started);
   }
 
   /** What every transfer of a backup shares: the plan, the repositories, the rules. */
@@ -431,7 +430,7 @@ export async function pruneSourceParents<T>(
 
 export function replicationSummary(
   runId: string,
-  subvolumes: number,
+  sent: readonly TransferRecord[],
   startedMs: number,
 ): BackupSummary {
   return {
@@ -445,11 +444,17 @@ export function replicationSummary(
     dataBlobs: 0,
     treeBlobs: 0,
     dataAdded: 0,
-    totalFilesProcessed: subvolumes,
+    totalFilesProcessed: sent.length,
     totalBytesProcessed: 0,
     durationS: (performance.now() - startedMs) / 1000,
     errorCount: 0,
     errors: [],
+    replicated: sent.map((t) => ({
+      source: t.source,
+      received: t.received,
+      ...(t.parent !== undefined ? { parent: t.parent } : {}),
+      durationS: t.durationMs / 1000,
+    })),
   };
 }
 

@@ -78,5 +78,15 @@ function summaryEvent(plan: string, repository: string, s: BackupSummary): Summa
     total_bytes_processed: s.totalBytesProcessed,
     error_count: s.errorCount,
     duration_s: round(s.durationS),
+    ...(s.replicated
+      ? {
+          replicated: s.replicated.map((r) => ({
+            source: r.source,
+            received: r.received,
+            parent: r.parent ?? null,
+            duration_s: round(r.durationS),
+          })),
+        }
+      : {}),
   };
 }

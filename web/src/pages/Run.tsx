@@ -16,8 +16,15 @@ function describe(e: WireEvent): string {
       return `snapshots taken in ${str(e["took_ms"])} ms, skew ${str(e["skew_ms"])} ms`;
     case "backup_start":
       return `backing up to ${str(e["repository"])}`;
-    case "summary":
+    case "summary": {
+      // A replication target counts no files: it says what it sent.
+      const sent = e["replicated"] as { parent: string | null }[] | undefined;
+      if (sent) {
+        const full = sent.filter((s) => s.parent === null).length;
+        return `${str(e["repository"])}: snapshot ${str(e["snapshot_id"])}, ${sent.length} sent (${sent.length - full} incrementally, ${full} in full) in ${duration(e["duration_s"] as number)}`;
+      }
       return `${str(e["repository"])}: snapshot ${str(e["snapshot_id"]).slice(0, 8)}, ${str(e["files_new"])} new, ${str(e["files_changed"])} changed, ${str(e["files_unmodified"])} unmodified, ${bytes(e["data_added"] as number)} added in ${duration(e["duration_s"] as number)}`;
+    }
     case "warning":
       return `warning: ${str(e["message"])}`;
     case "error":
