@@ -42,6 +42,11 @@ export interface RunOptions {
    * read the terminal and gets the terminal's Ctrl-C itself.
    */
   inheritStdio?: boolean;
+  /**
+   * An open descriptor of ours that the child gets as its fd 3 (`flock 3` locks the open file
+   * we keep). Others are never inherited: node opens everything close-on-exec.
+   */
+  fd3?: number;
 }
 
 export interface RunResult {
@@ -68,7 +73,12 @@ export function run(
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = options.inheritStdio
       ? "inherit"
-      : [options.input !== undefined || options.stdin ? "pipe" : "ignore", "pipe", "pipe"];
+      : [
+          options.input !== undefined || options.stdin ? "pipe" : "ignore",
+          "pipe",
+          "pipe",
+          ...(options.fd3 !== undefined ? [options.fd3] : []),
+        ];
     let child: ChildProcess;
     try {
       child = nodeSpawn(file, [...args], {

@@ -1,5 +1,7 @@
+import { open } from "node:fs/promises";
 import { PassThrough } from "node:stream";
 import { LockedError, SnapbackError } from "../../errors.js";
+import { run } from "../../exec/index.js";
 import type { Host } from "./ssh.js";
 
 /** `flock` exits with this when the lock is held by someone else (-E). */
@@ -8,15 +10,49 @@ const READY = "snapback-locked";
 
 /**
  * A lock on the target itself, so two machines (or two state dirs) replicating to one disk or
- * host take turns. It is an flock held by a process on the target for as long as our end of
- * its stdin is open: when we release it — or die, even by SIGKILL — the process sees end of
- * input and exits, and the kernel drops the lock. Nothing stale is ever left to clean up.
+ * host take turns: an flock on `lockFile`, which the kernel drops when its holder is gone, even
+ * by SIGKILL. Nothing stale is ever left to clean up.
  */
-export async function acquireTargetLock(
+export function acquireTargetLock(
   host: Host,
   lockFile: string,
   what: string,
 ): Promise<AsyncDisposable> {
+  return host.remote ? lockThere(host, lockFile, what) : lockHere(lockFile, what);
+}
+
+const busy = (lockFile: string, what: string, where: string) =>
+  new LockedError(
+    `${what} is in use by another snapback run (lock ${lockFile} on ${where})`,
+    "wait for it to finish",
+  );
+
+/**
+ * On this machine the lock is on a file we keep open: `flock 3` locks the open file we hand it,
+ * and the lock stays with that open file after flock exits, until we close it or die. One
+ * short process instead of a holder that lives as long as the run.
+ */
+async function lockHere(lockFile: string, what: string): Promise<AsyncDisposable> {
+  const file = await open(lockFile, "a", 0o644);
+  try {
+    const r = await run("flock", ["-n", "-E", String(BUSY), "3"], { fd3: file.fd, reject: false });
+    if (r.exitCode === BUSY) throw busy(lockFile, what, "this machine");
+    if (r.exitCode !== 0)
+      throw new SnapbackError(
+        `cannot lock ${what}: ${r.stderr.trim() || `flock ${lockFile} failed`}`,
+      );
+  } catch (e) {
+    await file.close();
+    throw e;
+  }
+  return { [Symbol.asyncDispose]: () => file.close() };
+}
+
+/**
+ * On an ssh host, a process there holds it for as long as our end of its stdin is open: when we
+ * release it — or die — the process sees end of input and exits, and that kernel drops it.
+ */
+async function lockThere(host: Host, lockFile: string, what: string): Promise<AsyncDisposable> {
   const stdin = new PassThrough();
   let ready: () => void = () => undefined;
   const locked = new Promise<"locked">((resolve) => (ready = () => resolve("locked")));
@@ -45,12 +81,8 @@ export async function acquireTargetLock(
   if (first !== "locked") {
     stdin.end();
     if (first instanceof Error) throw first;
-    if (first && typeof first === "object" && "exitCode" in first && first.exitCode === BUSY) {
-      throw new LockedError(
-        `${what} is in use by another snapback run (lock ${lockFile} on ${host.label})`,
-        "wait for it to finish",
-      );
-    }
+    if (first && typeof first === "object" && "exitCode" in first && first.exitCode === BUSY)
+      throw busy(lockFile, what, host.label);
     const stderr =
       first && typeof first === "object" && "stderr" in first ? String(first.stderr).trim() : "";
     throw new SnapbackError(
