@@ -3,6 +3,12 @@
  * a subvolume against Debian's `btrbk` doing the same — same source, same deltas (one large
  * new file plus small edits per round), each tool keeping its own previous snapshot as the
  * parent, whole commands timed, the order alternating round by round.
+ *
+ * Each tool receives into a filesystem of its own. On a shared one btrbk finds snapback's
+ * copy of the round's new data there (same received_uuid as snapback's source snapshot, which
+ * it lists beside its own) and sends it as clone references (`btrfs send -c`): it then ran in
+ * 0.15 s after snapback and 0.30 s before it, and a median of such rounds measured that, not
+ * the tools.
  */
 import { randomBytes } from "node:crypto";
 import { appendFile, chmod, mkdir, writeFile } from "node:fs/promises";
@@ -50,6 +56,7 @@ export async function benchBtrbk(o: BtrbkBenchOptions): Promise<string> {
   const imageMiB = Math.max(1024, 2 * (o.sizeMiB + o.repeat * o.changeMiB) + 512);
   await using src = await createLoopBtrfs(imageMiB, "snapback-bench-btrbk-src");
   await using dst = await createLoopBtrfs(imageMiB, "snapback-bench-btrbk-dst");
+  await using btrbkDst = await createLoopBtrfs(imageMiB, "snapback-bench-btrbk-dst2");
   const data = await src.subvolume("data");
   o.say(`btrbk: writing ${o.sizeMiB} MiB into ${data}`);
   for (let i = 0; i < o.sizeMiB / 2; i++) await writeRandom(join(data, `blob${i}`), 1);
@@ -62,7 +69,7 @@ export async function benchBtrbk(o: BtrbkBenchOptions): Promise<string> {
   await writeRandom(join(data, "rest"), Math.max(1, o.sizeMiB / 2 - 8));
 
   const snapTarget = join(dst.mountpoint, "snapback");
-  const btrbkTarget = join(dst.mountpoint, "btrbk");
+  const btrbkTarget = join(btrbkDst.mountpoint, "btrbk");
   await mkdir(snapTarget);
   await mkdir(btrbkTarget);
   await mkdir(join(src.mountpoint, "btrbk_snapshots"));

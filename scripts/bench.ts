@@ -972,7 +972,7 @@ async function main(signal: AbortSignal): Promise<string> {
           dir,
           sizeMiB: scale.quick ? 64 : 285,
           changeMiB: scale.quick ? 16 : 64,
-          repeat: scale.quick ? 2 : 5,
+          repeat: scale.quick ? 2 : 6,
           say,
         }),
       );

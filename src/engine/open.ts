@@ -3,8 +3,6 @@ import type { Config, Repository } from "../config/schema.js";
 import { resolveSecrets, type RepositorySecrets } from "../config/secrets.js";
 import { UsageError } from "../errors.js";
 import { registerSecret } from "../log.js";
-import { KopiaEngine } from "./kopia-engine.js";
-import { BtrfsTargetEngine, ZfsTargetEngine } from "./replication/index.js";
 import { ResticEngine } from "./restic-engine.js";
 import { setProbeCacheDir } from "./restic/probe-cache.js";
 import type { RepositoryEngine } from "./types.js";
@@ -29,7 +27,7 @@ export async function openEngines(
     const secrets: RepositorySecrets = opts.resolveSecrets
       ? await resolveSecrets(repoName, repo)
       : { password: undefined, env: {} };
-    engines.push(openEngine(config, repoName, repo, secrets));
+    engines.push(await openEngine(config, repoName, repo, secrets));
     for (const s of engines.at(-1)?.secretValues() ?? []) registerSecret(s);
   }
   return engines;
@@ -39,18 +37,23 @@ export async function openEngines(
 export async function openRepository(config: Config, repoName: string): Promise<RepositoryEngine> {
   const repo = config.repositories[repoName];
   if (!repo) throw new UsageError(`unknown repository "${repoName}"`);
-  const engine = openEngine(config, repoName, repo, await resolveSecrets(repoName, repo));
+  const engine = await openEngine(config, repoName, repo, await resolveSecrets(repoName, repo));
   for (const s of engine.secretValues()) registerSecret(s);
   return engine;
 }
 
-/** One repository's engine with its secrets bound: for runs, and for `config validate --deep`. */
-export function openEngine(
+/**
+ * One repository's engine with its secrets bound: for runs, and for `config validate --deep`.
+ * restic's is always loaded (most runs use it, and most commands use its modules anyway); the
+ * kopia adapter and the replication targets only when a repository uses them: their modules'
+ * start-up is time every other run would spend for nothing.
+ */
+export async function openEngine(
   config: Config,
   repoName: string,
   repo: Repository,
   secrets: RepositorySecrets,
-): RepositoryEngine {
+): Promise<RepositoryEngine> {
   switch (repo.engine) {
     case "restic":
       return new ResticEngine(
@@ -62,14 +65,24 @@ export function openEngine(
         secrets,
         repo.cache_dir ?? join(config.state_dir, "cache", "restic"),
       );
-    case "kopia":
+    case "kopia": {
+      const { KopiaEngine } = await import("./kopia-engine.js");
       return new KopiaEngine(repoName, repo, secrets, {
         logDir: join(config.state_dir, "kopia", "logs", repoName),
       });
+    }
     case "btrfs":
-      return new BtrfsTargetEngine(repoName, repo, config.state_dir);
+      return new (await import("./replication/index.js")).BtrfsTargetEngine(
+        repoName,
+        repo,
+        config.state_dir,
+      );
     case "zfs":
-      return new ZfsTargetEngine(repoName, repo, config.state_dir);
+      return new (await import("./replication/index.js")).ZfsTargetEngine(
+        repoName,
+        repo,
+        config.state_dir,
+      );
     default:
       throw new UsageError(
         `repositories.${repoName}.engine = "${(repo as { engine: string }).engine}" is not supported by this version of snapback yet`,

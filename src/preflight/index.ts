@@ -110,7 +110,7 @@ async function repositoryFinding(config: Config, repoName: string): Promise<Find
   if (!repo) return { name: key, ok: false, required: true, detail: "not defined", exitCode: 2 };
   try {
     const secrets = await resolveSecrets(repoName, repo);
-    const engine = openEngine(config, repoName, repo, secrets);
+    const engine = await openEngine(config, repoName, repo, secrets);
     for (const s of engine.secretValues()) registerSecret(s);
     // Listing backups proves the repository is reachable, exists and takes the password, and
     // unlike opening it for a backup it never creates one (init = true) or removes locks.
