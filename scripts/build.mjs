@@ -1,9 +1,10 @@
-// Bundles the CLI (an entry and its chunks), and the benchmark (`make bench`) beside it. Native addons
-// (better-sqlite3) stay external and are resolved from node_modules at run time; so does "x11",
-// which the D-Bus library requires only to find a session bus through X11 (never used here).
+// Bundles the CLI (an entry, and the app script with its V8 code cache) and the benchmark (`make
+// bench`) beside it. Native addons (better-sqlite3) stay external and are resolved from
+// node_modules at run time; so does "x11", which the D-Bus library requires only to find a
+// session bus through X11 (never used here).
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -22,7 +23,7 @@ const options = {
 // The CLI is two files: dist/snapback.js, a small ES module entry that answers `--version` by
 // itself, and the app (every command) as one CommonJS script, dist/chunks/app.cjs, which the
 // entry compiles through vm.Script with V8's code cache (src/cli/load-app.ts): node 20 keeps no
-// compiled code for ES modules, and compiling the app was ~20 ms of every command. What only some
+// compiled code for ES modules, and compiling the app was 20–40 ms of every command. What only some
 // commands need (the daemon, D-Bus) is in the script but not run until a command requires it.
 // `make install` copies dist/chunks beside the entry.
 await mkdir("dist", { recursive: true });
@@ -37,6 +38,16 @@ await build({
   // src/serve/web.ts finds dist/web from where its code runs.
   define: { "import.meta.dirname": "__dirname" },
 });
+// A script compiled through vm.Script cannot run import() (it has no module loader): every
+// dynamic import must be of bundled code, which esbuild turns into a require.
+{
+  const app = await readFile("dist/chunks/app.cjs", "utf8");
+  const at = app.search(/\bimport\(/);
+  if (at >= 0)
+    throw new Error(
+      `dist/chunks/app.cjs still has an import() of something not bundled: …${app.slice(at, at + 80)}…`,
+    );
+}
 await build({ ...options, entryPoints: ["scripts/bench.ts"], outfile: "dist/bench.js" });
 await chmod("dist/snapback.js", 0o755);
 
@@ -104,7 +115,13 @@ for (const [what, path] of Object.entries(generated)) {
       { mode: 0o600 },
     );
     execFileSync(process.execPath, ["dist/snapback.js", "--config", config, "config", "validate"], {
-      env: { ...process.env, SNAPBACK_BUILD_CODE_CACHE: "dist/chunks/app.cjs.cache" },
+      // Without the builder's NODE_OPTIONS: V8 flags from there would make every later run
+      // reject the cache.
+      env: {
+        ...process.env,
+        NODE_OPTIONS: "",
+        SNAPBACK_BUILD_CODE_CACHE: "dist/chunks/app.cjs.cache",
+      },
       stdio: ["ignore", "ignore", "inherit"],
     });
   } finally {

@@ -55,6 +55,14 @@ async function walk(dir, rel = "") {
 async function install() {
   const created = [];
   const files = [];
+  // Over an earlier install (an upgrade): its files go first, or one this build no longer has
+  // (the old bundle's chunks) would stay forever, in no manifest; the directories it created
+  // stay recorded as created, so uninstall still removes them.
+  const previous = await readFile(at(MANIFEST), "utf8").catch(() => "");
+  for (const line of previous.split("\n")) {
+    if (line.startsWith("f ")) await rm(line.slice(2), { force: true });
+    else if (line.startsWith("d ")) created.push(line.slice(2));
+  }
   async function ensureDir(dir) {
     if (await exists(dir)) return;
     await ensureDir(dirname(dir));

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -87,6 +87,17 @@ describe("make install / make uninstall", () => {
     });
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain('"success"');
+
+    // An upgrade from a build whose files this one does not have (the old split bundle's
+    // chunks): the reinstall removes them, and uninstall still leaves nothing.
+    const manifest = join(dest.dir, "usr/local/lib/snapback/install-manifest");
+    const stale = join(dest.dir, "usr/local/lib/snapback/chunks/app-OLDHASH.js");
+    await writeFile(stale, "// an older build's chunk\n");
+    await appendFile(manifest, `f ${stale}\n`);
+    const again = await make("install");
+    expect(again.exitCode).toBe(0);
+    expect(await tree(dest.dir)).not.toContain("/usr/local/lib/snapback/chunks/app-OLDHASH.js");
+    expect(await tree(dest.dir)).toEqual(files);
 
     const removed = await make("uninstall");
     expect(removed.exitCode).toBe(0);

@@ -83,8 +83,8 @@ export async function main(
     setLogLevel(logLevel(own, process.env));
     if (startup.codeCache !== undefined && startup.codeCache !== "accepted")
       log.verbose(
-        `V8 code cache ${startup.codeCache === "absent" ? "missing" : "rejected by this node binary"}: ` +
-          "every command compiles the app first (~30 ms); `make build` with this node writes a matching one",
+        `V8 code cache ${startup.codeCache === "absent" ? "missing" : "rejected by this node binary or its flags"}: ` +
+          "every command compiles the app first (20–40 ms); `make build` with this node writes a matching one",
       );
     return await command.execute(rest, io);
   } catch (e) {

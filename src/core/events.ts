@@ -25,7 +25,8 @@ export interface SummaryEvent {
   duration_s: number;
   /**
    * Replication targets (btrfs, zfs) only: each source snapshot sent, `parent` null for a full
-   * send. They count no files: the file and data counts above are 0 for them.
+   * send. They count no files: the file, directory and data counts above are 0 for them, and
+   * `total_files_processed` is the number of sources sent.
    */
   replicated?: { source: string; received: string; parent: string | null; duration_s: number }[];
 }

@@ -69,6 +69,8 @@ export function run(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<RunResult> {
+  if (options.inheritStdio && options.fd3 !== undefined)
+    return Promise.reject(new Error("run(): fd3 needs snapback's own stdio, not inheritStdio"));
   const command = commandLine(file, args);
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = options.inheritStdio

@@ -5,8 +5,9 @@ import type { Hono } from "hono";
 import type { Env } from "./app.js";
 
 /**
- * Where the bundle's entry lives: this code runs from a chunk in `dist/chunks/` (scripts/
- * build.mjs splits the bundle at its dynamic imports), and `web/` sits beside the entry.
+ * Where the bundle's entry lives: this code runs from the app script in `dist/chunks/`
+ * (scripts/build.mjs; there import.meta.dirname is the script's __dirname), and `web/` sits
+ * beside the entry.
  */
 const bundleDir =
   basename(import.meta.dirname) === "chunks" ? dirname(import.meta.dirname) : import.meta.dirname;

@@ -19,13 +19,21 @@ export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 /**
- * Both promises' values once both have settled; the first one's error if either failed. Unlike
- * `Promise.all`, nothing is still running when this returns or throws: a step that fails does
- * not leave its sibling deleting or listing behind the caller's back.
+ * Both promises' values once both have settled; the first one's error if either failed (when
+ * both did, `alsoFailed` gets the second's). Unlike `Promise.all`, nothing is still running
+ * when this returns or throws: a step that fails does not leave its sibling deleting or listing
+ * behind the caller's back.
  */
-export async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+export async function bothSettled<A, B>(
+  a: Promise<A>,
+  b: Promise<B>,
+  alsoFailed: (e: unknown) => void = () => undefined,
+): Promise<[A, B]> {
   const [ra, rb] = await Promise.allSettled([a, b]);
-  if (ra.status === "rejected") throw ra.reason;
+  if (ra.status === "rejected") {
+    if (rb.status === "rejected") alsoFailed(rb.reason);
+    throw ra.reason;
+  }
   if (rb.status === "rejected") throw rb.reason;
   return [ra.value, rb.value];
 }

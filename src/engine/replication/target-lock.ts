@@ -1,6 +1,7 @@
+import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { PassThrough } from "node:stream";
-import { LockedError, SnapbackError } from "../../errors.js";
+import { errorMessage, LockedError, SnapbackError } from "../../errors.js";
 import { run } from "../../exec/index.js";
 import type { Host } from "./ssh.js";
 
@@ -33,7 +34,13 @@ const busy = (lockFile: string, what: string, where: string) =>
  * short process instead of a holder that lives as long as the run.
  */
 async function lockHere(lockFile: string, what: string): Promise<AsyncDisposable> {
-  const file = await open(lockFile, "a", 0o644);
+  // Read-only, created if missing, as flock(1) itself opens it: a lock file another user made
+  // (a root run before a delegated one) still locks.
+  const file = await open(lockFile, constants.O_RDONLY | constants.O_CREAT, 0o644).catch(
+    (e: unknown) => {
+      throw new SnapbackError(`cannot lock ${what}: ${errorMessage(e)}`, { cause: e });
+    },
+  );
   try {
     const r = await run("flock", ["-n", "-E", String(BUSY), "3"], { fd3: file.fd, reject: false });
     if (r.exitCode === BUSY) throw busy(lockFile, what, "this machine");

@@ -1,3 +1,4 @@
+import { errorMessage } from "../../errors.js";
 import type { PipelineStage } from "../../exec/index.js";
 import { newestCommon, type Candidate } from "./common-parent.js";
 import {
@@ -18,15 +19,17 @@ export interface SourceSnapshot extends Candidate {
 /**
  * What btrfs and ZFS do differently when one source snapshot is sent (`btrfs-replicate.ts`,
  * `zfs-replicate.ts`): one object per transfer, so what a step learns (the target's listing)
- * is there for the next. `transfer` runs the steps in their order.
+ * is there for the next. `transfer` runs the steps in their order, a target step and a source
+ * step side by side where the kind allows it (`sidesAtOnce`).
  */
 export interface TransferKind<S extends SourceSnapshot> {
   /** The place on the target that receives this source, as messages name it. */
   readonly where: string;
   /**
    * Whether a step on the source and one on the target may run at the same time (btrfs: two
-   * filesystems, or two subvolumes of one). zfs-fuse serves every pool from one daemon that
-   * calls a dataset busy while another command works on it: there, one step at a time.
+   * filesystems, or two subvolumes of one). ZFS: one step at a time, deliberately — zfs-fuse
+   * serves every pool from one daemon that calls a dataset busy while another command works on
+   * it, and on OpenZFS a local source and target are often one pool.
    */
   readonly sidesAtOnce: boolean;
   /** Removes (or resumes) what an interrupted transfer left there; the ids of what it holds. */
@@ -57,6 +60,12 @@ export interface TransferKind<S extends SourceSnapshot> {
  * identity, send | receive process to process, the result verified, the new parent pinned,
  * the target's retention applied, the replaced parents removed from the source. The target
  * lock is held by the caller (`ReplicationEngine.backup`).
+ *
+ * Side by side, one side's failure does not stop the other: the source's placeholders are
+ * removed (and the snapshot made read-only again) although the target could not be listed,
+ * and the replaced source parent goes although the target's retention failed — safe, as the
+ * new parent is pinned before either runs. The first error is the transfer's; a second one is
+ * a warning.
  */
 export async function transfer<S extends SourceSnapshot>(
   r: Replication,
@@ -65,6 +74,7 @@ export async function transfer<S extends SourceSnapshot>(
   kind: TransferKind<S>,
 ): Promise<TransferRecord> {
   const [onTarget, { sent, candidates }] = await sides(
+    r,
     kind,
     () => kind.prepareTarget(),
     () => kind.sourceSnapshots(),
@@ -81,6 +91,7 @@ export async function transfer<S extends SourceSnapshot>(
   // The new parent is pinned: the target's retention and the source's old parents are
   // independent from here.
   await sides(
+    r,
     kind,
     () => kind.retain(received),
     // Creation order is the generation or createtxg, not the birth time (a btrfs snapshot's
@@ -105,11 +116,15 @@ export async function transfer<S extends SourceSnapshot>(
 
 /** A target step and a source step: at once where the kind allows it, else target first. */
 async function sides<A, B>(
+  r: Replication,
   kind: { sidesAtOnce: boolean },
   target: () => Promise<A>,
   source: () => Promise<B>,
 ): Promise<[A, B]> {
-  if (kind.sidesAtOnce) return bothSettled(target(), source());
+  if (kind.sidesAtOnce)
+    return bothSettled(target(), source(), (e) =>
+      r.warn(`on the source as well: ${errorMessage(e)}`),
+    );
   const a = await target();
   return [a, await source()];
 }

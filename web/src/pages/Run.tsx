@@ -3,6 +3,8 @@ import { api, ApiError } from "../api.js";
 import { phaseOf, ProgressView } from "../components/Progress.js";
 import { StatusBadge } from "../components/Status.js";
 import { bytes, duration, str, when } from "../format.js";
+// The CLI's words for what a replication target sent (a pure function, bundled into the page).
+import { replicatedText } from "../../../src/report/format.js";
 import { useLiveRuns } from "../live.js";
 import { href } from "../router.js";
 import type { RunDetail, WireEvent } from "../types.js";
@@ -19,10 +21,8 @@ function describe(e: WireEvent): string {
     case "summary": {
       // A replication target counts no files: it says what it sent.
       const sent = e["replicated"] as { parent: string | null }[] | undefined;
-      if (sent) {
-        const full = sent.filter((s) => s.parent === null).length;
-        return `${str(e["repository"])}: snapshot ${str(e["snapshot_id"])}, ${sent.length} sent (${sent.length - full} incrementally, ${full} in full) in ${duration(e["duration_s"] as number)}`;
-      }
+      if (sent)
+        return `${str(e["repository"])}: snapshot ${str(e["snapshot_id"])}, ${replicatedText(sent)} in ${duration(e["duration_s"] as number)}`;
       return `${str(e["repository"])}: snapshot ${str(e["snapshot_id"]).slice(0, 8)}, ${str(e["files_new"])} new, ${str(e["files_changed"])} changed, ${str(e["files_unmodified"])} unmodified, ${bytes(e["data_added"] as number)} added in ${duration(e["duration_s"] as number)}`;
     }
     case "warning":
