@@ -143,7 +143,7 @@ export async function benchBtrfsReplication(
       t0 = performance.now();
       const rec = await replicateBtrfsSnapshot(ctx(next.runId), o.subvolume, next.path);
       ours.push((performance.now() - t0) / 1000);
-      transfer.push(rec.durationMs / 1000);
+      transfer.push(rec.durationS);
       prev = next;
     }
 
@@ -166,7 +166,7 @@ export async function benchBtrfsReplication(
       bareMiBps: mib / bareSeconds,
       snapbackMiBps: mib / snapbackSeconds,
       smallChangeMs,
-      smallChangeTransferMs: rec.durationMs,
+      smallChangeTransferMs: rec.durationS * 1000,
     };
   } finally {
     for (const dir of [targetDirFor(o.targetRoot, o.subvolume), bareDir]) {

@@ -2,7 +2,7 @@ import { cp, readFile, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { run } from "../src/exec/index.js";
-import { CLI, writeConfigFile } from "./fixtures/cli.js";
+import { CLI, oneRepositoryConfig, writeConfigFile } from "./fixtures/cli.js";
 import { tempDir } from "./fixtures/tempdir.js";
 
 /**
@@ -15,17 +15,20 @@ describe("the app's V8 code cache", () => {
   async function validate(entry: string, dir: string) {
     const config = join(dir, "config.toml");
     await writeFile(join(dir, "password"), "x\n", { mode: 0o600 });
-    await writeConfigFile(config, [
-      `state_dir = "${join(dir, "state")}"`,
-      "[repositories.r]",
-      'engine = "restic"',
-      `url = "${join(dir, "repo")}"`,
-      `password_file = "${join(dir, "password")}"`,
-      "[plans.p]",
-      `sources = ["${dir}"]`,
-      'repositories = ["r"]',
-      'snapshot = "none"',
-    ]);
+    await writeConfigFile(
+      config,
+      oneRepositoryConfig({
+        stateDir: join(dir, "state"),
+        repo: "r",
+        repoKeys: [
+          'engine = "restic"',
+          `url = "${join(dir, "repo")}"`,
+          `password_file = "${join(dir, "password")}"`,
+        ],
+        sources: [dir],
+        extraPlan: 'snapshot = "none"',
+      }),
+    );
     return run(process.execPath, [entry, "--verbose", "--config", config, "config", "validate"], {
       reject: false,
     });

@@ -71,18 +71,14 @@ export async function openEngine(
         logDir: join(config.state_dir, "kopia", "logs", repoName),
       });
     }
-    case "btrfs":
-      return new (await import("./replication/index.js")).BtrfsTargetEngine(
-        repoName,
-        repo,
-        config.state_dir,
-      );
-    case "zfs":
-      return new (await import("./replication/index.js")).ZfsTargetEngine(
-        repoName,
-        repo,
-        config.state_dir,
-      );
+    case "btrfs": {
+      const { BtrfsTargetEngine } = await import("./replication/index.js");
+      return new BtrfsTargetEngine(repoName, repo, config.state_dir);
+    }
+    case "zfs": {
+      const { ZfsTargetEngine } = await import("./replication/index.js");
+      return new ZfsTargetEngine(repoName, repo, config.state_dir);
+    }
     default:
       throw new UsageError(
         `repositories.${repoName}.engine = "${(repo as { engine: string }).engine}" is not supported by this version of snapback yet`,

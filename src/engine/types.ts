@@ -70,12 +70,13 @@ export interface BackupSummary {
 
 /** One source snapshot a replication target received. */
 export interface ReplicatedSnapshot {
-  /** The source subvolume or dataset. */
+  /** The source subvolume (btrfs) or dataset (ZFS). */
   source: string;
   /** What it became on the target (btrfs path, ZFS `dataset@snap`). */
   received: string;
-  /** The parent of an incremental send; undefined: sent in full. */
+  /** The parent of an incremental send (btrfs path, ZFS `dataset@snap`); undefined: in full. */
   parent?: string;
+  /** The send | receive itself. */
   durationS: number;
 }
 

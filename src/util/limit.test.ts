@@ -12,6 +12,9 @@ function gate<T>(): { promise: Promise<T>; open: (v: T) => void; fail: (e: Error
   return { promise, open, fail };
 }
 
+/** Lets every promise reaction already queued run (setImmediate comes after all microtasks). */
+const drained = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe("bothSettled", () => {
   test("both values, in order", async () => {
     expect(await bothSettled(Promise.resolve(1), Promise.resolve("b"))).toEqual([1, "b"]);
@@ -23,8 +26,7 @@ describe("bothSettled", () => {
     const both = bothSettled(Promise.reject(new Error("target unreachable")), slow.promise).finally(
       () => (settled = true),
     );
-    await Promise.resolve();
-    await Promise.resolve();
+    await drained();
     expect(settled).toBe(false);
     slow.open("source done");
     await expect(both).rejects.toThrow("target unreachable");
@@ -58,11 +60,11 @@ describe("limiter", () => {
         await g.promise;
       }),
     );
-    await Promise.resolve();
+    await drained();
     expect(started).toEqual([0, 1]);
     gates[1]?.open();
     await runs[1];
-    await Promise.resolve();
+    await drained();
     expect(started).toEqual([0, 1, 2]);
     gates[0]?.open();
     gates[2]?.open();

@@ -9,6 +9,7 @@ import type {
   ForgetReport,
   ForgetRequest,
   KeepRules,
+  ReplicatedSnapshot,
   RepositoryEngine,
   RetainedSnapshot,
   StreamBackupRequest,
@@ -23,19 +24,15 @@ import { hasRules, planRules, rulesFrom, type KeepKeys } from "./retention.js";
 import { localHost, sshHost, type Host } from "./ssh.js";
 import { acquireTargetLock } from "./target-lock.js";
 
-/** One send/receive a backup made: what tests, the bench and --verbose look at. */
-export interface TransferRecord {
-  /** btrfs: the source subvolume; ZFS: the source dataset. */
-  source: string;
+/**
+ * One send/receive a backup made: what its summary reports (`replicated`), and what the bench
+ * and --verbose look at besides.
+ */
+export interface TransferRecord extends ReplicatedSnapshot {
   /** The snapshot sent (btrfs path, ZFS `ds@snap`). */
   snapshot: string;
-  /** The parent of an incremental send; absent for a full one. */
-  parent?: string;
-  /** What it became on the target (btrfs path, ZFS `ds@snap`). */
-  received: string;
   /** The pipeline that ran, e.g. `btrfs send -p A B | btrfs receive T`. */
   command: string;
-  durationMs: number;
 }
 
 /** The keys every replication repository has (config schema). */
@@ -376,7 +373,7 @@ export async function sendReceive(
   r: Replication,
   stages: PipelineStage[],
   what: { snapshot: string; where: string; cleanup: () => Promise<void> },
-): Promise<{ command: string; durationMs: number }> {
+): Promise<{ command: string; durationS: number }> {
   const command = pipelineCommand(stages);
   log.verbose(`${r.repoName}: ${command}`);
   const t0 = performance.now();
@@ -389,7 +386,7 @@ export async function sendReceive(
       { cause: e },
     );
   }
-  return { command, durationMs: performance.now() - t0 };
+  return { command, durationS: (performance.now() - t0) / 1000 };
 }
 
 /**
@@ -449,12 +446,7 @@ export function replicationSummary(
     durationS: (performance.now() - startedMs) / 1000,
     errorCount: 0,
     errors: [],
-    replicated: sent.map((t) => ({
-      source: t.source,
-      received: t.received,
-      ...(t.parent !== undefined ? { parent: t.parent } : {}),
-      durationS: t.durationMs / 1000,
-    })),
+    replicated: [...sent],
   };
 }
 

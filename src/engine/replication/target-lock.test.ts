@@ -17,14 +17,16 @@ async function freeWithin10s(file: string): Promise<boolean> {
   return r.exitCode === 0;
 }
 
+/** What a second taker gets while the lock is held: the error, or the lock it should not get. */
+const takeAgain = (host: Host, file: string): Promise<unknown> =>
+  acquireTargetLock(host, file, "repository r").catch((e: unknown) => e);
+
 describe("the lock on a replication target", () => {
   it("admits one holder at a time and is free again once released", async () => {
     await using dir = await tempDir("tlock");
     const file = join(dir.path, ".snapback.lock");
     const first = await acquireTargetLock(localHost, file, "repository r");
-    const second = await acquireTargetLock(localHost, file, "repository r").catch(
-      (e: unknown) => e,
-    );
+    const second = await takeAgain(localHost, file);
     expect(second).toBeInstanceOf(LockedError);
     expect((second as Error).message).toContain("in use by another snapback run");
     // It is an flock on the file: any flock user (a run over ssh, an older snapback) sees it.
@@ -50,15 +52,11 @@ describe("the lock on a replication target", () => {
     await using dir = await tempDir("tlock");
     const file = join(dir.path, ".snapback.lock");
     const first = await acquireTargetLock(remoteHere, file, "repository r");
-    const second = await acquireTargetLock(remoteHere, file, "repository r").catch(
-      (e: unknown) => e,
-    );
+    const second = await takeAgain(remoteHere, file);
     expect(second).toBeInstanceOf(LockedError);
     expect((second as Error).message).toContain("(lock " + file + " on remote-here)");
     // The two kinds exclude each other: both are flocks on the same file.
-    expect(
-      await acquireTargetLock(localHost, file, "repository r").catch((e: unknown) => e),
-    ).toBeInstanceOf(LockedError);
+    expect(await takeAgain(localHost, file)).toBeInstanceOf(LockedError);
     await first[Symbol.asyncDispose]();
     expect(await freeWithin10s(file)).toBe(true);
   });

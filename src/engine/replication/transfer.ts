@@ -80,7 +80,7 @@ export async function transfer<S extends SourceSnapshot>(
     () => kind.sourceSnapshots(),
   );
   const parent = await kind.reconcile(newestCommon(candidates, onTarget), sent);
-  const { command, durationMs } = await sendReceive(r, kind.stages(sent, parent), {
+  const { command, durationS } = await sendReceive(r, kind.stages(sent, parent), {
     snapshot,
     where: kind.where,
     cleanup: () => kind.cleanup(),
@@ -110,7 +110,7 @@ export async function transfer<S extends SourceSnapshot>(
     ...(parent ? { parent: parent.name } : {}),
     received,
     command,
-    durationMs,
+    durationS,
   };
 }
 
