@@ -47,7 +47,7 @@ export async function withFreshSnapshot<T>(
     await mkdir(p.tmpDir, { recursive: true, mode: 0o700 });
     stack.defer(`removing ${p.tmpDir}`, async () => {
       await rm(p.tmpDir, { recursive: true, force: true });
-      await journal.done(tmpEntry);
+      await journal.gone(tmpEntry);
     });
     const taken: TakenSnapshot[] = [];
     for (const g of p.groups) {

@@ -1,12 +1,19 @@
-import { appendFile, mkdir, open, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { JournalEntry } from "./snapshot.js";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
 
 /**
  * An append-only record of everything a run is about to create. Each entry is written and
- * fsynced BEFORE the object exists, so after a SIGKILL or power loss the next run knows
+ * flushed to disk BEFORE the object exists, so after a SIGKILL or power loss the next run knows
  * exactly what to remove. A finished run deletes its journal.
+ *
+ * Only what a later run must not miss is flushed: an `add` (an object about to exist) and a
+ * `done` (an object that stays, e.g. a restore point no run may reclaim). The owner line and a
+ * `gone` (the object was removed or never made) are written without a flush of their own: lost
+ * in a power cut, the next run replays an entry whose object is not there, and reclaiming a
+ * missing object is success (SnapshotProvider.reclaim). Each flush is an fsync, milliseconds
+ * on an SSD and tens of them on a disk.
  *
  * File: <state_dir>/journal/<runId>.jsonl — first line the owner, then one entry per line
  * ({"add":entry} or {"done":entry} once the object is gone again).
@@ -21,29 +28,42 @@ export class Journal {
     const dir = journalDir(stateDir);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const journal = new Journal(join(dir, `${runId}.jsonl`), runId);
-    await journal.append({
-      owner: { ...selfIdentity(), plan, runId, started: new Date().toISOString() },
-    });
+    // No flush: nothing exists yet; the first `add` flushes this line with its own.
+    await journal.append(
+      [{ owner: { ...selfIdentity(), plan, runId, started: new Date().toISOString() } }],
+      false,
+    );
     return journal;
   }
 
-  async add(entry: JournalEntry): Promise<void> {
-    await this.append({ add: entry });
+  /** Objects about to be created, flushed together before any of them exists. */
+  async add(...entries: JournalEntry[]): Promise<void> {
+    await this.append(
+      entries.map((add) => ({ add })),
+      true,
+    );
   }
 
+  /** An object that stays (a kept restore point, a replication parent): no run reclaims it. */
   async done(entry: JournalEntry): Promise<void> {
-    await this.append({ done: entry });
+    await this.append([{ done: entry }], true);
+  }
+
+  /** An object that was removed, or never made: nothing left to reclaim (see the class comment). */
+  async gone(entry: JournalEntry): Promise<void> {
+    await this.append([{ done: entry }], false);
   }
 
   async remove(): Promise<void> {
     await rm(this.path, { force: true });
   }
 
-  private async append(record: unknown): Promise<void> {
-    await appendFile(this.path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-    const fh = await open(this.path, "r");
+  private async append(records: readonly unknown[], flush: boolean): Promise<void> {
+    if (records.length === 0) return;
+    const fh = await open(this.path, "a", 0o600);
     try {
-      await fh.sync();
+      await fh.write(records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+      if (flush) await fh.datasync();
     } finally {
       await fh.close();
     }

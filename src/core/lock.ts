@@ -57,8 +57,9 @@ export class FileLock implements AsyncDisposable {
     for (;;) {
       try {
         const fh = await open(path, "wx", 0o600);
+        // No fsync: the lock only excludes live processes, which all see the page cache. A
+        // lock left empty by a power cut reads as unreadable and is taken over (below).
         await fh.writeFile(JSON.stringify(me));
-        await fh.sync();
         await fh.close();
         return new FileLock(path);
       } catch (e) {

@@ -25,7 +25,7 @@ export async function journaledTempDir(
   const journal = await Journal.create(stateDir, newRunId(), plan);
   const dispose = async (): Promise<void> => {
     await rm(path, { recursive: true, force: true });
-    await journal.done(entry);
+    await journal.gone(entry);
     await journal.remove();
   };
   try {

@@ -11,7 +11,7 @@ export const tempDir: RunStep<RunState & Started, object> = {
     await mkdir(p.tmpDir, { recursive: true, mode: 0o700 });
     unwind.defer(`removing ${p.tmpDir}`, async () => {
       await rm(p.tmpDir, { recursive: true, force: true });
-      await journal.done(entry);
+      await journal.gone(entry);
     });
     return {};
   },

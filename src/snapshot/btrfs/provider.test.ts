@@ -30,9 +30,9 @@ async function testJournal(runId: string): Promise<
   const journal = await Journal.create(stateDir, runId, PLAN);
   const existedAtAdd = new Map<string, boolean>();
   const add = journal.add.bind(journal);
-  journal.add = (entry: JournalEntry) => {
-    existedAtAdd.set(entry.id, existsSync(entry.id));
-    return add(entry);
+  journal.add = (...entries: JournalEntry[]) => {
+    for (const entry of entries) existedAtAdd.set(entry.id, existsSync(entry.id));
+    return add(...entries);
   };
   return {
     ctx: { plan: PLAN, runId, journal },

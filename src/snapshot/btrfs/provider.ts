@@ -40,7 +40,7 @@ async function deleteAll(paths: readonly string[], ctx: TakeContext): Promise<st
       if (!isSnapbackSnapshotPath(path))
         throw new SnapbackError(`refusing to delete ${path}: not a snapback snapshot`);
       await deleteSubvolume(path);
-      await ctx.journal.done(entryFor(path));
+      await ctx.journal.gone(entryFor(path));
     } catch (e) {
       failures.push(errorMessage(e));
     }
@@ -62,9 +62,9 @@ export const btrfsProvider: SnapshotProvider = {
   async take(plan, ctx): Promise<TakenSnapshot> {
     const detail = detailOf(plan);
     for (const dir of detail.snapshotDirs) await createSnapshotDir(dir);
-    // All journal writes (each fsynced) happen before the first snapshot, so the snapshots
-    // themselves follow each other with nothing slow in between.
-    for (const s of detail.snapshots) await ctx.journal.add(entryFor(s.snapshot));
+    // The journal write (one fsync for all) happens before the first snapshot, so the
+    // snapshots themselves follow each other with nothing slow in between.
+    await ctx.journal.add(...detail.snapshots.map((s) => entryFor(s.snapshot)));
     const created: string[] = [];
     try {
       for (const s of detail.snapshots) {
@@ -81,7 +81,7 @@ export const btrfsProvider: SnapshotProvider = {
         for (const dir of detail.snapshotDirs) await removeSnapshotDirIfEmpty(dir);
       // Never created: gone as far as the journal is concerned.
       for (const s of detail.snapshots.slice(created.length))
-        await ctx.journal.done(entryFor(s.snapshot));
+        await ctx.journal.gone(entryFor(s.snapshot));
       const why = e instanceof ProcessError ? e.stderrTail(2) || e.message : errorMessage(e);
       const failed = detail.snapshots[created.length];
       throw new SnapbackError(`btrfs snapshot of ${failed?.subvolume ?? "?"} failed: ${why}`, {

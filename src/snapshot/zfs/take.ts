@@ -41,7 +41,7 @@ export async function takeZfs(plan: SnapshotPlan, ctx: TakeContext): Promise<Zfs
   const snap = snapshotCommand(caps, d.datasets, d.snapName, d.props, subtree);
   await refuseClashes(d, snap.creates);
 
-  for (const s of snap.creates) await ctx.journal.add(journalEntry("snapshot", s));
+  await ctx.journal.add(...snap.creates.map((s) => journalEntry("snapshot", s)));
   const t0 = performance.now();
   try {
     await exec(snap.command);
@@ -156,7 +156,7 @@ async function removeSnapshots(names: readonly string[], ctx: TakeContext): Prom
   for (const name of names) {
     try {
       const outcome = await destroyIfOurs(name, ctx.runId);
-      if (outcome !== "foreign") await ctx.journal.done(journalEntry("snapshot", name));
+      if (outcome !== "foreign") await ctx.journal.gone(journalEntry("snapshot", name));
     } catch (e) {
       failures.push(errorMessage(e));
     }
@@ -170,8 +170,10 @@ async function expose(
   ctx: TakeContext,
   exec: (c: Command) => Promise<void>,
 ): Promise<void> {
-  if (v.clone !== undefined) await ctx.journal.add(journalEntry("clone", v.clone));
-  await ctx.journal.add(journalEntry("mount", v.dir));
+  await ctx.journal.add(
+    ...(v.clone === undefined ? [] : [journalEntry("clone", v.clone)]),
+    journalEntry("mount", v.dir),
+  );
   await mkdir(v.dir, { recursive: true, mode: 0o700 });
   const target = {
     snapshot: `${v.dataset}@${d.snapName}`,
@@ -196,10 +198,10 @@ export async function releaseZfs(plan: SnapshotPlan, ctx: TakeContext): Promise<
     try {
       await unmountDir(v.dir);
       await removeDirAndEmptyParents(v.dir);
-      await ctx.journal.done(journalEntry("mount", v.dir));
+      await ctx.journal.gone(journalEntry("mount", v.dir));
       if (v.clone !== undefined) {
         const outcome = await destroyIfOurs(v.clone, d.runId);
-        if (outcome !== "foreign") await ctx.journal.done(journalEntry("clone", v.clone));
+        if (outcome !== "foreign") await ctx.journal.gone(journalEntry("clone", v.clone));
       }
     } catch (e) {
       failures.push(errorMessage(e));
