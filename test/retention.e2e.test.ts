@@ -247,6 +247,66 @@ describe("retention (real restic, real btrfs)", () => {
     expect(await leftovers(w)).toEqual([]);
   });
 
+  test("the run's snapshot is removed while retention runs, not after it", async () => {
+    await using w = await createWorld();
+    // restic, except that `forget` first waits for the run's snapshot to be gone: a handshake
+    // on the snapshot directory (inotify), bounded so that a run that removes it only after
+    // retention fails the forget instead of hanging.
+    const waiter = join(w.dir, "wait-gone.mjs");
+    await writeFile(
+      waiter,
+      `import { existsSync, readdirSync, watch } from "node:fs";
+       const dir = process.argv[2];
+       const gone = () => !existsSync(dir) || !readdirSync(dir).some((n) => n.startsWith("snapback@"));
+       if (!gone()) {
+         const w = watch(dir);
+         const bound = setTimeout(() => process.exit(1), 30_000);
+         await new Promise((resolve) => {
+           const check = () => { if (gone()) resolve(); };
+           w.on("change", check);
+           w.on("error", check);
+           check();
+         });
+         w.close();
+         clearTimeout(bound);
+       }`,
+    );
+    const marker = join(w.dir, "forget-started-after-removal");
+    const gated = join(w.dir, "restic-gated");
+    await writeFile(
+      gated,
+      [
+        "#!/bin/sh",
+        'for a in "$@"; do',
+        '  if [ "$a" = forget ]; then',
+        `    node ${waiter} ${join(w.data, ".snapback")} || exit 1`,
+        `    touch ${marker}`,
+        "  fi",
+        "done",
+        'exec restic "$@"',
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    await w.writeConfig(
+      w.basicConfig(
+        [w.data],
+        ["[plans.p.retention]", "keep_last = 1"].join("\n"),
+        `restic_binary = "${gated}"`,
+      ),
+    );
+    const r = await w.cli(["--json", "backup"], UTC);
+    expect(r.exitCode).toBe(0);
+    const evs = events(r.stdout);
+    expect(evs.filter((e) => e.type === "warning")).toEqual([]);
+    expect(evs.find((e) => e.type === "result")).toMatchObject({
+      status: "success",
+      retention: { removed: 0 },
+    });
+    expect(existsSync(marker)).toBe(true);
+    expect(await leftovers(w)).toEqual([]);
+  });
+
   test("local_snapshots keeps the newest N restore points, lists them, and prune trims them", async () => {
     await using w = await createWorld();
     const config = (n: number): string =>

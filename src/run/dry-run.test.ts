@@ -90,6 +90,7 @@ local_snapshots = 0
       "snapshots",
       "view",
       "each repository: backup, dumps",
+      "release snapshots",
       "retention",
       "scheduled check",
       "result",

@@ -16,7 +16,7 @@ import { NoRepositoryError, openRepositories } from "./steps/open-repositories.j
 import { result } from "./steps/result.js";
 import { retention } from "./steps/retention.js";
 import { scheduledCheck } from "./steps/scheduled-check.js";
-import { snapshots } from "./steps/snapshots.js";
+import { releaseSnapshots, snapshots } from "./steps/snapshots.js";
 import { start, type Started } from "./steps/start.js";
 import { tempDir } from "./steps/temp-dir.js";
 import type { AnyStep, AppliedRun, RunRecord, RunState } from "./steps/types.js";
@@ -41,6 +41,7 @@ const BODY = Steps.from<RunState & Started>()
   .then(snapshots)
   .then(view)
   .then(eachRepository(backup, dumps))
+  .then(releaseSnapshots)
   .then(retention)
   .then(scheduledCheck);
 
