@@ -12,6 +12,8 @@ APT_PACKAGES += groff-base man-db zsh fish chromium fonts-dejavu-core btrbk
 APT_PACKAGES += python3
 # prometheus: promtool parses the metrics textfile in the tests.
 APT_PACKAGES += prometheus
+# strace: a test counts the run journal's flushes to disk.
+APT_PACKAGES += strace
 NODE_STAMP := node_modules/.package-lock.json
 
 PREFIX ?= /usr/local

@@ -10,7 +10,7 @@ export interface ScheduledCheckRequest {
   run: RunPlan;
   /** The repositories the run has just backed up to. */
   engines: RepositoryEngine[];
-  /** The run's snapshots, still in place: exactly what the new backup was made from. */
+  /** The run's snapshots (in place when `spot` is set): exactly what the new backup was made from. */
   taken: TakenSnapshot[];
   signal: AbortSignal;
   warn: (message: string, repository?: string) => void;

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
@@ -60,10 +60,29 @@ describe("the run's journal", () => {
       logLevel: "silent",
     });
     const out = join(dir.path, "strace.out");
-    await run("strace", ["-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", out, "node", bundle]);
-    const flushes = (await readFile(out, "utf8")).split("\n").filter((l) => /sync\(/.test(l));
-    // One for both additions (written together), one for the kept object; none for the
-    // owner line or the removal.
-    expect(flushes).toHaveLength(2);
+    await run("strace", [
+      ...["-f", "-qq", "-s", "40", "-e", "trace=write,pwrite64,fsync,fdatasync"],
+      ...["-o", out, "node", bundle],
+    ]);
+    // The journal's writes and the flushes, in order (other writes are node's own).
+    const steps = (await readFile(out, "utf8"))
+      .split("\n")
+      .map((l) => (/sync\(/.test(l) ? "flush" : /write\(\d+, "\{\\"(\w+)\\"/.exec(l)?.[1]))
+      .filter((x) => x !== undefined);
+    // Both additions in one write, flushed; the removal not; the kept object flushed.
+    expect(steps).toEqual(["owner", "add", "flush", "done", "done", "flush"]);
+  });
+
+  it("a journal without its owner line is an orphan only once it is a minute old", async () => {
+    await using dir = await tempDir("journal");
+    const journal = await Journal.create(dir.path, "20260101T000000Z-abcd", "p");
+    await journal.add(entry("a"));
+    await writeFile(journal.path, `${JSON.stringify({ add: entry("a") })}\n`);
+    // Its run may be between creating the file and writing the owner: not touched.
+    expect(await findOrphanJournals(dir.path)).toEqual([]);
+    const old = new Date(Date.now() - 61_000);
+    await utimes(journal.path, old, old);
+    const [orphan] = await findOrphanJournals(dir.path);
+    expect(orphan?.pending).toEqual([entry("a")]);
   });
 });

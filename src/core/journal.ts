@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { JournalEntry } from "./snapshot.js";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
@@ -16,7 +16,8 @@ import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
  * on an SSD and tens of them on a disk.
  *
  * File: <state_dir>/journal/<runId>.jsonl — first line the owner, then one entry per line
- * ({"add":entry} or {"done":entry} once the object is gone again).
+ * ({"add":entry}, or {"done":entry} once the object is gone again or kept: either way no run
+ * reclaims it).
  */
 export class Journal {
   private constructor(
@@ -62,7 +63,8 @@ export class Journal {
     if (records.length === 0) return;
     const fh = await open(this.path, "a", 0o600);
     try {
-      await fh.write(records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+      // appendFile writes until all is out (a short write on a full disk is an error, not a torn line).
+      await fh.appendFile(records.map((r) => `${JSON.stringify(r)}\n`).join(""));
       if (flush) await fh.datasync();
     } finally {
       await fh.close();
@@ -81,6 +83,8 @@ export function journalDir(stateDir: string): string {
   return join(stateDir, "journal");
 }
 
+const OWNERLESS_GRACE_MS = 60_000;
+
 /** Journals whose owning process is gone: their objects are leftovers to reclaim. */
 export async function findOrphanJournals(stateDir: string): Promise<OrphanJournal[]> {
   let names: string[];
@@ -94,6 +98,10 @@ export async function findOrphanJournals(stateDir: string): Promise<OrphanJourna
     const path = join(journalDir(stateDir), name);
     const parsed = parseJournal(await readFile(path, "utf8").catch(() => ""));
     if (!parsed.owner) {
+      // Its run may be between creating the file and writing the owner line: only a journal
+      // left like that for a minute is an orphan (a power cut's, or a SIGKILL's in that instant).
+      const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age < OWNERLESS_GRACE_MS) continue;
       orphans.push({
         path,
         owner: { pid: 0, startTime: "", plan: "?", runId: name, started: "" },

@@ -1,4 +1,5 @@
 import { mkdir, open, readFile, readdir, rm, stat } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InterruptedError, LockedError } from "../errors.js";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
@@ -58,7 +59,7 @@ export class FileLock implements AsyncDisposable {
       try {
         const fh = await open(path, "wx", 0o600);
         // No fsync: the lock only excludes live processes, which all see the page cache. A
-        // lock left empty by a power cut reads as unreadable and is taken over (below).
+        // lock left empty by a power cut predates the boot and is taken over (below).
         await fh.writeFile(JSON.stringify(me));
         await fh.close();
         return new FileLock(path);
@@ -67,10 +68,22 @@ export class FileLock implements AsyncDisposable {
       }
       const { owner, text } = await readOwner(path);
       if (owner === undefined) continue; // released between our create and our read
-      if (owner === "unreadable" && !rereadUnreadable) {
-        // Probably being written this very moment by its creator: look again shortly.
-        rereadUnreadable = true;
-        await sleep(100, opts.signal);
+      if (owner === "unreadable" && !(await leftBehind(path))) {
+        // Its creator is writing it this very moment (or was killed doing so, moments ago):
+        // look again shortly, then treat it as held. Taking it over now could remove the lock
+        // of a live run that won a race for a stale one.
+        if (!rereadUnreadable) {
+          rereadUnreadable = true;
+          await sleep(100, opts.signal);
+          continue;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new LockedError(
+            `${what} is locked: ${path} names no owner yet (being taken this moment)`,
+            "try again in a few seconds",
+          );
+        await sleep(Math.min(opts.pollMs ?? DEFAULT_POLL_MS, left), opts.signal);
         continue;
       }
       if (owner !== "unreadable" && isAlive(owner)) {
@@ -110,6 +123,18 @@ export class FileLock implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
   }
+}
+
+/** A lock file that never got its owner: older than this boot (a power cut) or than 10 s. */
+async function leftBehind(path: string): Promise<boolean> {
+  const mtimeMs = (await stat(path).catch(() => undefined))?.mtimeMs;
+  if (mtimeMs === undefined) return false;
+  return mtimeMs < bootTimeMs() || Date.now() - mtimeMs >= 10_000;
+}
+
+function bootTimeMs(): number {
+  const btime = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1];
+  return btime === undefined ? 0 : Number(btime) * 1000;
 }
 
 /** The lock's owner; undefined when the file is gone. */

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -110,7 +110,7 @@ describe("FileLock waiting", () => {
     expect((err as InterruptedError).message).toBe("interrupted by SIGTERM");
   });
 
-  it("takes over the lock of a dead process, and an empty file left by one killed mid-write", async () => {
+  it("takes over the lock of a dead process, and an empty file left by a power cut or a kill mid-write", async () => {
     await using d = await stateDir();
     await mkLockDir(d.path);
     const dead = { pid: 4_000_000, startTime: "1", since: "2024-01-01T00:00:00.000Z" };
@@ -121,13 +121,35 @@ describe("FileLock waiting", () => {
     ).release();
     expect(stale).toEqual([dead]);
 
-    await writeFile(join(lockDir(d.path), "plan-b.lock"), "");
+    // Empty and from before this boot: a power cut between its creation and the writeback.
+    const empty = join(lockDir(d.path), "plan-b.lock");
+    await writeFile(empty, "");
+    await utimes(empty, new Date("2024-01-01"), new Date("2024-01-01"));
     const lock = await FileLock.acquire(lockDir(d.path), "plan-b", "plan b", {
       onStale: (o) => stale.push(o),
     });
     expect(stale.at(-1)).toMatchObject({ pid: 0 });
     expect(JSON.parse(await readFile(lock.path, "utf8"))).toMatchObject({ pid: process.pid });
     await lock.release();
+
+    // Empty and 11 s old in this boot: its creator was killed before it wrote its owner.
+    await writeFile(empty, "");
+    const elevenSecondsAgo = new Date(Date.now() - 11_000);
+    await utimes(empty, elevenSecondsAgo, elevenSecondsAgo);
+    await (await FileLock.acquire(lockDir(d.path), "plan-b", "plan b")).release();
+  });
+
+  it("an empty lock file made this moment is being taken by a live run: held, not taken over", async () => {
+    await using d = await stateDir();
+    await mkLockDir(d.path);
+    const empty = join(lockDir(d.path), "plan-c.lock");
+    await writeFile(empty, "");
+    const e = await rejection(FileLock.acquire(lockDir(d.path), "plan-c", "plan c"));
+    expect(e).toBeInstanceOf(LockedError);
+    expect((e as Error).message).toBe(
+      `plan c is locked: ${empty} names no owner yet (being taken this moment)`,
+    );
+    expect(await readFile(empty, "utf8")).toBe("");
   });
 
   it("keeps the old signature: a bare stale callback", async () => {

@@ -279,7 +279,7 @@ export async function retentionAfterBackup(req: AfterBackupRequest): Promise<Ret
       pruned: r.repositories.some((x) => x.pruned),
       ...deferredPrune(r.repositories),
       local_removed: r.local.remove.length,
-      // The run's own restore point is kept when the run unwinds (after this).
+      // The run's own restore point is not counted here: its release step keeps it.
       local_kept: r.local.keep.length,
       ...(errors.length > 0 ? { error: errors.join("; ") } : {}),
     };

@@ -6,8 +6,9 @@ import type { BackedUp } from "./retention.js";
 import type { RunState, RunStep } from "./types.js";
 
 /**
- * The plan's `[plans.X.check]` when it is due, on the repositories just backed up, against the
- * run's snapshots (still in place). Never fails the backup: problems become warnings.
+ * The plan's `[plans.X.check]` when it is due, on the repositories just backed up; a `spot`
+ * check compares with the run's snapshots (kept in place for it: `releaseSnapshots`). Never
+ * fails the backup: problems become warnings.
  */
 export const scheduledCheck: RunStep<
   RunState & BackedUp & { taken: readonly TakenSnapshot[] },

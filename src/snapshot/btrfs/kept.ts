@@ -25,8 +25,20 @@ export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promi
   const byRun = new Map<string, Created[]>();
   for (const s of await listSnapbackSnapshots(dir)) {
     if (s.plan !== planName) continue;
+    // A run releases its own snapshot while its retention lists these: gone is no restore point.
+    const created = await creation(s.path).catch(async (e: unknown) => {
+      if (
+        await lstat(s.path).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw e;
+      return undefined;
+    });
+    if (!created) continue;
     const key = `${s.runId}@${s.item}`;
-    byRun.set(key, [...(byRun.get(key) ?? []), { ...s, ...(await creation(s.path)) }]);
+    byRun.set(key, [...(byRun.get(key) ?? []), { ...s, ...created }]);
   }
 
   const kept: KeptSnapshot[] = [];

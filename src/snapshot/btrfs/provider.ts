@@ -30,7 +30,7 @@ function detailOf(plan: SnapshotPlan): BtrfsPlanDetail {
 }
 
 /**
- * Deletes snapshots (given order) and marks each done; collects failures so one does not
+ * Deletes snapshots (given order) and marks each gone; collects failures so one does not
  * strand the rest. Then removes the default `.snapback` they were in if that is empty now.
  */
 async function deleteAll(paths: readonly string[], ctx: TakeContext): Promise<string[]> {
