@@ -7,8 +7,16 @@ export class DeferStack implements AsyncDisposable {
   private readonly steps: { what: string; undo: () => Promise<void> }[] = [];
   constructor(private readonly onError: (what: string, error: unknown) => void) {}
 
-  defer(what: string, undo: () => Promise<void>): void {
-    this.steps.push({ what, undo });
+  /**
+   * Adds an undo step. The returned function starts it now, before the unwind (once no one
+   * needs what it removes); it runs at most once, and the unwind awaits that same run and
+   * reports its failure.
+   */
+  defer(what: string, undo: () => Promise<void>): () => Promise<void> {
+    let started: Promise<void> | undefined;
+    const once = (): Promise<void> => (started ??= undo());
+    this.steps.push({ what, undo: once });
+    return once;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

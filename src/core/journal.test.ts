@@ -73,14 +73,14 @@ describe("the run's journal", () => {
     expect(steps).toEqual(["owner", "add", "flush", "done", "done", "flush"]);
   });
 
-  it("a journal without its owner line is an orphan only once it is a minute old", async () => {
+  it("a journal without its owner line is an orphan only once nobody will write it (10 s)", async () => {
     await using dir = await tempDir("journal");
     const journal = await Journal.create(dir.path, "20260101T000000Z-abcd", "p");
     await journal.add(entry("a"));
     await writeFile(journal.path, `${JSON.stringify({ add: entry("a") })}\n`);
     // Its run may be between creating the file and writing the owner: not touched.
     expect(await findOrphanJournals(dir.path)).toEqual([]);
-    const old = new Date(Date.now() - 61_000);
+    const old = new Date(Date.now() - 11_000);
     await utimes(journal.path, old, old);
     const [orphan] = await findOrphanJournals(dir.path);
     expect(orphan?.pending).toEqual([entry("a")]);

@@ -1,7 +1,7 @@
-import { mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { JournalEntry } from "./snapshot.js";
-import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
+import { isAlive, ownerlessLeftBehind, selfIdentity, type ProcessIdentity } from "../util/proc.js";
 
 /**
  * An append-only record of everything a run is about to create. Each entry is written and
@@ -83,8 +83,6 @@ export function journalDir(stateDir: string): string {
   return join(stateDir, "journal");
 }
 
-const OWNERLESS_GRACE_MS = 60_000;
-
 /** Journals whose owning process is gone: their objects are leftovers to reclaim. */
 export async function findOrphanJournals(stateDir: string): Promise<OrphanJournal[]> {
   let names: string[];
@@ -98,10 +96,8 @@ export async function findOrphanJournals(stateDir: string): Promise<OrphanJourna
     const path = join(journalDir(stateDir), name);
     const parsed = parseJournal(await readFile(path, "utf8").catch(() => ""));
     if (!parsed.owner) {
-      // Its run may be between creating the file and writing the owner line: only a journal
-      // left like that for a minute is an orphan (a power cut's, or a SIGKILL's in that instant).
-      const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age < OWNERLESS_GRACE_MS) continue;
+      // Its run may be between creating the file and writing the owner line.
+      if (!(await ownerlessLeftBehind(path))) continue;
       orphans.push({
         path,
         owner: { pid: 0, startTime: "", plan: "?", runId: name, started: "" },

@@ -1,8 +1,7 @@
-import { mkdir, open, readFile, readdir, rm, stat } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { mkdir, open, readFile, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { InterruptedError, LockedError } from "../errors.js";
-import { isAlive, selfIdentity, type ProcessIdentity } from "../util/proc.js";
+import { isAlive, ownerlessLeftBehind, selfIdentity, type ProcessIdentity } from "../util/proc.js";
 
 export interface LockOwner extends ProcessIdentity {
   since: string;
@@ -68,7 +67,7 @@ export class FileLock implements AsyncDisposable {
       }
       const { owner, text } = await readOwner(path);
       if (owner === undefined) continue; // released between our create and our read
-      if (owner === "unreadable" && !(await leftBehind(path))) {
+      if (owner === "unreadable" && !(await ownerlessLeftBehind(path))) {
         // Its creator is writing it this very moment (or was killed doing so, moments ago):
         // look again shortly, then treat it as held. Taking it over now could remove the lock
         // of a live run that won a race for a stale one.
@@ -125,18 +124,6 @@ export class FileLock implements AsyncDisposable {
   }
 }
 
-/** A lock file that never got its owner: older than this boot (a power cut) or than 10 s. */
-async function leftBehind(path: string): Promise<boolean> {
-  const mtimeMs = (await stat(path).catch(() => undefined))?.mtimeMs;
-  if (mtimeMs === undefined) return false;
-  return mtimeMs < bootTimeMs() || Date.now() - mtimeMs >= 10_000;
-}
-
-function bootTimeMs(): number {
-  const btime = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1];
-  return btime === undefined ? 0 : Number(btime) * 1000;
-}
-
 /** The lock's owner; undefined when the file is gone. */
 async function readOwner(
   path: string,
@@ -190,8 +177,8 @@ export function lockDir(stateDir: string): string {
 
 /**
  * Removes lock files whose owner is gone (`snapback cleanup`; with `dryRun` only lists them).
- * An unreadable lock counts as stale only once it is older than a minute: it may be being
- * written this very moment.
+ * An unreadable lock counts as stale only once nobody will write it any more
+ * (`ownerlessLeftBehind`).
  */
 export async function removeStaleLocks(
   stateDir: string,
@@ -209,10 +196,7 @@ export async function removeStaleLocks(
     const path = join(dir, name);
     const { owner } = await readOwner(path);
     if (owner === undefined) continue;
-    if (owner === "unreadable") {
-      const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age < 60_000) continue;
-    } else if (isAlive(owner)) continue;
+    if (owner === "unreadable" ? !(await ownerlessLeftBehind(path)) : isAlive(owner)) continue;
     if (!dryRun) await rm(path, { force: true });
     removed.push({
       path,

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { uptime } from "node:os";
 
 /**
  * Identifies a process by pid and kernel start time, so a recycled pid is not mistaken for
@@ -39,4 +41,17 @@ export function isAlive(id: ProcessIdentity): boolean {
   if (rest[0] === "Z" || rest[0] === "X") return false;
   const now = rest[19];
   return now !== undefined && (id.startTime === "" || now === id.startTime);
+}
+
+/**
+ * For a lock or journal file that names no owner: its writer creates it and writes the owner
+ * next, within microseconds. Older than this boot (a power cut before the writeback) or than
+ * 10 s (a writer killed in between), nobody will write it any more; younger, it may be being
+ * written this moment.
+ */
+export async function ownerlessLeftBehind(path: string): Promise<boolean> {
+  const mtimeMs = (await stat(path).catch(() => undefined))?.mtimeMs;
+  if (mtimeMs === undefined) return false;
+  const bootMs = Date.now() - uptime() * 1000;
+  return mtimeMs < bootMs || Date.now() - mtimeMs >= 10_000;
 }

@@ -34,15 +34,14 @@ export const snapshots: RunStep<RunState & Started, Taken> = {
       for (const g of p.groups) {
         const t = await g.provider.take(g.snapshot, takeCtx);
         record.taken.push(t);
-        const release = once(() =>
-          releaseUnlessPinned(engines, p.planName, g.provider, t, takeCtx, () =>
-            releaseOrKeep(p, g.provider, t, takeCtx, record.summaries.length > 0),
+        releases.push(
+          unwind.defer(
+            `removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`,
+            () =>
+              releaseUnlessPinned(engines, p.planName, g.provider, t, takeCtx, () =>
+                releaseOrKeep(p, g.provider, t, takeCtx, record.summaries.length > 0),
+              ),
           ),
-        );
-        releases.push(release);
-        unwind.defer(
-          `removing ${g.snapshot.kind} snapshot of ${g.snapshot.sources.join(", ")}`,
-          release,
         );
       }
     } catch (e) {
@@ -112,9 +111,3 @@ export const releaseSnapshots: RunStep<RunState & Taken, object> = {
 };
 
 const spotChecked = (p: RunPlan): boolean => p.plan.check?.spot !== undefined;
-
-/** `fn` called at most once; later calls get the first call's promise. */
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let started: Promise<void> | undefined;
-  return () => (started ??= fn());
-}

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SnapbackError } from "../../errors.js";
@@ -26,14 +27,8 @@ export async function listKeptBtrfs(plan: SnapshotPlan, planName: string): Promi
   for (const s of await listSnapbackSnapshots(dir)) {
     if (s.plan !== planName) continue;
     // A run releases its own snapshot while its retention lists these: gone is no restore point.
-    const created = await creation(s.path).catch(async (e: unknown) => {
-      if (
-        await lstat(s.path).then(
-          () => true,
-          () => false,
-        )
-      )
-        throw e;
+    const created = await creation(s.path).catch((e: unknown) => {
+      if (existsSync(s.path)) throw e;
       return undefined;
     });
     if (!created) continue;
